@@ -1,0 +1,153 @@
+import { assertTransition, type EnvironmentState } from './lifecycle.js';
+
+/** A step in the story of an environment, shown in Slack with its duration. */
+export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+
+export interface ProgressStep {
+  /** Stable key: `launch`, `running`, `agent`, `bootstrap:0`, `ready`, `destroy` … */
+  key: string;
+  label: string;
+  status: StepStatus;
+  startedAt?: string;
+  endedAt?: string;
+  detail?: string;
+}
+
+export type ServerState = 'pending' | 'running' | 'bootstrapping' | 'ready' | 'failed' | 'terminated';
+
+export interface ServerRecord {
+  index: number;
+  instanceId: string;
+  privateIp?: string;
+  state: ServerState;
+  /** Name of the last bootstrap step that finished on this server. */
+  lastStep?: string;
+}
+
+/** The step of the lifecycle that failed: where a retry resumes. */
+export type FailedStep = 'launch' | 'running' | 'agent' | 'bootstrap' | 'destroy' | 'save' | 'wake';
+
+export interface Failure {
+  step: FailedStep;
+  code: string;
+  reason: string;
+  /** The last lines of the command's output, when a command failed. */
+  output?: string;
+  server?: number;
+  /** State to go back to on retry. */
+  from: EnvironmentState;
+  retryable: boolean;
+  at: string;
+}
+
+/** Where the environment's message lives in the chat tool (opaque to the core). */
+export interface MessageRef {
+  channel: string;
+  ts: string;
+}
+
+export interface Environment {
+  name: string;
+  owner: string;
+  template: string;
+  instanceType: string;
+  count: number;
+  purpose: string;
+  state: EnvironmentState;
+  /** Incremented by every write; writes are conditional on it. */
+  version: number;
+  /** Provisioning attempt: part of the EC2 idempotency token and tags. */
+  attempt: number;
+  /** The request that created it (dedupes retried deliveries and double submits). */
+  requestId: string;
+  /** The channel where it was requested. */
+  channel?: string;
+  message?: MessageRef;
+  hourlyCostUsd: number;
+  servers: ServerRecord[];
+  progress: ProgressStep[];
+  failure?: Failure;
+  createdAt: string;
+  updatedAt: string;
+  stateChangedAt: string;
+  /** Set while a worker holds the environment (transitional states). */
+  lease?: { holder: string; until: string };
+  /** Present only while a timer is pending (sparse index). */
+  dueAt?: string;
+  destroyedBy?: string;
+}
+
+export interface NewEnvironment {
+  name: string;
+  owner: string;
+  template: string;
+  instanceType: string;
+  count: number;
+  purpose: string;
+  requestId: string;
+  channel?: string;
+  hourlyCostUsd: number;
+}
+
+export function newEnvironment(input: NewEnvironment, now: Date): Environment {
+  const at = now.toISOString();
+  return {
+    ...input,
+    state: 'requested',
+    version: 0,
+    attempt: 1,
+    servers: [],
+    progress: [],
+    createdAt: at,
+    updatedAt: at,
+    stateChangedAt: at,
+  };
+}
+
+/** A copy of `env` in state `to`; throws ENVIRONMENT.INVALID_TRANSITION when the table forbids it. */
+export function transition(env: Environment, to: EnvironmentState, now: Date): Environment {
+  assertTransition(env.name, env.state, to);
+  const at = now.toISOString();
+  const next: Environment = { ...env, state: to, stateChangedAt: at, updatedAt: at };
+  if (to !== 'failed') delete next.failure;
+  return next;
+}
+
+export function fail(env: Environment, failure: Omit<Failure, 'from' | 'at'>, now: Date): Environment {
+  const from = env.state;
+  const next = transition(env, 'failed', now);
+  next.failure = { ...failure, from, at: now.toISOString() };
+  next.progress = env.progress.map((p) =>
+    p.status === 'running' ? { ...p, status: 'failed', endedAt: now.toISOString(), detail: failure.reason } : p,
+  );
+  delete next.lease;
+  return next;
+}
+
+/** Starts (or restarts) a progress step; idempotent for a step already running. */
+export function startStep(env: Environment, key: string, label: string, now: Date): Environment {
+  const at = now.toISOString();
+  const existing = env.progress.find((p) => p.key === key);
+  const step: ProgressStep = { key, label, status: 'running', startedAt: at };
+  if (existing?.status === 'running') return env;
+  const progress = existing ? env.progress.map((p) => (p.key === key ? step : p)) : [...env.progress, step];
+  return { ...env, progress, updatedAt: at };
+}
+
+export function finishStep(env: Environment, key: string, now: Date, detail?: string, status: StepStatus = 'done'): Environment {
+  const at = now.toISOString();
+  const progress = env.progress.map((p) =>
+    p.key === key ? { ...p, status, endedAt: at, startedAt: p.startedAt ?? at, ...(detail ? { detail } : {}) } : p,
+  );
+  return { ...env, progress, updatedAt: at };
+}
+
+export function stepDurationMs(step: ProgressStep): number | undefined {
+  if (!step.startedAt || !step.endedAt) return undefined;
+  return Date.parse(step.endedAt) - Date.parse(step.startedAt);
+}
+
+/** Owner or admin: the people who may change or destroy it. */
+export function mayManage(env: Environment, actor: string, admins: readonly string[]): boolean {
+  return env.owner === actor || admins.includes(actor);
+}

@@ -1,0 +1,56 @@
+/**
+ * Domain errors carry a stable code (safe to match on, safe to show in logs and
+ * alerts) and a sentence a person can act on. Adapters translate SDK errors
+ * into these; the Slack layer shows `message` to the person who can fix it.
+ */
+export const ErrorCodes = {
+  NAME_INVALID: 'ENVIRONMENT.NAME_INVALID',
+  NAME_TAKEN: 'ENVIRONMENT.NAME_TAKEN',
+  NOT_FOUND: 'ENVIRONMENT.NOT_FOUND',
+  INVALID_TRANSITION: 'ENVIRONMENT.INVALID_TRANSITION',
+  CONCURRENT_MODIFICATION: 'ENVIRONMENT.CONCURRENT_MODIFICATION',
+  NOT_AUTHORIZED: 'ENVIRONMENT.NOT_AUTHORIZED',
+  TEMPLATE_UNKNOWN: 'REQUEST.TEMPLATE_UNKNOWN',
+  COUNT_OUT_OF_RANGE: 'REQUEST.COUNT_OUT_OF_RANGE',
+  INSTANCE_TYPE_NOT_ALLOWED: 'REQUEST.INSTANCE_TYPE_NOT_ALLOWED',
+  PURPOSE_INVALID: 'REQUEST.PURPOSE_INVALID',
+  INPUT_INVALID: 'REQUEST.INPUT_INVALID',
+  CAPACITY: 'COMPUTE.INSUFFICIENT_CAPACITY',
+  LIMIT: 'COMPUTE.LIMIT_EXCEEDED',
+  LAUNCH_FAILED: 'COMPUTE.LAUNCH_FAILED',
+  INSTANCE_LOST: 'COMPUTE.INSTANCE_LOST',
+  WAIT_TIMED_OUT: 'COMPUTE.WAIT_TIMED_OUT',
+  AGENT_OFFLINE: 'COMMAND.AGENT_OFFLINE',
+  COMMAND_FAILED: 'COMMAND.FAILED',
+  COMMAND_TIMED_OUT: 'COMMAND.TIMED_OUT',
+  CLOUD_ERROR: 'CLOUD.ERROR',
+  THROTTLED: 'CLOUD.THROTTLED',
+  STORE_ERROR: 'STORE.ERROR',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class DomainError extends Error {
+  override readonly name = 'DomainError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra facts for logs and alerts (never secrets). */
+    readonly details: Record<string, unknown> = {},
+    /** Whether repeating the same step may succeed (capacity, throttling, timeouts). */
+    readonly retryable = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export const isDomainError = (e: unknown): e is DomainError => e instanceof DomainError;
+
+export function notFound(name: string): DomainError {
+  return new DomainError(
+    ErrorCodes.NOT_FOUND,
+    `There is no environment called \`${name}\`. \`/server list all\` shows every environment.`,
+    { name },
+  );
+}

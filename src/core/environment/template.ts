@@ -1,0 +1,39 @@
+/** A template admins define: what a requester may launch and how it is bootstrapped. */
+export interface BootstrapStep {
+  name: string;
+  /** A shell script run by SSM AWS-RunShellScript (one command per line). */
+  run: string;
+  timeoutSeconds: number;
+  /** The sandbox runs this step on the host (otherwise it is recorded, not executed). */
+  sandboxSafe: boolean;
+}
+
+export interface VolumeSpec {
+  device: string;
+  sizeGiB: number;
+  type: string;
+}
+
+export interface Template {
+  name: string;
+  description: string;
+  /** An AMI id (`ami-…`) or an SSM parameter (`resolve:ssm:/aws/service/…`). */
+  image: string;
+  instanceType: string;
+  /** Instance type → $ per hour per server. Always contains `instanceType`. */
+  instanceTypes: Readonly<Record<string, number>>;
+  servers: { min: number; max: number; default: number };
+  subnets: readonly string[];
+  securityGroups: readonly string[];
+  instanceProfile?: string;
+  volumes: readonly VolumeSpec[];
+  tags: Readonly<Record<string, string>>;
+  bootstrap: readonly BootstrapStep[];
+}
+
+export function hourlyCost(template: Template, instanceType: string, count: number): number {
+  const perServer = template.instanceTypes[instanceType] ?? template.instanceTypes[template.instanceType] ?? 0;
+  return Math.round(perServer * count * 10000) / 10000;
+}
+
+export const formatUsd = (n: number): string => `$${n < 1 ? n.toFixed(4).replace(/0{1,2}$/, '') : n.toFixed(2)}`;

@@ -1,0 +1,52 @@
+/** What the core needs from a cloud's virtual machines (EC2 in production). */
+export interface LaunchRequest {
+  environment: string;
+  owner: string;
+  template: string;
+  /** `ami-…` or `resolve:ssm:/…`: the adapter resolves parameters itself. */
+  image: string;
+  instanceType: string;
+  count: number;
+  subnets: readonly string[];
+  securityGroups: readonly string[];
+  instanceProfile?: string;
+  volumes: readonly { device: string; sizeGiB: number; type: string }[];
+  /** Extra tags from the template; the adapter adds managed-by, environment, owner, index, attempt. */
+  tags: Readonly<Record<string, string>>;
+  attempt: number;
+  /** Deterministic per environment and attempt: a repeated launch must not create more servers. */
+  idempotencyKey: string;
+}
+
+export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
+
+export interface Instance {
+  instanceId: string;
+  state: InstanceState;
+  /** 0-based position among the environment's servers (from its tag). */
+  index: number;
+  attempt: number;
+  privateIp?: string;
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  /** Called after each poll, so long waits can show progress. */
+  onPoll?: (instances: Instance[]) => void;
+}
+
+export interface ComputePort {
+  /**
+   * Launches `count` servers, or returns those already launched for the same
+   * environment and attempt (found by tags), so calling it twice is safe.
+   * Throws COMPUTE.INSUFFICIENT_CAPACITY / COMPUTE.LIMIT_EXCEEDED / COMPUTE.LAUNCH_FAILED.
+   */
+  launch(request: LaunchRequest): Promise<Instance[]>;
+  /** Every instance tagged for this environment that is not terminated. */
+  findByEnvironment(environment: string): Promise<Instance[]>;
+  /** Waits with backoff until every instance runs (and has a private IP). COMPUTE.WAIT_TIMED_OUT, COMPUTE.INSTANCE_LOST. */
+  waitUntilRunning(instanceIds: readonly string[], options: WaitOptions): Promise<Instance[]>;
+  /** Terminates; instances already gone are not an error. */
+  terminate(instanceIds: readonly string[]): Promise<void>;
+  waitUntilTerminated(instanceIds: readonly string[], options: WaitOptions): Promise<void>;
+}

@@ -1,0 +1,44 @@
+import type { Environment } from '../environment/environment.js';
+import type { EnvironmentState } from '../environment/lifecycle.js';
+
+export interface AuditEvent {
+  environment: string;
+  at: string;
+  /** `requested`, `state:ready`, `step:bootstrap:0`, `destroy:requested` … */
+  type: string;
+  actor?: string;
+  message: string;
+}
+
+export type CreateResult =
+  | { created: true; environment: Environment }
+  /** The same request arrived again (retry, double submit): nothing was created. */
+  | { created: false; environment: Environment };
+
+export interface EnvironmentRepository {
+  get(name: string): Promise<Environment | undefined>;
+  /**
+   * Creates the record. When a live environment already holds the name:
+   * the same requestId returns it as `created: false`; another throws
+   * ENVIRONMENT.NAME_TAKEN naming its owner. An ended environment (destroyed,
+   * rejected) of that name is archived, never overwritten silently.
+   */
+  create(environment: Environment): Promise<CreateResult>;
+  /**
+   * Writes `next` if the stored version is still `next.version`; stores it
+   * with version + 1 and returns that. Throws ENVIRONMENT.CONCURRENT_MODIFICATION
+   * when someone else wrote first (callers re-read, never overwrite).
+   */
+  save(next: Environment): Promise<Environment>;
+  /** Newest first. Uses an index: never a scan. */
+  listByOwner(owner: string, options?: { includeEnded?: boolean }): Promise<Environment[]>;
+  listByState(state: EnvironmentState): Promise<Environment[]>;
+  appendEvent(event: AuditEvent): Promise<void>;
+  /** Newest first. */
+  listEvents(environment: string, limit: number): Promise<AuditEvent[]>;
+  /**
+   * Records that a delivery (Slack retry key, modal submission) was handled.
+   * Returns false when it had already been claimed: the caller does nothing.
+   */
+  claimDelivery(key: string, ttlSeconds: number): Promise<boolean>;
+}
