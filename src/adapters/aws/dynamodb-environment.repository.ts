@@ -1,0 +1,500 @@
+/**
+ * The environment repository on one DynamoDB table (docs/dynamodb.md).
+ *
+ * Key design
+ * ----------
+ *   item                  pk               sk
+ *   environment           ENV#<name>       ENV
+ *   archived environment  ENV#<name>       ARCHIVE#<createdAt>     (in no index)
+ *   audit event           ENV#<name>       EVENT#<at>#<6 random>   (in no index)
+ *   delivery claim        DELIVERY#<key>   DELIVERY                `expiresAt` (epoch s) is the TTL attribute
+ *
+ *   index    partition key              sort key                           answers
+ *   byOwner  gsi1pk = OWNER#<owner>     gsi1sk = <createdAt>#<name>        "my environments", newest first
+ *   byState  gsi2pk = STATE#<state>     gsi2sk = <stateChangedAt>#<name>   "all in state X", longest in it first
+ *   byDue    duePk  = DUE               dueAt  = <iso time>                "every timer due by now"
+ *
+ * Only environment items carry index attributes; `duePk`/`dueAt` only while a
+ * timer is pending, which makes `byDue` sparse: a sweep reads what is due,
+ * not everything that exists.
+ *
+ * Every write is a single-item Put, conditional where it matters: no
+ * transactions and no reliance on TTL, so the same code runs on DynamoDB,
+ * moto and dynalite (which has neither). Writes are full Puts, so attributes
+ * an environment no longer has (`dueAt`, `failure`, `lease` …) disappear from
+ * the item by being left out, and the sparse index follows by itself.
+ */
+import { randomInt } from 'node:crypto';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  UpdateTimeToLiveCommand,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+  type TableDescription,
+} from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import type { Environment } from '../../core/environment/environment.js';
+import { DomainError, ErrorCodes } from '../../core/environment/errors.js';
+import { describeState, isLive, type EnvironmentState } from '../../core/environment/lifecycle.js';
+import type { AuditEvent, CreateResult, EnvironmentRepository } from '../../core/ports/environment-repository.port.js';
+
+export const INDEX = { byOwner: 'byOwner', byState: 'byState', byDue: 'byDue' } as const;
+/** Attribute DynamoDB's TTL deletes delivery claims by (where TTL exists). */
+export const TTL_ATTRIBUTE = 'expiresAt';
+/** The one partition of the sparse `byDue` index. */
+export const DUE_PARTITION = 'DUE';
+
+export const keys = {
+  environment: (name: string) => ({ pk: `ENV#${name}`, sk: 'ENV' }),
+  archive: (name: string, createdAt: string) => ({ pk: `ENV#${name}`, sk: `ARCHIVE#${createdAt}` }),
+  event: (name: string, at: string, suffix: string) => ({ pk: `ENV#${name}`, sk: `EVENT#${at}#${suffix}` }),
+  delivery: (key: string) => ({ pk: `DELIVERY#${key}`, sk: 'DELIVERY' }),
+};
+
+/** Attributes that exist only for the table's keys and indexes, never part of an Environment. */
+const INTERNAL_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'duePk'] as const;
+
+/** How many times `create` re-reads and retries when an ended record it replaces changes under it. */
+const MAX_CREATE_ATTEMPTS = 3;
+
+type Item = Record<string, unknown>;
+
+export interface Clock {
+  now(): Date;
+}
+
+export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly clock: Clock = { now: () => new Date() },
+  ) {}
+
+  async get(name: string): Promise<Environment | undefined> {
+    const item = await this.getItem(keys.environment(name), 'get', name);
+    return item ? toEnvironment(item) : undefined;
+  }
+
+  /**
+   * Three outcomes, each decided by a conditional write rather than by a read
+   * that could be stale by the time we write:
+   *
+   *  1. no item of that name        → Put if `attribute_not_exists(pk)`        → created
+   *  2. a live item holds the name  → same requestId: the request came again   → created: false
+   *                                   another requestId                        → NAME_TAKEN
+   *  3. an ended item holds it      → copy it to ARCHIVE#<createdAt>, then Put
+   *                                   if it is still that version in that state → created
+   *
+   * In (3) the archive copy is written first, so a crash in between leaves the
+   * old record and a duplicate archive (same key, same content: harmless), never
+   * a lost history. If someone else replaces the ended record first, our
+   * condition fails and we decide again from what they wrote.
+   */
+  async create(env: Environment): Promise<CreateResult> {
+    const stored: Environment = { ...env, version: env.version + 1 };
+    const nameIsFree = 'attribute_not_exists(pk)';
+
+    for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
+      if (await this.putIf(toItem(stored), nameIsFree, {}, {}, 'create', env.name)) {
+        return { created: true, environment: stored };
+      }
+
+      const existingItem = await this.getItem(keys.environment(env.name), 'create', env.name);
+      // Gone between our write and our read (nothing deletes today): just try again.
+      if (!existingItem) continue;
+      const existing = toEnvironment(existingItem);
+
+      if (isLive(existing.state)) {
+        if (existing.requestId === env.requestId) return { created: false, environment: existing };
+        throw new DomainError(
+          ErrorCodes.NAME_TAKEN,
+          `\`${env.name}\` is already taken by <@${existing.owner}> (it is ${describeState(existing.state)}). ` +
+            'Pick another name, or ask them to destroy it.',
+          { name: env.name, owner: existing.owner },
+        );
+      }
+
+      await this.put(
+        { ...stripInternal(existingItem), ...keys.archive(existing.name, existing.createdAt), archivedAt: this.now() },
+        'create',
+        env.name,
+      );
+      const stillTheEndedOne = '#version = :oldVersion AND #state = :oldState';
+      const replaced = await this.putIf(
+        toItem(stored),
+        stillTheEndedOne,
+        { '#version': 'version', '#state': 'state' },
+        { ':oldVersion': existing.version, ':oldState': existing.state },
+        'create',
+        env.name,
+      );
+      if (replaced) return { created: true, environment: stored };
+    }
+
+    throw concurrentModification(env.name);
+  }
+
+  /**
+   * Optimistic concurrency on `version`. Two workers that read version 4:
+   *
+   *   worker A  read v4 ──── Put v5 if version = 4 ──✔ stored v5
+   *   worker B  read v4 ─────────────────────────────── Put v5 if version = 4 ──✘ (stored is 5)
+   *                                                     → CONCURRENT_MODIFICATION: B re-reads v5
+   *                                                       and decides again; it never overwrites A
+   * ─────────────────────────────────────────────────────────────────────────────────────> time
+   *
+   * The condition also fails when the item does not exist, so a save never
+   * creates an environment.
+   */
+  async save(next: Environment): Promise<Environment> {
+    const stored: Environment = { ...next, version: next.version + 1 };
+    const versionUnchanged = '#version = :expected';
+    const saved = await this.putIf(
+      toItem(stored),
+      versionUnchanged,
+      { '#version': 'version' },
+      { ':expected': next.version },
+      'save',
+      next.name,
+    );
+    if (!saved) throw concurrentModification(next.name);
+    return stored;
+  }
+
+  async listByOwner(owner: string, options: { includeEnded?: boolean } = {}): Promise<Environment[]> {
+    const items = await this.queryAll(
+      {
+        IndexName: INDEX.byOwner,
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': `OWNER#${owner}` },
+        ScanIndexForward: false,
+      },
+      'listByOwner',
+    );
+    // Filtered here rather than by a FilterExpression: DynamoDB reads (and
+    // bills) the filtered-out items either way, and this keeps the rule in
+    // one place (lifecycle.ts).
+    const all = items.map(toEnvironment);
+    return options.includeEnded ? all : all.filter((e) => isLive(e.state));
+  }
+
+  /** Longest in that state first (the order a sweep wants). */
+  async listByState(state: EnvironmentState): Promise<Environment[]> {
+    const items = await this.queryAll(
+      {
+        IndexName: INDEX.byState,
+        KeyConditionExpression: 'gsi2pk = :pk',
+        ExpressionAttributeValues: { ':pk': `STATE#${state}` },
+      },
+      'listByState',
+    );
+    return items.map(toEnvironment);
+  }
+
+  async appendEvent(event: AuditEvent): Promise<void> {
+    // The random suffix keeps two events of the same millisecond apart.
+    const suffix = randomInt(36 ** 6).toString(36).padStart(6, '0');
+    await this.put({ ...event, ...keys.event(event.environment, event.at, suffix) }, 'appendEvent', event.environment);
+  }
+
+  async listEvents(environment: string, limit: number): Promise<AuditEvent[]> {
+    try {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :events)',
+          ExpressionAttributeValues: { ':pk': keys.environment(environment).pk, ':events': 'EVENT#' },
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
+      );
+      return (out.Items ?? []).map((item) => stripInternal(item) as unknown as AuditEvent);
+    } catch (e) {
+      throw storeError(e, 'listEvents', this.tableName, environment);
+    }
+  }
+
+  /**
+   * A claim lives until `expiresAt`. DynamoDB's TTL deletes it some time after
+   * that, but TTL is lazy (and absent on dynalite), so expiry is decided by
+   * the condition, not by the item being gone:
+   *
+   *   claim #1 ──✔ expiresAt = t+ttl
+   *   claim #2 (before t+ttl) ──✘ already claimed → false
+   *   claim #3 (after t+ttl, item maybe not yet deleted) ──✔ claims again
+   * ──────────────────────────────────────────────────────> time
+   */
+  async claimDelivery(key: string, ttlSeconds: number): Promise<boolean> {
+    const now = this.clock.now();
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    const neverClaimed = 'attribute_not_exists(pk)';
+    const claimExpired = '#expiresAt < :now';
+    return this.putIf(
+      { ...keys.delivery(key), [TTL_ATTRIBUTE]: nowSeconds + ttlSeconds, claimedAt: now.toISOString() },
+      `${neverClaimed} OR ${claimExpired}`,
+      { '#expiresAt': TTL_ATTRIBUTE },
+      { ':now': nowSeconds },
+      'claimDelivery',
+      key,
+    );
+  }
+
+  // ── helpers ────────────────────────────────────────────────────────────────
+
+  private now(): string {
+    return this.clock.now().toISOString();
+  }
+
+  private async getItem(key: Item, operation: string, name: string): Promise<Item | undefined> {
+    try {
+      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+      return out.Item;
+    } catch (e) {
+      throw storeError(e, operation, this.tableName, name);
+    }
+  }
+
+  private async put(item: Item, operation: string, name: string): Promise<void> {
+    try {
+      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: withoutUndefined(item) }));
+    } catch (e) {
+      throw storeError(e, operation, this.tableName, name);
+    }
+  }
+
+  /** A conditional Put: false when the condition did not hold, a STORE_ERROR for anything else. */
+  private async putIf(
+    item: Item,
+    condition: string,
+    names: Record<string, string>,
+    values: Record<string, unknown>,
+    operation: string,
+    name: string,
+  ): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: withoutUndefined(item),
+          ConditionExpression: condition,
+          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+          ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionalCheckFailed(e)) return false;
+      throw storeError(e, operation, this.tableName, name);
+    }
+  }
+
+  /** Every page of a query: the callers want the whole answer. */
+  private async queryAll(input: Omit<QueryCommandInput, 'TableName'>, operation: string): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Item | undefined;
+    try {
+      do {
+        const out = await this.doc.send(
+          new QueryCommand({ ...input, TableName: this.tableName, ExclusiveStartKey: startKey }),
+        );
+        items.push(...(out.Items ?? []));
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+    } catch (e) {
+      throw storeError(e, operation, this.tableName);
+    }
+    return items;
+  }
+}
+
+// ── mapping ──────────────────────────────────────────────────────────────────
+
+/** The stored form of an environment: its fields plus its keys and index attributes. */
+function toItem(env: Environment): Item {
+  const item: Item = {
+    ...env,
+    ...keys.environment(env.name),
+    gsi1pk: `OWNER#${env.owner}`,
+    gsi1sk: `${env.createdAt}#${env.name}`,
+    gsi2pk: `STATE#${env.state}`,
+    gsi2sk: `${env.stateChangedAt}#${env.name}`,
+  };
+  // Sparse index: an item is in `byDue` only while it carries both attributes.
+  if (env.dueAt) item.duePk = DUE_PARTITION;
+  else delete item.dueAt;
+  return item;
+}
+
+function toEnvironment(item: Item): Environment {
+  return stripInternal(item) as unknown as Environment;
+}
+
+function stripInternal(item: Item): Item {
+  const copy = { ...item };
+  for (const attribute of INTERNAL_ATTRIBUTES) delete copy[attribute];
+  return copy;
+}
+
+/**
+ * The document client rejects `undefined` unless it was built with
+ * `removeUndefinedValues`; the repository must not depend on how its client
+ * was configured, and an optional field left `undefined` means "absent".
+ */
+function withoutUndefined<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutUndefined) as T;
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = withoutUndefined(v);
+    return out as T;
+  }
+  return value;
+}
+
+// ── errors ───────────────────────────────────────────────────────────────────
+
+/**
+ * SDK exceptions are matched by name rather than `instanceof`, which fails
+ * when two copies of the SDK are loaded (the name is the API's error code).
+ */
+function isSdkError(e: unknown, name: string): boolean {
+  return (e as { name?: unknown } | null)?.name === name;
+}
+
+const isConditionalCheckFailed = (e: unknown): boolean => isSdkError(e, 'ConditionalCheckFailedException');
+
+function concurrentModification(name: string): DomainError {
+  return new DomainError(
+    ErrorCodes.CONCURRENT_MODIFICATION,
+    `Nothing was saved: someone else changed \`${name}\` at the same time; read it again.`,
+    { name },
+    true,
+  );
+}
+
+const TRANSIENT_ERRORS = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TimeoutError',
+]);
+
+function storeError(e: unknown, operation: string, tableName: string, name?: string): DomainError {
+  const err = e as { name?: string; message?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  const sdkError = err?.name ?? 'Error';
+  const retryable =
+    TRANSIENT_ERRORS.has(sdkError) || Boolean(err?.$retryable) || (err?.$metadata?.httpStatusCode ?? 0) >= 500;
+  return new DomainError(
+    ErrorCodes.STORE_ERROR,
+    `The environment store failed (${operation}${name ? ` \`${name}\`` : ''}): ` +
+      `${sdkError}: ${err?.message ?? String(e)}`,
+    { operation, tableName, sdkError, ...(name ? { name } : {}) },
+    retryable,
+    { cause: e },
+  );
+}
+
+// ── table ────────────────────────────────────────────────────────────────────
+
+export function tableDefinition(tableName: string): CreateTableCommandInput {
+  const index = (IndexName: string, hash: string, range: string) => ({
+    IndexName,
+    KeySchema: [
+      { AttributeName: hash, KeyType: 'HASH' as const },
+      { AttributeName: range, KeyType: 'RANGE' as const },
+    ],
+    Projection: { ProjectionType: 'ALL' as const },
+  });
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'duePk', 'dueAt'].map(
+      (AttributeName) => ({ AttributeName, AttributeType: 'S' as const }),
+    ),
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [
+      index(INDEX.byOwner, 'gsi1pk', 'gsi1sk'),
+      index(INDEX.byState, 'gsi2pk', 'gsi2sk'),
+      index(INDEX.byDue, 'duePk', 'dueAt'),
+    ],
+  };
+}
+
+const isActive = (t: TableDescription | undefined): boolean =>
+  t?.TableStatus === 'ACTIVE' &&
+  (t.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === undefined || i.IndexStatus === 'ACTIVE');
+
+/**
+ * Creates the table when it is missing and waits until it and its indexes
+ * are ACTIVE (dynalite keeps a new table CREATING for `createTableMs`).
+ * Then asks for TTL on `expiresAt`, ignoring a refusal: dynalite has no TTL
+ * and claims expire by their condition anyway.
+ */
+export async function ensureTable(
+  client: DynamoDBClient,
+  tableName: string,
+  opts: { timeoutMs?: number } = {},
+): Promise<{ created: boolean }> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  const describe = async (): Promise<TableDescription | undefined> => {
+    try {
+      return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+    } catch (e) {
+      if (isSdkError(e, 'ResourceNotFoundException')) return undefined;
+      throw e;
+    }
+  };
+
+  let table = await describe();
+  let created = false;
+  if (!table) {
+    try {
+      table = (await client.send(new CreateTableCommand(tableDefinition(tableName)))).TableDescription;
+      created = true;
+    } catch (e) {
+      // Another process created it between our describe and our create.
+      if (!isSdkError(e, 'ResourceInUseException')) throw e;
+    }
+  }
+
+  let delayMs = 50;
+  while (!isActive(table)) {
+    if (Date.now() > deadline) {
+      const status = table?.TableStatus ?? 'missing';
+      throw new Error(`Table ${tableName} is not ACTIVE after ${timeoutMs} ms (it is ${status}).`);
+    }
+    await new Promise((r) => setTimeout(r, delayMs));
+    delayMs = Math.min(delayMs * 2, 1_000);
+    table = await describe();
+  }
+
+  try {
+    const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+    const status = ttl.TimeToLiveDescription?.TimeToLiveStatus;
+    if (status !== 'ENABLED' && status !== 'ENABLING') {
+      await client.send(
+        new UpdateTimeToLiveCommand({
+          TableName: tableName,
+          TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+        }),
+      );
+    }
+  } catch {
+    // No TTL here (dynalite) or not allowed: claims still expire by condition.
+  }
+
+  return { created };
+}

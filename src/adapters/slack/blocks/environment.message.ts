@@ -1,0 +1,123 @@
+/** The one message per environment, updated in place as it moves. Pure. */
+import type { Environment } from '../../../core/environment/environment.js';
+import { formatUsd } from '../../../core/environment/template.js';
+import { Ids } from '../ids.js';
+import { esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate } from './text.js';
+
+export type Block = Record<string, unknown>;
+
+export function environmentText(env: Environment): string {
+  return `${env.name} is ${stateLabel(env.state)}`;
+}
+
+export function environmentBlocks(env: Environment): Block[] {
+  const blocks: Block[] = [
+    { type: 'header', text: plain(`${env.name}`, 150) },
+    {
+      type: 'context',
+      elements: [
+        md(
+          `${stateEmoji(env.state)} *${stateLabel(env.state)}* · <@${env.owner}> · \`${env.template}\` · ${serverCount(env)} · ${formatUsd(env.hourlyCostUsd)}/h` +
+            (env.purpose ? ` · ${esc(truncate(env.purpose, 200))}` : ''),
+        ),
+      ],
+    },
+  ];
+  if (env.progress.length) {
+    blocks.push({ type: 'section', text: md(env.progress.map(stepLine).join('\n'), 3000) });
+  }
+  if (env.state === 'ready') {
+    for (const s of env.servers.slice(0, 20)) {
+      blocks.push({
+        type: 'section',
+        text: md(
+          `*Server ${s.index + 1}* \`${s.instanceId}\` · ${s.privateIp ?? 'no private IP'}\nConnect: \`aws ssm start-session --target ${s.instanceId}\``,
+        ),
+      });
+    }
+  }
+  if (env.state === 'failed' && env.failure) {
+    const f = env.failure;
+    let text = `:warning: *Failed while ${failedStepLabel(f.step)}*: ${esc(f.reason)}\n\`${f.code}\``;
+    if (f.output) text += `\n\`\`\`${esc(truncate(f.output, 2000))}\`\`\``;
+    blocks.push({ type: 'section', text: md(text) });
+  }
+  const actions: Block[] = [];
+  if (env.state === 'failed') {
+    actions.push({ type: 'button', text: plain('Retry', 75), action_id: Ids.action.retry, value: env.name, style: 'primary' });
+  }
+  if (['ready', 'failed', 'asleep', 'awaiting_approval'].includes(env.state)) {
+    actions.push({
+      type: 'button',
+      text: plain('Destroy', 75),
+      action_id: Ids.action.destroy,
+      value: env.name,
+      style: 'danger',
+      confirm: destroyConfirmDialog(env.name),
+    });
+  }
+  if (actions.length) blocks.push({ type: 'actions', block_id: `env_actions`, elements: actions });
+  return blocks;
+}
+
+export function destroyConfirmDialog(name: string): Block {
+  return {
+    title: plain('Destroy environment?', 100),
+    text: md(`Every server of \`${name}\` will be terminated. This cannot be undone.`),
+    confirm: plain('Destroy', 30),
+    deny: plain('Keep it', 30),
+    style: 'danger',
+  };
+}
+
+export function failedStepLabel(step: string): string {
+  switch (step) {
+    case 'launch':
+      return 'launching instances';
+    case 'running':
+      return 'waiting for instances to run';
+    case 'agent':
+      return 'waiting for the SSM agent';
+    case 'bootstrap':
+      return 'bootstrapping';
+    case 'destroy':
+      return 'destroying';
+    case 'save':
+      return 'saving data';
+    case 'wake':
+      return 'waking';
+    default:
+      return step;
+  }
+}
+
+/** The ops channel alert: what failed, for whom, and buttons to act. */
+export function opsAlertBlocks(env: Environment): Block[] {
+  const f = env.failure;
+  const blocks: Block[] = [
+    {
+      type: 'section',
+      text: md(
+        `:rotating_light: *${env.name}* (<@${env.owner}>, \`${env.template}\`, ${serverCount(env)}) failed while *${failedStepLabel(f?.step ?? 'unknown')}*.\n${esc(f?.reason ?? 'No reason recorded.')}\n\`${f?.code ?? 'UNKNOWN'}\``,
+      ),
+    },
+  ];
+  if (f?.output) blocks.push({ type: 'section', text: md(`\`\`\`${esc(truncate(f.output, 2500))}\`\`\``) });
+  if (env.servers.length) {
+    blocks.push({ type: 'context', elements: [md(env.servers.map((s) => `\`${s.instanceId}\``).join(' · '))] });
+  }
+  blocks.push({
+    type: 'actions',
+    block_id: 'ops_actions',
+    elements: [
+      { type: 'button', text: plain('Retry', 75), action_id: Ids.action.opsRetry, value: env.name, style: 'primary' },
+      { type: 'button', text: plain('Destroy', 75), action_id: Ids.action.opsDestroy, value: env.name, style: 'danger', confirm: destroyConfirmDialog(env.name) },
+    ],
+  });
+  return blocks;
+}
+
+export function ownerFailureText(env: Environment): string {
+  const f = env.failure;
+  return `:red_circle: \`${env.name}\` failed while ${failedStepLabel(f?.step ?? 'unknown')}: ${esc(f?.reason ?? '')} Ops have been alerted. Use *Retry* on its message, or \`/server destroy ${env.name}\`.`;
+}

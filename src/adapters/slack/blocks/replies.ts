@@ -1,0 +1,139 @@
+/** Ephemeral answers to `/server …`: list, status, templates, help, confirmations. Pure. */
+import type { Environment } from '../../../core/environment/environment.js';
+import type { AuditEvent } from '../../../core/ports/environment-repository.port.js';
+import { formatUsd, type Template } from '../../../core/environment/template.js';
+import { Ids } from '../ids.js';
+import type { Block } from './environment.message.js';
+import { age, esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate } from './text.js';
+
+export interface Reply {
+  text: string;
+  blocks?: Block[];
+}
+
+const MAX_LIST = 40;
+
+export function listReply(envs: Environment[], now: Date, scope: 'mine' | 'all'): Reply {
+  if (!envs.length) {
+    return {
+      text:
+        scope === 'mine'
+          ? 'You have no environments. Start one with `/server new <name>`.'
+          : 'There are no environments. Start one with `/server new <name>`.',
+    };
+  }
+  const lines = envs.slice(0, MAX_LIST).map((e) => {
+    const owner = scope === 'all' ? ` · <@${e.owner}>` : '';
+    return `${stateEmoji(e.state)} *${e.name}* · ${stateLabel(e.state)} · ${serverCount(e)} · \`${e.template}\`${owner} · ${age(e.createdAt, now)}`;
+  });
+  const more = envs.length > MAX_LIST ? `\n…and ${envs.length - MAX_LIST} more.` : '';
+  const title = scope === 'mine' ? 'Your environments' : 'All environments';
+  return {
+    text: `${title}: ${envs.map((e) => `${e.name} (${stateLabel(e.state)})`).join(', ')}`,
+    blocks: [
+      { type: 'section', text: md(`*${title}* (${envs.length})`) },
+      { type: 'section', text: md(truncate(lines.join('\n') + more, 3000)) },
+      { type: 'context', elements: [md('`/server status <name>` for details')] },
+    ],
+  };
+}
+
+export function statusReply(env: Environment, events: AuditEvent[], now: Date): Reply {
+  const fields = [
+    md(`*State*\n${stateEmoji(env.state)} ${stateLabel(env.state)}`),
+    md(`*Owner*\n<@${env.owner}>`),
+    md(`*Template*\n\`${env.template}\``),
+    md(`*Servers*\n${serverCount(env)}`),
+    md(`*Cost*\n${formatUsd(env.hourlyCostUsd)}/h`),
+    md(`*Age*\n${age(env.createdAt, now)}`),
+  ];
+  const blocks: Block[] = [
+    { type: 'header', text: plain(env.name, 150) },
+    { type: 'section', fields },
+  ];
+  if (env.purpose) blocks.push({ type: 'section', text: md(`*Purpose*\n${esc(env.purpose)}`) });
+  if (env.servers.length) {
+    blocks.push({
+      type: 'section',
+      text: md(
+        env.servers
+          .map((s) => `*Server ${s.index + 1}* \`${s.instanceId}\` · ${s.privateIp ?? 'no IP'} · ${s.state}`)
+          .join('\n'),
+      ),
+    });
+  }
+  if (env.failure) {
+    blocks.push({ type: 'section', text: md(`:warning: Failed at \`${env.failure.step}\`: ${esc(env.failure.reason)}`) });
+  }
+  if (env.progress.length) blocks.push({ type: 'section', text: md(env.progress.map(stepLine).join('\n')) });
+  if (events.length) {
+    blocks.push({
+      type: 'section',
+      text: md(`*Recent events*\n${events.map((e) => `• ${e.at.slice(0, 19).replace('T', ' ')} ${esc(truncate(e.message, 200))}`).join('\n')}`),
+    });
+  }
+  return { text: `${env.name}: ${stateLabel(env.state)}`, blocks };
+}
+
+export function templatesReply(templates: readonly Template[]): Reply {
+  const lines = templates.map((t) => {
+    const types = Object.entries(t.instanceTypes).map(([k, v]) => `\`${k}\` ${formatUsd(v)}/h`).join(', ');
+    const servers = t.servers.min === t.servers.max ? `${t.servers.min}` : `${t.servers.min}-${t.servers.max}`;
+    return `*${t.name}*: ${esc(t.description)}\n   ${servers} server${t.servers.max === 1 ? '' : 's'} · ${types}`;
+  });
+  return {
+    text: `Templates: ${templates.map((t) => t.name).join(', ')}`,
+    blocks: [
+      { type: 'section', text: md('*Templates*') },
+      { type: 'section', text: md(truncate(lines.join('\n'), 3000)) },
+      { type: 'context', elements: [md('`/server new <name> --template <template>`')] },
+    ],
+  };
+}
+
+export const USAGE = [
+  '*Dormouse* gives you servers in the cloud. Usage:',
+  '`/server new <name>`: ask for an environment (a form opens)',
+  '`/server new <name> --template <t> [--count <n>] [--type <instance type>] [--purpose "…"]`: skip the form',
+  '`/server list` · `/server list all`: your environments · everyone\'s',
+  '`/server status <name>`: one environment in detail',
+  '`/server destroy <name>`: terminate its servers (owner or admin)',
+  '`/server retry <name>`: retry a failed environment',
+  '`/server templates`: what you can ask for',
+  '`/server help`: this message',
+].join('\n');
+
+export function helpReply(prefix?: string): Reply {
+  const text = prefix ? `${prefix}\n\n${USAGE}` : USAGE;
+  return { text, blocks: [{ type: 'section', text: md(text) }] };
+}
+
+export function errorReply(message: string): Reply {
+  return { text: `:warning: ${message}`, blocks: [{ type: 'section', text: md(`:warning: ${message}`) }] };
+}
+
+export function infoReply(message: string): Reply {
+  return { text: message, blocks: [{ type: 'section', text: md(message) }] };
+}
+
+export function destroyConfirmReply(env: Environment): Reply {
+  const text = `Destroy \`${env.name}\`? Its ${serverCount(env)} server${env.count === 1 ? '' : 's'} will be terminated. This cannot be undone.`;
+  return {
+    text,
+    blocks: [
+      { type: 'section', text: md(`:warning: ${text}`) },
+      {
+        type: 'actions',
+        block_id: 'destroy_confirm',
+        elements: [
+          { type: 'button', text: plain(`Destroy ${env.name}`, 75), style: 'danger', action_id: Ids.action.destroyConfirm, value: env.name },
+          { type: 'button', text: plain('Cancel', 75), action_id: Ids.action.destroyCancel, value: env.name },
+        ],
+      },
+    ],
+  };
+}
+
+export function requestedReply(env: Environment): Reply {
+  return infoReply(`:rocket: \`${env.name}\` is on its way: follow its progress in the message above.`);
+}

@@ -1,0 +1,139 @@
+/** The `/server new` form. Pure: the template chosen decides which inputs show. */
+import { PURPOSE_MAX } from '../../../core/policies/request.policy.js';
+import { formatUsd, type Template } from '../../../core/environment/template.js';
+import { Ids } from '../ids.js';
+import type { Block } from './environment.message.js';
+import { plain, truncate } from './text.js';
+
+export interface RequestModalState {
+  name?: string;
+  template?: Template;
+  count?: number;
+  instanceType?: string;
+  purpose?: string;
+}
+
+export interface RequestModalMetadata {
+  channel?: string;
+}
+
+const option = (text: string, value: string, description?: string) => ({
+  text: plain(truncate(text, 75), 75),
+  value,
+  ...(description ? { description: plain(truncate(description, 75), 75) } : {}),
+});
+
+export function requestModal(templates: readonly Template[], state: RequestModalState, metadata: RequestModalMetadata): Block {
+  const template = state.template ?? templates[0];
+  const templateOptions = templates.slice(0, 100).map((t) =>
+    option(`${t.name}: ${formatUsd(t.instanceTypes[t.instanceType] ?? 0)}/h per server`, t.name, t.description),
+  );
+  const blocks: Block[] = [
+    {
+      type: 'input',
+      block_id: Ids.block.name,
+      label: plain('Name'),
+      hint: plain('Lowercase letters, digits and dashes; 3 to 40 characters, starting with a letter.'),
+      element: {
+        type: 'plain_text_input',
+        action_id: Ids.action.value,
+        max_length: 40,
+        placeholder: plain('api-staging'),
+        ...(state.name ? { initial_value: truncate(state.name, 40) } : {}),
+      },
+    },
+    {
+      type: 'input',
+      block_id: Ids.block.template,
+      label: plain('Template'),
+      dispatch_action: true,
+      element: {
+        type: 'static_select',
+        action_id: Ids.action.templatePick,
+        placeholder: plain('Pick a template'),
+        options: templateOptions,
+        ...(template ? { initial_option: templateOptions.find((o) => o.value === template.name) } : {}),
+      },
+    },
+  ];
+  if (template && template.servers.max > template.servers.min) {
+    const counts = [];
+    for (let n = template.servers.min; n <= template.servers.max; n++) counts.push(option(`${n}`, `${n}`));
+    const initial = String(state.count && state.count >= template.servers.min && state.count <= template.servers.max ? state.count : template.servers.default);
+    blocks.push({
+      type: 'input',
+      // The block id carries the template so Slack does not keep a value from another template's range.
+      block_id: `${Ids.block.count}:${template.name}`,
+      label: plain('Number of servers'),
+      element: { type: 'static_select', action_id: Ids.action.value, options: counts, initial_option: counts.find((c) => c.value === initial) },
+    });
+  }
+  const types = template ? Object.entries(template.instanceTypes) : [];
+  if (template && types.length > 1) {
+    const typeOptions = types.map(([t, cost]) => option(`${t}: ${formatUsd(cost)}/h`, t));
+    const initial = state.instanceType && state.instanceType in template.instanceTypes ? state.instanceType : template.instanceType;
+    blocks.push({
+      type: 'input',
+      block_id: `${Ids.block.type}:${template.name}`,
+      label: plain('Instance type'),
+      element: { type: 'static_select', action_id: Ids.action.value, options: typeOptions, initial_option: typeOptions.find((o) => o.value === initial) },
+    });
+  }
+  blocks.push({
+    type: 'input',
+    block_id: Ids.block.purpose,
+    label: plain('Purpose'),
+    optional: true,
+    element: {
+      type: 'plain_text_input',
+      action_id: Ids.action.value,
+      multiline: true,
+      max_length: PURPOSE_MAX,
+      placeholder: plain('What is it for? (shown to your team)'),
+      ...(state.purpose ? { initial_value: truncate(state.purpose, PURPOSE_MAX) } : {}),
+    },
+  });
+  return {
+    type: 'modal',
+    callback_id: Ids.view.request,
+    title: plain('New environment', 24),
+    submit: plain('Launch', 24),
+    close: plain('Cancel', 24),
+    private_metadata: JSON.stringify(metadata).slice(0, 3000),
+    blocks,
+  };
+}
+
+type StateValues = Record<string, Record<string, { type?: string; value?: string | null; selected_option?: { value: string } | null }>>;
+
+/** Reads the submitted (or partially filled) form back. */
+export function readRequestModal(values: StateValues): { name: string; template?: string; count?: number; instanceType?: string; purpose: string } {
+  const find = (prefix: string) => {
+    const key = Object.keys(values).find((k) => k === prefix || k.startsWith(`${prefix}:`));
+    if (!key) return undefined;
+    const v = Object.values(values[key] ?? {})[0];
+    return v?.selected_option?.value ?? v?.value ?? undefined;
+  };
+  const count = find(Ids.block.count);
+  const template = find(Ids.block.template);
+  const instanceType = find(Ids.block.type);
+  return {
+    name: (find(Ids.block.name) ?? '').trim(),
+    ...(template ? { template } : {}),
+    ...(count ? { count: Number(count) } : {}),
+    ...(instanceType ? { instanceType } : {}),
+    purpose: find(Ids.block.purpose) ?? '',
+  };
+}
+
+/** The block a validation error belongs to, for `response_action: errors`. */
+export function blockIdFor(field: 'name' | 'template' | 'count' | 'type' | 'purpose', template?: Template): string {
+  switch (field) {
+    case 'count':
+      return template && template.servers.max > template.servers.min ? `${Ids.block.count}:${template.name}` : Ids.block.template;
+    case 'type':
+      return template && Object.keys(template.instanceTypes).length > 1 ? `${Ids.block.type}:${template.name}` : Ids.block.template;
+    default:
+      return Ids.block[field];
+  }
+}

@@ -1,0 +1,78 @@
+/** Small helpers shared by the Block Kit builders. */
+import type { Environment, ProgressStep } from '../../../core/environment/environment.js';
+import { stepDurationMs } from '../../../core/environment/environment.js';
+import type { EnvironmentState } from '../../../core/environment/lifecycle.js';
+
+/** Escapes text for mrkdwn: user text can never become a mention, link or formatting trick. */
+export function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+export function plain(text: string, max = 3000) {
+  return { type: 'plain_text' as const, text: truncate(text, max), emoji: true };
+}
+
+export function md(text: string, max = 3000) {
+  return { type: 'mrkdwn' as const, text: truncate(text, max) };
+}
+
+export function duration(ms: number | undefined): string {
+  if (ms === undefined) return '';
+  if (ms < 1000) return `${ms} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}
+
+export function age(fromIso: string, now: Date): string {
+  const ms = Math.max(0, now.getTime() - Date.parse(fromIso));
+  const min = Math.floor(ms / 60000);
+  if (min < 1) return 'just now';
+  if (min < 60) return `${min} min`;
+  const h = Math.floor(min / 60);
+  if (h < 48) return `${h} h`;
+  return `${Math.floor(h / 24)} d`;
+}
+
+const STATE_EMOJI: Record<EnvironmentState, string> = {
+  requested: ':inbox_tray:',
+  awaiting_approval: ':hourglass:',
+  rejected: ':no_entry_sign:',
+  provisioning: ':rocket:',
+  bootstrapping: ':gear:',
+  ready: ':large_green_circle:',
+  saving: ':floppy_disk:',
+  asleep: ':zzz:',
+  waking: ':sunrise:',
+  destroying: ':wastebasket:',
+  destroyed: ':white_circle:',
+  failed: ':red_circle:',
+};
+
+export const stateEmoji = (s: EnvironmentState) => STATE_EMOJI[s];
+export const stateLabel = (s: EnvironmentState) => s.replace('_', ' ');
+
+const STEP_ICON: Record<ProgressStep['status'], string> = {
+  pending: ':white_small_square:',
+  running: ':hourglass_flowing_sand:',
+  done: ':white_check_mark:',
+  failed: ':x:',
+  skipped: ':fast_forward:',
+};
+
+export function stepLine(step: ProgressStep): string {
+  const took = stepDurationMs(step);
+  const parts = [`${STEP_ICON[step.status]} ${esc(step.label)}`];
+  if (step.detail && step.status !== 'failed') parts.push(`_${esc(truncate(step.detail, 120))}_`);
+  if (took !== undefined) parts.push(`(${duration(took)})`);
+  return parts.join(' ');
+}
+
+export function serverCount(env: Environment): string {
+  return `${env.count} × ${env.instanceType}`;
+}

@@ -1,0 +1,101 @@
+import type { Environment } from '../environment/environment.js';
+import { DomainError, ErrorCodes, notFound } from '../environment/errors.js';
+import type { Template } from '../environment/template.js';
+import type { ComputePort } from '../ports/compute.port.js';
+import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
+import type { Clock, Logger, NotifierPort } from '../ports/notifier.port.js';
+import type { RemoteCommandPort } from '../ports/remote-command.port.js';
+import type { BackgroundWork } from './background.js';
+
+/** Everything a use case may touch: ports and settings, nothing concrete. */
+export interface UseCaseContext {
+  repo: EnvironmentRepository;
+  compute: ComputePort;
+  commands: RemoteCommandPort;
+  notifier: NotifierPort;
+  clock: Clock;
+  logger: Logger;
+  background: BackgroundWork;
+  templates: readonly Template[];
+  admins: readonly string[];
+  timeouts: { runningMs: number; agentMs: number };
+  /** Identifies this process in leases. */
+  workerId: string;
+  /** How long a worker's lease lasts without being renewed. */
+  leaseMs: number;
+  /** Where bootstrap scripts find the environment's data on a server. */
+  serverDataDir: string;
+}
+
+/** Thrown inside an update when the environment moved on under a worker: the worker stops. */
+export class Superseded extends Error {
+  override readonly name = 'Superseded';
+  constructor(readonly environment: Environment) {
+    super(`${environment.name} is now ${environment.state}`);
+  }
+}
+
+export async function getOrThrow(ctx: UseCaseContext, name: string): Promise<Environment> {
+  const env = await ctx.repo.get(name);
+  if (!env) throw notFound(name);
+  return env;
+}
+
+/**
+ * Read, change, write conditionally; on a lost race read again and re-apply
+ * `change` (which may throw to give up). Never overwrites someone else's write.
+ */
+export async function update(
+  ctx: UseCaseContext,
+  name: string,
+  change: (env: Environment) => Environment | undefined,
+): Promise<Environment> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await getOrThrow(ctx, name);
+    const next = change(current);
+    if (!next || next === current) return current;
+    try {
+      return await ctx.repo.save(next);
+    } catch (e) {
+      if (e instanceof DomainError && e.code === ErrorCodes.CONCURRENT_MODIFICATION && attempt < 8) continue;
+      throw e;
+    }
+  }
+}
+
+export function withLease(ctx: UseCaseContext, env: Environment): Environment {
+  return { ...env, lease: { holder: ctx.workerId, until: new Date(ctx.clock.now().getTime() + ctx.leaseMs).toISOString() } };
+}
+
+export function leaseLapsed(env: Environment, now: Date): boolean {
+  return !env.lease || Date.parse(env.lease.until) <= now.getTime();
+}
+
+export function templateOf(ctx: UseCaseContext, env: Environment): Template {
+  const t = ctx.templates.find((x) => x.name === env.template);
+  if (!t) {
+    throw new DomainError(
+      ErrorCodes.TEMPLATE_UNKNOWN,
+      `The template \`${env.template}\` of \`${env.name}\` is no longer in the catalogue; an admin must restore it, or destroy the environment.`,
+      { template: env.template },
+    );
+  }
+  return t;
+}
+
+export async function audit(ctx: UseCaseContext, env: Environment, type: string, message: string, actor?: string): Promise<void> {
+  try {
+    await ctx.repo.appendEvent({ environment: env.name, at: ctx.clock.now().toISOString(), type, message, ...(actor ? { actor } : {}) });
+  } catch (err) {
+    ctx.logger.warn({ err, environment: env.name, type }, 'could not record audit event');
+  }
+}
+
+/** Notifications never break the flow they report on: a failure to tell is logged. */
+export async function tell(ctx: UseCaseContext, what: string, send: () => Promise<unknown>): Promise<void> {
+  try {
+    await send();
+  } catch (err) {
+    ctx.logger.warn({ err, what }, 'notification failed');
+  }
+}

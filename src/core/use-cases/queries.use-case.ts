@@ -1,0 +1,28 @@
+import type { Environment } from '../environment/environment.js';
+import { LIVE_STATES } from '../environment/lifecycle.js';
+import type { AuditEvent } from '../ports/environment-repository.port.js';
+import { getOrThrow, type UseCaseContext } from './context.js';
+
+/** Read-only views: what `/server list` and `/server status` show. */
+export class EnvironmentQueries {
+  constructor(private readonly ctx: UseCaseContext) {}
+
+  mine(owner: string): Promise<Environment[]> {
+    return this.ctx.repo.listByOwner(owner);
+  }
+
+  /** Every live environment, newest first: one indexed query per live state, never a scan. */
+  async all(): Promise<Environment[]> {
+    const lists = await Promise.all(LIVE_STATES.map((s) => this.ctx.repo.listByState(s)));
+    return lists.flat().sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  async status(name: string, events = 10): Promise<{ environment: Environment; events: AuditEvent[] }> {
+    const environment = await getOrThrow(this.ctx, name);
+    return { environment, events: await this.ctx.repo.listEvents(name, events) };
+  }
+
+  get templates() {
+    return this.ctx.templates;
+  }
+}

@@ -1,0 +1,456 @@
+/**
+ * One behavioural suite, run against dynalite (the embedded default) and moto:
+ * the repository must behave the same on both, and on DynamoDB, with only
+ * single-item conditional writes.
+ */
+import { DescribeTableCommand, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DynamoDbEnvironmentRepository,
+  ensureTable,
+  INDEX,
+  keys,
+} from '../../../src/adapters/aws/dynamodb-environment.repository.js';
+import { newEnvironment, transition, type Environment } from '../../../src/core/environment/environment.js';
+import { DomainError, ErrorCodes } from '../../../src/core/environment/errors.js';
+import { motoClientConfig, TEST_REGION, uniqueName } from '../../support/aws.js';
+import { startDynalite } from '../../support/dynalite.js';
+
+interface Backend {
+  name: string;
+  start(): Promise<{ config: DynamoDBClientConfig; close(): Promise<void> }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'dynalite',
+    async start() {
+      const server = await startDynalite();
+      return {
+        config: {
+          region: TEST_REGION,
+          endpoint: server.endpoint,
+          credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+          maxAttempts: 2,
+        },
+        close: () => server.close(),
+      };
+    },
+  },
+  {
+    name: 'moto',
+    async start() {
+      return { config: motoClientConfig(), close: async () => {} };
+    },
+  },
+];
+
+const T0 = Date.parse('2030-01-01T09:00:00.000Z');
+const minutes = (n: number) => n * 60_000;
+
+describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
+  let close: () => Promise<void>;
+  let client: DynamoDBClient;
+  let doc: DynamoDBDocumentClient;
+  let repo: DynamoDbEnvironmentRepository;
+  const tableName = uniqueName('dormouse');
+  /** The repository's clock: tests move it forward by hand. */
+  let nowMs = T0;
+  const clock = { now: () => new Date(nowMs) };
+
+  beforeAll(async () => {
+    const started = await backend.start();
+    close = started.close;
+    client = new DynamoDBClient(started.config);
+    doc = DynamoDBDocumentClient.from(client);
+    await ensureTable(client, tableName, { timeoutMs: 20_000 });
+    repo = new DynamoDbEnvironmentRepository(doc, tableName, clock);
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await close?.();
+  });
+
+  function makeEnv(overrides: Partial<Parameters<typeof newEnvironment>[0]> = {}, at = new Date(nowMs)): Environment {
+    return newEnvironment(
+      {
+        name: uniqueName('env'),
+        owner: 'U0OWNER',
+        template: 'web',
+        instanceType: 't3.small',
+        count: 2,
+        purpose: 'try the new checkout',
+        requestId: uniqueName('req'),
+        channel: 'C0CHANNEL',
+        hourlyCostUsd: 0.0416,
+        ...overrides,
+      },
+      at,
+    );
+  }
+
+  const rawEnvironmentItem = async (name: string) =>
+    (await doc.send(new GetCommand({ TableName: tableName, Key: keys.environment(name), ConsistentRead: true }))).Item;
+
+  const itemsUnder = async (name: string) =>
+    (
+      await doc.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.environment(name).pk },
+          ConsistentRead: true,
+        }),
+      )
+    ).Items ?? [];
+
+  /** Moves a stored environment to `to` through the repository, as a use case would. */
+  async function moveTo(env: Environment, to: Environment['state'], atMs: number): Promise<Environment> {
+    return repo.save(transition(env, to, new Date(atMs)));
+  }
+
+  async function destroy(env: Environment, atMs: number): Promise<Environment> {
+    return moveTo(await moveTo(env, 'destroying', atMs), 'destroyed', atMs);
+  }
+
+  async function catchError(promise: Promise<unknown>): Promise<DomainError> {
+    const error = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DomainError);
+    return error as DomainError;
+  }
+
+  describe('ensureTable', () => {
+    it('leaves an existing table alone', async () => {
+      await expect(ensureTable(client, tableName)).resolves.toEqual({ created: false });
+    });
+  });
+
+  describe('create and get', () => {
+    it('stores a new environment at version 1 and reads it back without key attributes', async () => {
+      const env = { ...makeEnv(), message: { channel: 'C0CHANNEL', ts: '1700000000.000100' }, lease: undefined };
+
+      const result = await repo.create(env);
+
+      const { lease: _undefined, ...expected } = { ...env, version: 1 };
+      expect(result).toEqual({ created: true, environment: expected });
+      const read = await repo.get(env.name);
+      expect(read).toStrictEqual(expected);
+    });
+
+    it('returns undefined for a name nobody has', async () => {
+      await expect(repo.get(uniqueName('nobody'))).resolves.toBeUndefined();
+    });
+
+    it('treats the same request arriving again as a duplicate, not a new environment', async () => {
+      const env = makeEnv();
+      await repo.create(env);
+
+      const again = await repo.create({ ...env, purpose: 'the retried delivery' });
+
+      expect(again.created).toBe(false);
+      expect(again.environment).toEqual({ ...env, version: 1 });
+      expect(await itemsUnder(env.name)).toHaveLength(1);
+      expect((await repo.get(env.name))?.purpose).toBe(env.purpose);
+    });
+
+    it('refuses a name a live environment of someone else holds, naming its owner', async () => {
+      const env = makeEnv({ owner: 'U0ALICE' });
+      await repo.create(env);
+
+      const error = await catchError(repo.create(makeEnv({ name: env.name, owner: 'U0BOB' })));
+
+      expect(error.code).toBe(ErrorCodes.NAME_TAKEN);
+      expect(error.message).toContain('<@U0ALICE>');
+      expect(error.message).toContain(`\`${env.name}\``);
+      expect(error.details).toEqual({ name: env.name, owner: 'U0ALICE' });
+      expect((await repo.get(env.name))?.owner).toBe('U0ALICE');
+    });
+
+    it('archives an ended environment before reusing its name', async () => {
+      const old = makeEnv({ owner: 'U0ALICE' }, new Date(T0));
+      const destroyed = await destroy((await repo.create(old)).environment, T0 + minutes(5));
+
+      const fresh = makeEnv({ name: old.name, owner: 'U0BOB' }, new Date(T0 + minutes(10)));
+      const result = await repo.create(fresh);
+
+      expect(result).toEqual({ created: true, environment: { ...fresh, version: 1 } });
+      expect(await repo.get(old.name)).toEqual({ ...fresh, version: 1 });
+      const archive = await doc.send(
+        new GetCommand({ TableName: tableName, Key: keys.archive(old.name, old.createdAt), ConsistentRead: true }),
+      );
+      expect(archive.Item).toMatchObject({ ...destroyed, sk: `ARCHIVE#${old.createdAt}` });
+      // Archives stay out of the indexes: they are history, not environments.
+      expect(archive.Item).not.toHaveProperty('gsi1pk');
+      expect(archive.Item).not.toHaveProperty('gsi2pk');
+      const stillDestroyed = await repo.listByState('destroyed');
+      expect(stillDestroyed.map((e) => e.name)).not.toContain(old.name);
+    });
+
+    it('lets one of two requests racing for an ended name have it and tells the other it is taken', async () => {
+      for (let round = 0; round < 3; round += 1) {
+        const old = (await repo.create(makeEnv())).environment;
+        await destroy(old, T0 + minutes(1));
+        const alice = makeEnv({ name: old.name, owner: 'U0ALICE' }, new Date(T0 + minutes(2)));
+        const bob = makeEnv({ name: old.name, owner: 'U0BOB' }, new Date(T0 + minutes(2)));
+
+        const results = await Promise.allSettled([repo.create(alice), repo.create(bob)]);
+
+        const won = results.filter((r) => r.status === 'fulfilled');
+        const lost = results.filter((r) => r.status === 'rejected');
+        expect(won).toHaveLength(1);
+        expect(lost).toHaveLength(1);
+        expect((lost[0]!.reason as DomainError).code).toBe(ErrorCodes.NAME_TAKEN);
+        expect(await repo.get(old.name)).toEqual(won[0]!.value.environment);
+      }
+    });
+
+    it('creates once when the same request arrives twice at the same time', async () => {
+      const env = makeEnv();
+
+      const results = await Promise.all([repo.create(env), repo.create(env)]);
+
+      expect(results.map((r) => r.created).sort()).toEqual([false, true]);
+      expect(results[0]!.environment).toEqual(results[1]!.environment);
+    });
+
+    it('archives a rejected environment too', async () => {
+      const old = makeEnv();
+      const created = (await repo.create(old)).environment;
+      await moveTo(await moveTo(created, 'awaiting_approval', T0), 'rejected', T0 + minutes(1));
+
+      const result = await repo.create(makeEnv({ name: old.name }, new Date(T0 + minutes(2))));
+
+      expect(result.created).toBe(true);
+      expect((await itemsUnder(old.name)).map((i) => i.sk).sort()).toEqual([`ARCHIVE#${old.createdAt}`, 'ENV']);
+    });
+  });
+
+  describe('save', () => {
+    it('writes when the version is unchanged and returns the next version', async () => {
+      const stored = (await repo.create(makeEnv())).environment;
+
+      const saved = await repo.save({ ...stored, purpose: 'changed' });
+
+      expect(saved).toEqual({ ...stored, purpose: 'changed', version: 2 });
+      expect(await repo.get(stored.name)).toEqual(saved);
+    });
+
+    it('refuses a stale version and leaves the stored item as it was', async () => {
+      const stored = (await repo.create(makeEnv())).environment;
+      await repo.save({ ...stored, purpose: 'first writer' });
+      const before = await rawEnvironmentItem(stored.name);
+
+      const error = await catchError(repo.save({ ...stored, purpose: 'second writer' }));
+
+      expect(error.code).toBe(ErrorCodes.CONCURRENT_MODIFICATION);
+      expect(error.retryable).toBe(true);
+      expect(error.message).toContain(`\`${stored.name}\``);
+      const after = await rawEnvironmentItem(stored.name);
+      expect(after).toEqual(before);
+      expect(after).toMatchObject({ purpose: 'first writer', version: 2 });
+    });
+
+    it('lets exactly one of two writers from the same version win', async () => {
+      let current = (await repo.create(makeEnv())).environment;
+      for (let round = 0; round < 5; round += 1) {
+        const results = await Promise.allSettled([
+          repo.save({ ...current, purpose: `A${round}` }),
+          repo.save({ ...current, purpose: `B${round}` }),
+        ]);
+
+        const won = results.filter((r) => r.status === 'fulfilled');
+        const lost = results.filter((r) => r.status === 'rejected');
+        expect(won).toHaveLength(1);
+        expect(lost).toHaveLength(1);
+        expect((lost[0]!.reason as DomainError).code).toBe(ErrorCodes.CONCURRENT_MODIFICATION);
+        const winner = won[0]!.value;
+        expect(await repo.get(current.name)).toEqual(winner);
+        expect(winner.version).toBe(current.version + 1);
+        current = winner;
+      }
+    });
+
+    it('never creates an environment that does not exist', async () => {
+      const error = await catchError(repo.save({ ...makeEnv(), version: 1 }));
+
+      expect(error.code).toBe(ErrorCodes.CONCURRENT_MODIFICATION);
+      expect(await rawEnvironmentItem(error.details.name as string)).toBeUndefined();
+    });
+  });
+
+  describe('listByOwner', () => {
+    it('lists newest first and leaves ended environments out unless asked', async () => {
+      const owner = uniqueName('U');
+      const first = makeEnv({ owner }, new Date(T0));
+      const second = makeEnv({ owner }, new Date(T0 + minutes(1)));
+      const third = makeEnv({ owner }, new Date(T0 + minutes(2)));
+      for (const env of [second, first, third]) await repo.create(env);
+      await repo.create(makeEnv({ owner: uniqueName('U') }, new Date(T0 + minutes(3))));
+      await destroy((await repo.get(second.name))!, T0 + minutes(4));
+
+      const live = await repo.listByOwner(owner);
+      const all = await repo.listByOwner(owner, { includeEnded: true });
+
+      expect(live.map((e) => e.name)).toEqual([third.name, first.name]);
+      expect(all.map((e) => e.name)).toEqual([third.name, second.name, first.name]);
+      expect(all[1]).toMatchObject({ state: 'destroyed', version: 3 });
+      expect(all[0]).not.toHaveProperty('gsi1pk');
+    });
+
+    it('reads every page', async () => {
+      const owner = uniqueName('U');
+      const big = 'x'.repeat(200_000);
+      // A query page holds at most 1 MB: eight items of ~200 KB need two.
+      const envs = Array.from({ length: 8 }, (_, i) => ({
+        ...makeEnv({ owner }, new Date(T0 + i)),
+        purpose: big,
+      }));
+      for (const env of envs) await repo.create(env);
+
+      const listed = await repo.listByOwner(owner);
+
+      expect(listed.map((e) => e.name)).toEqual(envs.map((e) => e.name).reverse());
+    });
+  });
+
+  describe('listByState', () => {
+    it('finds environments by state, longest in that state first, and follows state changes', async () => {
+      const a = (await repo.create(makeEnv())).environment;
+      const b = (await repo.create(makeEnv())).environment;
+      const names = new Set([a.name, b.name]);
+      const inState = async (state: Environment['state']) =>
+        (await repo.listByState(state)).filter((e) => names.has(e.name)).map((e) => e.name);
+
+      expect(await inState('requested')).toEqual(expect.arrayContaining([a.name, b.name]));
+
+      await moveTo(b, 'provisioning', T0 + minutes(1));
+      await moveTo(a, 'provisioning', T0 + minutes(2));
+
+      expect(await inState('requested')).toEqual([]);
+      expect(await inState('provisioning')).toEqual([b.name, a.name]);
+    });
+  });
+
+  describe('events', () => {
+    it('lists the newest events of one environment first, up to the limit', async () => {
+      const env = (await repo.create(makeEnv())).environment;
+      const other = (await repo.create(makeEnv())).environment;
+      const at = (n: number) => new Date(T0 + minutes(n)).toISOString();
+      const events = [1, 2, 3, 4].map((n) => ({
+        environment: env.name,
+        at: at(n),
+        type: `step:${n}`,
+        actor: 'U0ALICE',
+        message: `step ${n}`,
+      }));
+      for (const event of [events[2]!, events[0]!, events[3]!, events[1]!]) await repo.appendEvent(event);
+      await repo.appendEvent({ environment: other.name, at: at(9), type: 'other', message: 'not mine' });
+
+      expect(await repo.listEvents(env.name, 3)).toEqual([events[3], events[2], events[1]]);
+      expect(await repo.listEvents(env.name, 10)).toEqual([...events].reverse());
+    });
+
+    it('keeps two events of the same instant apart', async () => {
+      const env = (await repo.create(makeEnv())).environment;
+      const at = new Date(T0).toISOString();
+
+      await repo.appendEvent({ environment: env.name, at, type: 'a', message: 'one' });
+      await repo.appendEvent({ environment: env.name, at, type: 'b', message: 'two' });
+
+      expect((await repo.listEvents(env.name, 10)).map((e) => e.type).sort()).toEqual(['a', 'b']);
+    });
+  });
+
+  describe('claimDelivery', () => {
+    it('claims a delivery once until it expires, then again', async () => {
+      const key = uniqueName('delivery');
+      nowMs = T0;
+
+      expect(await repo.claimDelivery(key, 60)).toBe(true);
+      expect(await repo.claimDelivery(key, 60)).toBe(false);
+      nowMs = T0 + 60_000;
+      expect(await repo.claimDelivery(key, 60)).toBe(false);
+      nowMs = T0 + 61_000;
+      expect(await repo.claimDelivery(key, 60)).toBe(true);
+      expect(await repo.claimDelivery(key, 60)).toBe(false);
+      nowMs = T0;
+    });
+
+    it('keeps keys apart', async () => {
+      expect(await repo.claimDelivery(uniqueName('delivery'), 60)).toBe(true);
+      expect(await repo.claimDelivery(uniqueName('delivery'), 60)).toBe(true);
+    });
+  });
+
+  describe('due index', () => {
+    const due = async (names: string[]) => {
+      const out = await doc.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: INDEX.byDue,
+          KeyConditionExpression: 'duePk = :due AND dueAt <= :now',
+          ExpressionAttributeValues: { ':due': 'DUE', ':now': new Date(T0 + minutes(60)).toISOString() },
+        }),
+      );
+      return (out.Items ?? []).map((i) => i.name as string).filter((n) => names.includes(n));
+    };
+
+    it('holds an environment only while it carries dueAt', async () => {
+      const timed = (await repo.create({ ...makeEnv(), dueAt: new Date(T0 + minutes(30)).toISOString() })).environment;
+      const untimed = (await repo.create(makeEnv())).environment;
+      const names = [timed.name, untimed.name];
+
+      expect(await due(names)).toEqual([timed.name]);
+
+      const { dueAt: _cleared, ...withoutTimer } = timed;
+      await repo.save(withoutTimer);
+
+      expect(await due(names)).toEqual([]);
+      expect(await rawEnvironmentItem(timed.name)).not.toHaveProperty('duePk');
+    });
+  });
+
+  describe('store errors', () => {
+    it('translates SDK errors into STORE_ERROR keeping the cause', async () => {
+      const missing = new DynamoDbEnvironmentRepository(doc, uniqueName('no-such-table'), clock);
+
+      const error = await catchError(missing.get('anything'));
+
+      expect(error.code).toBe(ErrorCodes.STORE_ERROR);
+      expect((error.cause as Error).name).toBe('ResourceNotFoundException');
+    });
+  });
+});
+
+describe('ensureTable on a slow backend', () => {
+  it('waits until the new table and its indexes are ACTIVE', async () => {
+    // dynalite's own default: a new table stays CREATING for 500 ms.
+    const server = await startDynalite({ createTableMs: 500 });
+    const client = new DynamoDBClient({
+      region: TEST_REGION,
+      endpoint: server.endpoint,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    try {
+      const tableName = uniqueName('dormouse');
+
+      await expect(ensureTable(client, tableName)).resolves.toEqual({ created: true });
+
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+      expect(Table?.TableStatus).toBe('ACTIVE');
+      expect(Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.IndexStatus]).sort()).toEqual([
+        ['byDue', 'ACTIVE'],
+        ['byOwner', 'ACTIVE'],
+        ['byState', 'ACTIVE'],
+      ]);
+    } finally {
+      client.destroy();
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCodes } from '../../../src/core/environment/errors.js';
+import type { Template } from '../../../src/core/environment/template.js';
+import { validateRequest } from '../../../src/core/policies/request.policy.js';
+
+const api: Template = {
+  name: 'api',
+  description: 'API',
+  image: 'ami-12345678',
+  instanceType: 't3.medium',
+  instanceTypes: { 't3.small': 0.02, 't3.medium': 0.04 },
+  servers: { min: 1, max: 3, default: 1 },
+  subnets: [],
+  securityGroups: [],
+  volumes: [],
+  tags: {},
+  bootstrap: [],
+};
+const catalogue = [api, { ...api, name: 'worker', servers: { min: 1, max: 1, default: 1 } }];
+
+describe('request policy', () => {
+  it('fills defaults and prices the request', () => {
+    const r = validateRequest({ name: 'api-staging', template: 'api', count: 2 }, catalogue);
+    expect(r).toMatchObject({ count: 2, instanceType: 't3.medium', hourlyCostUsd: 0.08, purpose: '' });
+  });
+
+  it.each([
+    [{ name: 'Bad', template: 'api' }, ErrorCodes.NAME_INVALID, /lowercase/],
+    [{ name: 'ok-name', template: 'nope' }, ErrorCodes.TEMPLATE_UNKNOWN, /`api`, `worker`/],
+    [{ name: 'ok-name', template: 'api', count: 4 }, ErrorCodes.COUNT_OUT_OF_RANGE, /1 to 3 servers; you asked for 4/],
+    [{ name: 'ok-name', template: 'api', count: 0 }, ErrorCodes.COUNT_OUT_OF_RANGE, /1 to 3/],
+    [{ name: 'ok-name', template: 'worker', count: 2 }, ErrorCodes.COUNT_OUT_OF_RANGE, /exactly 1 server;/],
+    [{ name: 'ok-name', template: 'api', count: 1.5 }, ErrorCodes.COUNT_OUT_OF_RANGE, /1 to 3/],
+    [{ name: 'ok-name', template: 'api', instanceType: 'p5.48xlarge' }, ErrorCodes.INSTANCE_TYPE_NOT_ALLOWED, /`t3.small`.*`t3.medium`/],
+    [{ name: 'ok-name', template: 'api', purpose: 'x'.repeat(10_240) }, ErrorCodes.PURPOSE_INVALID, /10240 characters/],
+  ])('%j → %s', (input, code, message) => {
+    expect(() => validateRequest(input, catalogue)).toThrowError(expect.objectContaining({ code, message: expect.stringMatching(message) }));
+  });
+
+  it('keeps shell metacharacters, quotes and unicode in the purpose as text, minus control characters', () => {
+    const r = validateRequest({ name: 'ok-name', template: 'api', purpose: ` "$(rm -rf /)"; \`id\` — ünïcødé 🚀\u0007 ` }, catalogue);
+    expect(r.purpose).toBe('"$(rm -rf /)"; `id` — ünïcødé 🚀');
+  });
+});
