@@ -7,6 +7,8 @@
  */
 import { resolve } from 'node:path';
 import type { Template } from '../core/environment/template.js';
+import { parseSandboxDelays, type SandboxDelays } from '../adapters/sandbox/local-cloud/sandbox-delays.js';
+import { parseSandboxFaults, type SandboxFaults } from '../adapters/sandbox/local-cloud/sandbox-faults.js';
 import { loadTemplates } from './templates.js';
 
 export type SlackMode = 'http' | 'socket' | 'console';
@@ -30,7 +32,7 @@ export interface Config {
   opsChannel?: string;
   admins: readonly string[];
   timeouts: { runningSeconds: number; agentSeconds: number };
-  sandbox: { dataDir: string; faults: string; delays: string };
+  sandbox: { dataDir: string; faults: SandboxFaults; delays: Partial<SandboxDelays> };
   logLevel: LogLevel;
 }
 
@@ -68,6 +70,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     if (['0', 'false', 'no'].includes(raw)) return false;
     problems.push(`${key}=${raw}: expected true or false.`);
     return fallback;
+  };
+
+  const parsed = <T>(key: string, parse: (spec: string) => T, fallback: T): T => {
+    const raw = get(key);
+    if (raw === undefined) return fallback;
+    try {
+      return parse(raw);
+    } catch (e) {
+      problems.push(`${key}: ${(e as Error).message}`);
+      return fallback;
+    }
   };
 
   // Slack: configured when a bot token is given; otherwise the sandbox console.
@@ -138,9 +151,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       agentSeconds: int('DORMOUSE_AGENT_TIMEOUT_SECONDS', 600, 5, 3600),
     },
     sandbox: {
-      dataDir: resolve(cwd, get('DORMOUSE_DATA_DIR') ?? '.dormouse'),
-      faults: get('DORMOUSE_SANDBOX_FAULTS') ?? '',
-      delays: get('DORMOUSE_SANDBOX_DELAYS') ?? '',
+      dataDir: resolve(cwd, get('DORMOUSE_SANDBOX_DIR') ?? '.dormouse'),
+      faults: parsed('DORMOUSE_SANDBOX_FAULTS', parseSandboxFaults, {}),
+      delays: parsed('DORMOUSE_SANDBOX_DELAYS', parseSandboxDelays, {}),
     },
     logLevel,
   };

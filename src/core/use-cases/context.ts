@@ -23,8 +23,8 @@ export interface UseCaseContext {
   workerId: string;
   /** How long a worker's lease lasts without being renewed. */
   leaseMs: number;
-  /** Where bootstrap scripts find the environment's data on a server. */
-  serverDataDir: string;
+  /** Where bootstrap scripts find the environment's data on a server (the sandbox sets its own per server). */
+  serverDataDir?: string;
 }
 
 /** Thrown inside an update when the environment moved on under a worker: the worker stops. */

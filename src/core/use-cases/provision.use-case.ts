@@ -187,7 +187,7 @@ export class ProvisionEnvironment {
               DORMOUSE_ENVIRONMENT: env.name,
               DORMOUSE_SERVER_INDEX: String(server.index),
               DORMOUSE_SERVER_COUNT: String(env.count),
-              DORMOUSE_DATA_DIR: ctx.serverDataDir,
+              ...(ctx.serverDataDir ? { DORMOUSE_DATA_DIR: ctx.serverDataDir } : {}),
             },
           },
           { agentTimeoutMs: ctx.timeouts.agentMs, onAccepted: () => void onAccepted(server.index) },

@@ -1,0 +1,153 @@
+/**
+ * The local cloud's registry: one folder per server under `<rootDir>/servers/`.
+ *
+ *   servers/i-0123456789abcdef0/
+ *     instance.json   the record below
+ *     data/           the server's data directory (what sleep/wake save and restore)
+ *     bootstrap.log   launch, every step (script and result), terminate
+ *
+ * The folders are the registry, so a restarted process finds its servers.
+ * A server's state is computed from the timestamps in its record and the
+ * clock, never from timers, so it moves on while the process is down too.
+ * `state` in the file is a snapshot for people reading the folder, refreshed
+ * whenever the cloud looks at the server.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { appendFile, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { InstanceState } from '../../../core/ports/compute.port.js';
+
+export interface ServerRecord {
+  instanceId: string;
+  environment: string;
+  owner: string;
+  template: string;
+  index: number;
+  attempt: number;
+  idempotencyKey: string;
+  instanceType: string;
+  image: string;
+  privateIp: string;
+  tags: Record<string, string>;
+  /** Snapshot of the computed state (see stateAt). */
+  state: InstanceState;
+  launchedAt: string;
+  /** When it leaves pending (launchedAt + bootMs at launch time). */
+  runningAt: string;
+  /** When its agent accepts commands (runningAt + agentMs at launch time). */
+  agentOnlineAt: string;
+  terminateRequestedAt?: string;
+  /** When it leaves shutting-down (terminateRequestedAt + terminateMs). */
+  terminatedAt?: string;
+}
+
+const INSTANCE_ID = /^i-[0-9a-f]{17}$/;
+
+export const isInstanceId = (id: string): boolean => INSTANCE_ID.test(id);
+
+export function newInstanceId(): string {
+  return `i-${randomBytes(9).toString('hex').slice(0, 17)}`;
+}
+
+/** The state at `now`, from the record's timestamps alone. */
+export function stateAt(record: ServerRecord, now: Date): InstanceState {
+  const t = now.getTime();
+  if (record.terminatedAt !== undefined && t >= Date.parse(record.terminatedAt)) return 'terminated';
+  if (record.terminateRequestedAt !== undefined) return 'shutting-down';
+  if (t < Date.parse(record.runningAt)) return 'pending';
+  return 'running';
+}
+
+export const isGone = (state: InstanceState): boolean => state === 'shutting-down' || state === 'terminated';
+
+export class ServerFolders {
+  readonly serversDir: string;
+
+  constructor(readonly rootDir: string) {
+    this.serversDir = join(rootDir, 'servers');
+  }
+
+  folder(instanceId: string): string {
+    // Ids reach file paths: only well-formed ones, never `../…`.
+    if (!isInstanceId(instanceId)) throw new Error(`not a sandbox instance id: ${JSON.stringify(instanceId)}`);
+    return join(this.serversDir, instanceId);
+  }
+
+  dataDir(instanceId: string): string {
+    return join(this.folder(instanceId), 'data');
+  }
+
+  logPath(instanceId: string): string {
+    return join(this.folder(instanceId), 'bootstrap.log');
+  }
+
+  private recordPath(instanceId: string): string {
+    return join(this.folder(instanceId), 'instance.json');
+  }
+
+  /** Creates the folder (failing if the id is taken), its data directory, record and log. */
+  async create(record: ServerRecord, logLine: string): Promise<void> {
+    await mkdir(this.serversDir, { recursive: true });
+    await mkdir(this.folder(record.instanceId)); // not recursive: EEXIST on an id collision
+    await mkdir(this.dataDir(record.instanceId));
+    await appendFile(this.logPath(record.instanceId), logLine);
+    // The record last: a folder without instance.json is not (yet) a server.
+    await this.write(record);
+  }
+
+  /** The record, or undefined for an unknown (or malformed) id or an unreadable record. */
+  async read(instanceId: string): Promise<ServerRecord | undefined> {
+    if (!isInstanceId(instanceId)) return undefined;
+    try {
+      return parseRecord(await readFile(this.recordPath(instanceId), 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async list(): Promise<ServerRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.serversDir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    const records = await Promise.all(names.filter(isInstanceId).map((id) => this.read(id)));
+    return records.filter((r): r is ServerRecord => r !== undefined);
+  }
+
+  /** Replaces the record atomically (write aside, then rename): a reader never sees half a file. */
+  async write(record: ServerRecord): Promise<void> {
+    const path = this.recordPath(record.instanceId);
+    const tmp = `${path}.${randomUUID()}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
+    await rename(tmp, path);
+  }
+
+  async appendLog(instanceId: string, text: string): Promise<void> {
+    await appendFile(this.logPath(instanceId), text);
+  }
+}
+
+function parseRecord(text: string): ServerRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!value || typeof value !== 'object') return undefined;
+  const r = value as Partial<ServerRecord>;
+  const ok =
+    typeof r.instanceId === 'string' &&
+    typeof r.environment === 'string' &&
+    typeof r.index === 'number' &&
+    typeof r.attempt === 'number' &&
+    typeof r.privateIp === 'string' &&
+    typeof r.launchedAt === 'string' &&
+    typeof r.runningAt === 'string' &&
+    typeof r.agentOnlineAt === 'string';
+  return ok ? (r as ServerRecord) : undefined;
+}

@@ -1,0 +1,72 @@
+/**
+ * manifest.yml is what an admin pastes into Slack: it must be valid against
+ * Slack's own schema, and name the command, the request URL and every scope
+ * the code needs — derived here from the Web API methods the code calls.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const root = join(import.meta.dirname, '..');
+const manifest = parse(readFileSync(join(root, 'manifest.yml'), 'utf8'));
+
+/** Web API method → the bot scope it needs (Slack's documentation). */
+const SCOPE_OF: Record<string, string | undefined> = {
+  'chat.postMessage': 'chat:write',
+  'chat.update': 'chat:write',
+  'chat.postEphemeral': 'chat:write',
+  'chat.delete': 'chat:write',
+  'conversations.open': 'im:write',
+  'users.info': 'users:read',
+  'views.open': undefined,
+  'views.update': undefined,
+  'views.push': undefined,
+  'views.publish': undefined,
+  'auth.test': undefined,
+};
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) return p.includes('sandbox') ? [] : sourceFiles(p);
+    return p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+describe('manifest.yml', () => {
+  it('is valid against Slack\'s app manifest schema', () => {
+    const schemaPath = join(root, '..', 'shared', 'schemas', 'slack-manifest-1.0.0.json');
+    let schema: object;
+    try {
+      schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
+    } catch {
+      throw new Error(`Slack's manifest schema is expected at ${schemaPath}`);
+    }
+    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+    const validate = ajv.compile(schema);
+    expect(validate(manifest), JSON.stringify(validate.errors, null, 2)).toBe(true);
+  });
+
+  it('names the /server command and points it and interactivity at /slack/events', () => {
+    const cmd = manifest.features.slash_commands.find((c: { command: string }) => c.command === '/server');
+    expect(cmd).toBeDefined();
+    expect(cmd.url).toMatch(/\/slack\/events$/);
+    expect(manifest.settings.interactivity.is_enabled).toBe(true);
+    expect(manifest.settings.interactivity.request_url).toMatch(/\/slack\/events$/);
+  });
+
+  it('asks for every scope the code uses, and no other', () => {
+    const code = sourceFiles(join(root, 'src')).map((f) => readFileSync(f, 'utf8')).join('\n');
+    const used = new Set<string>(['commands']);
+    for (const [method, scope] of Object.entries(SCOPE_OF)) {
+      const [family, verb] = method.split('.');
+      if (scope && new RegExp(`\\.${family}\\.${verb}\\(`).test(code)) used.add(scope);
+    }
+    // Any Web API call the table above does not know would slip through: fail instead.
+    const calls = [...code.matchAll(/client\.(\w+)\.(\w+)\(/g)].map((m) => `${m[1]}.${m[2]}`);
+    for (const c of calls) expect(Object.keys(SCOPE_OF), `scope of ${c} unknown to this test`).toContain(c);
+    expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([...used].sort());
+  });
+});
