@@ -53,7 +53,7 @@ export function parseTemplates(doc: unknown, source = 'templates'): { templates:
     else if (description.length > 150) p('.description: keep it under 150 characters (it is shown in a select).');
 
     const image = raw.image;
-    if (typeof image !== 'string' || !/^(ami-[0-9a-f]{8,17}|resolve:ssm:\/[\w/.\-]+)$/.test(image)) {
+    if (typeof image !== 'string' || !/^(ami-[0-9a-f]{8,17}|resolve:ssm:\/[\w/.-]+)$/.test(image)) {
       p('.image: an AMI id (ami-0123456789abcdef0) or an SSM parameter (resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64).');
     }
 

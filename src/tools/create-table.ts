@@ -16,9 +16,9 @@ const client = new DynamoDBClient(process.env.AWS_REGION ? { region: process.env
 try {
   const { created } = await ensureTable(client, tableName);
   const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL ?? 'AWS';
-  console.log(`Table ${tableName} ${created ? 'created' : 'already exists'} and is ACTIVE (${endpoint}).`);
+  process.stdout.write(`Table ${tableName} ${created ? 'created' : 'already exists'} and is ACTIVE (${endpoint}).\n`);
 } catch (e) {
-  console.error(`Could not create table ${tableName}: ${e instanceof Error ? e.message : String(e)}`);
+  process.stderr.write(`Could not create table ${tableName}: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exitCode = 1;
 } finally {
   client.destroy();

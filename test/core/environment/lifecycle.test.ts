@@ -67,7 +67,14 @@ describe('transition table', () => {
     for (const start of STATES.filter(isLive)) {
       const seen = new Set<EnvironmentState>([start]);
       const queue = [start];
-      while (queue.length) for (const n of TRANSITIONS[queue.shift() as EnvironmentState]) if (!seen.has(n)) seen.add(n), queue.push(n);
+      while (queue.length) {
+        for (const n of TRANSITIONS[queue.shift() as EnvironmentState]) {
+          if (!seen.has(n)) {
+            seen.add(n);
+            queue.push(n);
+          }
+        }
+      }
       expect(seen.has('destroyed'), `${start} cannot reach destroyed`).toBe(true);
     }
   });
