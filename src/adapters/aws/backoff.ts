@@ -1,0 +1,128 @@
+/**
+ * Exponential backoff for the AWS adapters: polling until something is done,
+ * and retrying a call while its error is worth retrying. Time comes from the
+ * injected clock, so tests run a ten-minute wait in microseconds.
+ */
+import type { Clock } from '../../core/ports/notifier.port.js';
+
+export interface BackoffOptions {
+  /** The first delay. */
+  initialMs: number;
+  /** The delay never grows beyond this. */
+  maxMs: number;
+  /** Each delay is the previous one times this (default 2). */
+  factor?: number;
+  /**
+   * Share of each delay that is random (0 to 1, default 0.2): a delay of 10 s
+   * becomes 8 to 10 s, so many waiters do not poll in lockstep.
+   */
+  jitter?: number;
+  /** Source of randomness for the jitter (default Math.random). */
+  random?: () => number;
+}
+
+/** The delays to wait between tries, forever: initial, initial×factor, … capped at max, each jittered. */
+export function* backoffDelays(options: BackoffOptions): Generator<number, never> {
+  const { initialMs, maxMs, factor = 2, jitter = 0.2, random = Math.random } = options;
+  let base = Math.min(initialMs, maxMs);
+  for (;;) {
+    yield Math.round(base * (1 - jitter * random()));
+    base = Math.min(base * factor, maxMs);
+  }
+}
+
+export interface PollOptions extends BackoffOptions {
+  clock: Clock;
+  /** Epoch milliseconds after which polling stops. One last check happens at the deadline. */
+  deadline: number;
+}
+
+/**
+ * Calls `check` until it returns a value (anything but `undefined`), sleeping
+ * with backoff in between. Returns that value, or `undefined` when the deadline
+ * passed first. Errors thrown by `check` end the polling.
+ */
+export async function pollWithBackoff<T>(
+  check: () => Promise<T | undefined>,
+  options: PollOptions,
+): Promise<T | undefined> {
+  const { clock, deadline } = options;
+  const delays = backoffDelays(options);
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    const remaining = deadline - clock.now().getTime();
+    if (remaining <= 0) return undefined;
+    await clock.sleep(Math.min(delays.next().value, remaining));
+  }
+}
+
+export interface RetryOptions extends BackoffOptions {
+  clock: Clock;
+  /** Whether this error is worth another try. */
+  shouldRetry: (error: unknown) => boolean;
+  /** Tries in all, the first included (default: unlimited, so give a deadline). */
+  maxAttempts?: number;
+  /** Epoch milliseconds after which no new try starts. */
+  deadline?: number;
+}
+
+/**
+ * Calls `fn` until it resolves. While it throws an error that `shouldRetry`
+ * accepts, sleeps with backoff and tries again, as long as attempts and time
+ * remain; then the last error is thrown as is.
+ */
+export async function retryWithBackoff<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
+  const { clock, shouldRetry, maxAttempts = Number.POSITIVE_INFINITY, deadline = Number.POSITIVE_INFINITY } = options;
+  if (maxAttempts === Number.POSITIVE_INFINITY && deadline === Number.POSITIVE_INFINITY) {
+    throw new Error('retryWithBackoff needs maxAttempts or a deadline');
+  }
+  const delays = backoffDelays(options);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await fn();
+    } catch (error) {
+      const remaining = deadline - clock.now().getTime();
+      if (!shouldRetry(error) || attempt >= maxAttempts || remaining <= 0) throw error;
+      await clock.sleep(Math.min(delays.next().value, remaining));
+    }
+  }
+}
+
+/** The error code AWS gave (`InvalidInstanceID.NotFound`, `ThrottlingException`, …), or undefined. */
+export function awsErrorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  // SDK v3 puts the service's error code in `name`; query protocols (EC2) also keep it in `Code`.
+  const { Code, name } = error as { Code?: unknown; name?: unknown };
+  if (typeof Code === 'string' && Code) return Code;
+  return typeof name === 'string' && name !== 'Error' ? name : undefined;
+}
+
+/** The HTTP status of a failed AWS call, when there was a response. */
+export function awsHttpStatus(error: unknown): number | undefined {
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+const THROTTLING_CODES = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'RequestLimitExceeded', // EC2
+  'TooManyRequestsException',
+  'TooManyUpdates', // SSM
+  'ProvisionedThroughputExceededException',
+  'SlowDown', // S3
+  'PriorRequestNotComplete',
+  'EC2ThrottledException',
+]);
+
+/** Whether AWS asked us to slow down (after the SDK's own retries gave up). */
+export function isThrottling(error: unknown): boolean {
+  const code = awsErrorCode(error);
+  if (code !== undefined && THROTTLING_CODES.has(code)) return true;
+  if ((error as { $retryable?: { throttling?: boolean } } | null)?.$retryable?.throttling === true) return true;
+  return awsHttpStatus(error) === 429;
+}
