@@ -194,7 +194,7 @@ export class ProvisionEnvironment {
         ),
         server.index,
       );
-      if (result.status !== 'Success') throw commandFailure(server, step, result);
+      if (result.status !== 'Success') throw new StepError('bootstrap', commandFailure(server, step, result), server.index);
       await this.guarded(env, 'bootstrapping', (e) => ({
         ...e,
         servers: e.servers.map((s) => (s.index === server.index ? { ...s, lastStep: step.name } : s)),
@@ -221,8 +221,8 @@ export class ProvisionEnvironment {
 
   private async recordFailure(name: string, error: unknown): Promise<Environment> {
     const { ctx } = this;
-    const stepError = error instanceof StepError ? error : new StepError('launch', error);
-    const cause = stepError.cause;
+    const stepError = error instanceof StepError ? error : undefined;
+    const cause = stepError ? stepError.cause : error;
     const domain = isDomainError(cause)
       ? cause
       : new DomainError(ErrorCodes.CLOUD_ERROR, `Unexpected error: ${(cause as Error)?.message ?? String(cause)}`, {}, true);
@@ -233,12 +233,13 @@ export class ProvisionEnvironment {
         return fail(
           e,
           {
-            step: stepError.step,
+            // An error outside a labelled step (the store, say) is put on the phase under way.
+            step: stepError?.step ?? (e.state === 'bootstrapping' ? 'bootstrap' : 'launch'),
             code: domain.code,
             reason: domain.message,
             retryable: true,
             ...(typeof domain.details.output === 'string' ? { output: domain.details.output } : {}),
-            ...(stepError.server !== undefined ? { server: stepError.server } : {}),
+            ...(stepError?.server !== undefined ? { server: stepError.server } : {}),
           },
           ctx.clock.now(),
         );
@@ -247,7 +248,7 @@ export class ProvisionEnvironment {
       if (e instanceof Superseded) return e.environment;
       throw e;
     }
-    await audit(ctx, env, 'state:failed', `Failed at ${stepError.step}: ${domain.message}`);
+    await audit(ctx, env, 'state:failed', `Failed at ${env.failure?.step}: ${domain.message}`);
     env = await showProgress(ctx, env);
     await tell(ctx, 'owner failure', () => ctx.notifier.failed(env));
     await tell(ctx, 'ops alert', () => ctx.notifier.opsAlert(env));
