@@ -108,15 +108,14 @@ type StateValues = Record<string, Record<string, { type?: string; value?: string
 
 /** Reads the submitted (or partially filled) form back. */
 export function readRequestModal(values: StateValues): { name: string; template?: string; count?: number; instanceType?: string; purpose: string } {
-  const find = (prefix: string) => {
-    const key = Object.keys(values).find((k) => k === prefix || k.startsWith(`${prefix}:`));
-    if (!key) return undefined;
+  const find = (key: string) => {
     const v = Object.values(values[key] ?? {})[0];
     return v?.selected_option?.value ?? v?.value ?? undefined;
   };
-  const count = find(Ids.block.count);
   const template = find(Ids.block.template);
-  const instanceType = find(Ids.block.type);
+  // Count and type belong to the template they were drawn for: a value left from another template is ignored.
+  const count = template ? find(`${Ids.block.count}:${template}`) : undefined;
+  const instanceType = template ? find(`${Ids.block.type}:${template}`) : undefined;
   return {
     name: (find(Ids.block.name) ?? '').trim(),
     ...(template ? { template } : {}),

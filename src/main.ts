@@ -1,0 +1,229 @@
+/**
+ * Composition root: config → logger → adapters → use cases → Bolt app +
+ * scheduler. With no configuration it starts the sandbox: the Slack console,
+ * the local cloud and the embedded store, behind the same ports.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { WebClient } from '@slack/web-api';
+import type { Logger as Pino } from 'pino';
+import { DynamoDbEnvironmentRepository, ensureTable } from './adapters/aws/dynamodb-environment.repository.js';
+import { Ec2Compute } from './adapters/aws/ec2-compute.adapter.js';
+import { SsmRemoteCommand } from './adapters/aws/ssm-remote-command.adapter.js';
+import { startEmbeddedStore, type EmbeddedStore } from './adapters/sandbox/embedded-store.js';
+import { LocalCloud } from './adapters/sandbox/local-cloud/local-cloud.js';
+import { SlackDouble } from './adapters/sandbox/slack-console/slack-double.js';
+import { startConsole } from './adapters/sandbox/slack-console/console-server.js';
+import { createBoltApp } from './adapters/slack/bolt-app.js';
+import { SlackNotifier } from './adapters/slack/slack-notifier.adapter.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
+import type { ComputePort } from './core/ports/compute.port.js';
+import { systemClock, type Clock } from './core/ports/notifier.port.js';
+import type { RemoteCommandPort } from './core/ports/remote-command.port.js';
+import { BackgroundWork } from './core/use-cases/background.js';
+import { createUseCases, type UseCaseContext, type UseCases } from './core/use-cases/index.js';
+import { createLogger } from './logger.js';
+import { startScheduler } from './scheduler/scheduler.js';
+
+export interface Dormouse {
+  /** Where Slack (or the console's double) sends requests: http://host:port/slack/events */
+  eventsUrl: string;
+  /** The sandbox console, when it runs. */
+  consoleUrl?: string;
+  /** The console's Slack double, when it runs (tests drive it). */
+  double?: SlackDouble;
+  useCases: UseCases;
+  config: Config;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  logger?: Pino;
+  /** Runs the resume sweep on a schedule (default true). */
+  scheduler?: boolean;
+}
+
+export async function startDormouse(config: Config, options: StartOptions = {}): Promise<Dormouse> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const closers: Array<() => Promise<unknown>> = [];
+  let ready = false;
+  const stop = async () => {
+    for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error while stopping'));
+  };
+
+  try {
+    // Store and cloud.
+    let store: EmbeddedStore | undefined;
+    let compute: ComputePort;
+    let commands: RemoteCommandPort;
+    let serverDataDir: string | undefined;
+    const aws = { region: config.aws.region, ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}) };
+    if (config.cloud === 'sandbox') {
+      store = await startEmbeddedStore({ dataDir: config.sandbox.dataDir });
+      closers.push(() => store!.close());
+      const cloud = new LocalCloud({
+        rootDir: join(config.sandbox.dataDir, 'cloud'),
+        clock,
+        delays: config.sandbox.delays,
+        faults: config.sandbox.faults,
+      });
+      compute = cloud.compute;
+      commands = cloud.commands;
+    } else {
+      const ec2 = new EC2Client(aws);
+      const ssm = new SSMClient(aws);
+      closers.push(async () => (ec2.destroy(), ssm.destroy()));
+      compute = new Ec2Compute({ ec2, ssm, clock });
+      commands = new SsmRemoteCommand({ ssm, clock });
+      serverDataDir = '/var/lib/dormouse/data';
+    }
+    const dynamo = new DynamoDBClient(
+      store ? { region: config.aws.region, endpoint: store.endpoint, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } } : aws,
+    );
+    closers.push(async () => dynamo.destroy());
+    if (config.table.create) await ensureTable(dynamo, config.table.name);
+    const repo = new DynamoDbEnvironmentRepository(DynamoDBDocumentClient.from(dynamo), config.table.name, clock);
+
+    // Slack: the real one, or the console's double.
+    let double: SlackDouble | undefined;
+    let apiUrl = config.slack.apiUrl;
+    if (config.slack.mode === 'console') {
+      double = new SlackDouble({ signingSecret: config.slack.signingSecret, botToken: config.slack.botToken });
+      apiUrl = await startDoubleApi(double, closers);
+    }
+    const background = new BackgroundWork(logger);
+    const slackClient = new WebClient(config.slack.botToken, { ...(apiUrl ? { slackApiUrl: apiUrl } : {}), retryConfig: { retries: 3 } });
+    const ctx: UseCaseContext = {
+      repo,
+      compute,
+      commands,
+      notifier: new SlackNotifier(slackClient, config.opsChannel, logger.child({ component: 'notifier' })),
+      clock,
+      logger,
+      background,
+      templates: config.templates,
+      admins: config.admins,
+      timeouts: { runningMs: config.timeouts.runningSeconds * 1000, agentMs: config.timeouts.agentSeconds * 1000 },
+      workerId: `${process.pid}-${randomUUID().slice(0, 8)}`,
+      leaseMs: 10 * 60 * 1000,
+      ...(serverDataDir ? { serverDataDir } : {}),
+    };
+    const useCases = createUseCases(ctx);
+    const { app } = createBoltApp({
+      mode: config.slack.mode === 'socket' ? 'socket' : 'http',
+      botToken: config.slack.botToken,
+      signingSecret: config.slack.signingSecret,
+      ...(config.slack.appToken ? { appToken: config.slack.appToken } : {}),
+      ...(apiUrl ? { apiUrl } : {}),
+      deps: { useCases, clock, logger },
+      repo,
+      health: () => ({ ok: ready, detail: { slack: config.slack.mode, cloud: config.cloud } }),
+    });
+
+    // Receive.
+    let eventsUrl: string;
+    let consoleUrl: string | undefined;
+    if (config.slack.mode === 'console') {
+      const bolt = (await app.start({ port: 0, host: '127.0.0.1' })) as Server;
+      closers.push(() => app.stop());
+      eventsUrl = `http://127.0.0.1:${portOf(bolt)}/slack/events`;
+      double!.setEventsUrl(eventsUrl);
+      const consoleServer = await startConsole({ double: double!, port: config.http.port, host: config.http.host, health: () => ({ ok: ready }) });
+      closers.push(() => consoleServer.close());
+      consoleUrl = consoleServer.url;
+    } else if (config.slack.mode === 'socket') {
+      await app.start();
+      closers.push(() => app.stop());
+      const health = await startHealthServer(config, () => ready);
+      closers.push(() => new Promise((r) => health.close(r)));
+      eventsUrl = 'socket-mode';
+    } else {
+      const server = (await app.start({ port: config.http.port, host: config.http.host })) as Server;
+      closers.push(() => app.stop());
+      eventsUrl = `http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${portOf(server)}/slack/events`;
+    }
+
+    // Pick up whatever a previous process left half-done, then keep sweeping.
+    await useCases.resume.execute().catch((err: unknown) => logger.warn({ err }, 'resume at start failed'));
+    if (options.scheduler !== false) {
+      const scheduler = startScheduler({ useCases, logger });
+      closers.push(async () => scheduler.stop());
+    }
+    closers.push(() => background.idle());
+    ready = true;
+    return { eventsUrl, ...(consoleUrl ? { consoleUrl } : {}), ...(double ? { double } : {}), useCases, config, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function startDoubleApi(double: SlackDouble, closers: Array<() => Promise<unknown>>): Promise<string> {
+  // The console server mounts the double on its own port too; the bot talks to it on loopback.
+  await double.listen(0, '127.0.0.1');
+  closers.push(async () => double.close());
+  return double.apiUrl;
+}
+
+function portOf(server: Server): number {
+  const a = server.address();
+  return typeof a === 'object' && a ? a.port : 0;
+}
+
+/** Socket Mode has no HTTP endpoint of its own: /healthz gets a tiny server. */
+function startHealthServer(config: Config, isReady: () => boolean): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/healthz') {
+      res.writeHead(isReady() ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: isReady() ? 'ok' : 'starting' }));
+    } else res.writeHead(404).end();
+  });
+  return new Promise((resolve) => server.listen(config.http.port, config.http.host, () => resolve(server)));
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const dormouse = await startDormouse(config, { logger });
+  if (dormouse.consoleUrl) {
+    logger.info({ url: dormouse.consoleUrl, cloud: config.cloud }, `Sandbox console: ${dormouse.consoleUrl}`);
+    logger.info({}, 'Try first: open the console and type `/server new demo --template demo`, or `/server help`.');
+  } else {
+    logger.info({ events: dormouse.eventsUrl, slack: config.slack.mode, cloud: config.cloud }, 'Dormouse is listening');
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing work under way');
+    dormouse.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`Dormouse failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exit(1);
+  });
+}

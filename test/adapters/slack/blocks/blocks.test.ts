@@ -1,0 +1,105 @@
+/**
+ * The Block Kit builders: within Slack's limits whatever the input (long
+ * names, 20 servers, huge output, hostile text), and user text never
+ * becomes a mention or link.
+ */
+import { describe, expect, it } from 'vitest';
+import { environmentBlocks, opsAlertBlocks } from '../../../../src/adapters/slack/blocks/environment.message.js';
+import { helpReply, listReply, statusReply, templatesReply } from '../../../../src/adapters/slack/blocks/replies.js';
+import { requestModal, readRequestModal } from '../../../../src/adapters/slack/blocks/request.modal.js';
+import { validateBlocks, validateView } from '../../../../src/adapters/sandbox/slack-console/block-kit.limits.js';
+import { newEnvironment, type Environment } from '../../../../src/core/environment/environment.js';
+import { testTemplate } from '../../../support/world.js';
+
+const now = new Date('2026-11-27T10:00:00Z');
+function env(overrides: Partial<Environment> = {}): Environment {
+  return {
+    ...newEnvironment(
+      { name: 'api-staging', owner: 'U0DEV', template: 'api', instanceType: 't3.medium', count: 2, purpose: 'load tests <!channel> & <https://evil|click>', requestId: 'r', hourlyCostUsd: 0.0832 },
+      new Date('2026-11-27T09:00:00Z'),
+    ),
+    ...overrides,
+  };
+}
+
+const worst: Environment = env({
+  name: 'a'.repeat(40),
+  state: 'failed',
+  count: 20,
+  servers: Array.from({ length: 20 }, (_, i) => ({ index: i, instanceId: `i-${String(i).padStart(17, '0')}`, privateIp: `10.0.0.${i}`, state: 'ready' as const })),
+  progress: Array.from({ length: 25 }, (_, i) => ({ key: `bootstrap:${i}`, label: `Bootstrap server ${i + 1} ${'x'.repeat(100)}`, status: 'done' as const, startedAt: '2026-11-27T09:00:00Z', endedAt: '2026-11-27T09:01:00Z' })),
+  failure: { step: 'bootstrap', code: 'COMMAND.FAILED', reason: 'r'.repeat(5000), output: 'o'.repeat(10_000), from: 'bootstrapping', retryable: true, at: '2026-11-27T09:02:00Z' },
+});
+
+describe('environment message', () => {
+  it.each(['requested', 'provisioning', 'bootstrapping', 'ready', 'failed', 'destroying', 'destroyed'] as const)('is valid in state %s', (state) => {
+    const blocks = environmentBlocks({ ...worst, state });
+    expect(validateBlocks(blocks, 'message')).toEqual([]);
+  });
+
+  it('escapes user text: no mention, no link', () => {
+    const text = JSON.stringify(environmentBlocks(env()));
+    expect(text).toContain('&lt;!channel&gt; &amp; &lt;https://evil|click&gt;');
+    expect(text).not.toContain('<!channel>');
+  });
+
+  it('shows how to connect to each server when ready', () => {
+    const ready = env({ state: 'ready', servers: [{ index: 0, instanceId: 'i-0abc', privateIp: '10.1.2.3', state: 'ready' }] });
+    const text = JSON.stringify(environmentBlocks(ready));
+    expect(text).toContain('aws ssm start-session --target i-0abc');
+    expect(text).toContain('10.1.2.3');
+  });
+
+  it('offers Retry and Destroy when failed, only Destroy when ready, nothing while working', () => {
+    const labels = (e: Environment) => environmentBlocks(e).flatMap((b) => ((b.elements as Array<{ type: string; text?: { text: string } }>) ?? []).filter((x) => x.type === 'button').map((x) => x.text?.text));
+    expect(labels(env({ state: 'failed' }))).toEqual(['Retry', 'Destroy']);
+    expect(labels(env({ state: 'ready' }))).toEqual(['Destroy']);
+    expect(labels(env({ state: 'provisioning' }))).toEqual([]);
+  });
+
+  it('matches its snapshot', () => {
+    expect(environmentBlocks(env({ state: 'ready', servers: [{ index: 0, instanceId: 'i-0abc', privateIp: '10.1.2.3', state: 'ready' }] }))).toMatchSnapshot();
+  });
+});
+
+describe('ops alert and replies', () => {
+  it('ops alert stays within limits with the worst input', () => {
+    expect(validateBlocks(opsAlertBlocks(worst), 'message')).toEqual([]);
+  });
+
+  it('list, status, templates and help stay within limits', () => {
+    const many = Array.from({ length: 120 }, (_, i) => env({ name: `env-${i}-${'x'.repeat(30)}` }));
+    expect(validateBlocks(listReply(many, now, 'all').blocks, 'message')).toEqual([]);
+    const events = Array.from({ length: 10 }, () => ({ environment: 'x', at: now.toISOString(), type: 't', message: 'm'.repeat(1000) }));
+    expect(validateBlocks(statusReply(worst, events, now).blocks, 'message')).toEqual([]);
+    const templates = Array.from({ length: 40 }, (_, i) => testTemplate({ name: `t${i}`, description: 'd'.repeat(150) }));
+    expect(validateBlocks(templatesReply(templates).blocks, 'message')).toEqual([]);
+    expect(validateBlocks(helpReply('x').blocks, 'message')).toEqual([]);
+  });
+});
+
+describe('request modal', () => {
+  it('shows count and type only when the template offers a choice', () => {
+    const multi = testTemplate();
+    const single = testTemplate({ name: 'worker', servers: { min: 1, max: 1, default: 1 }, instanceTypes: { 't3.small': 0.02 }, instanceType: 't3.small' });
+    const ids = (view: Record<string, unknown>) => (view.blocks as Array<{ block_id: string }>).map((b) => b.block_id);
+    expect(ids(requestModal([multi, single], { template: multi }, {}))).toEqual(['name', 'template', 'count:api', 'instance_type:api', 'purpose']);
+    expect(ids(requestModal([multi, single], { template: single }, {}))).toEqual(['name', 'template', 'purpose']);
+  });
+
+  it('is a valid modal even with 150 templates and long names', () => {
+    const templates = Array.from({ length: 150 }, (_, i) => testTemplate({ name: `template-${i}-${'y'.repeat(20)}`, description: 'z'.repeat(150) }));
+    expect(validateView(requestModal(templates, { name: 'n'.repeat(40) }, { channel: 'C1' }), 'modal')).toEqual([]);
+  });
+
+  it('reads its own values back', () => {
+    const values = {
+      name: { value: { type: 'plain_text_input', value: ' api-staging ' } },
+      template: { template_pick: { type: 'static_select', selected_option: { value: 'api' } } },
+      'count:api': { value: { type: 'static_select', selected_option: { value: '2' } } },
+      'instance_type:api': { value: { type: 'static_select', selected_option: { value: 't3.small' } } },
+      purpose: { value: { type: 'plain_text_input', value: null } },
+    };
+    expect(readRequestModal(values)).toEqual({ name: 'api-staging', template: 'api', count: 2, instanceType: 't3.small', purpose: '' });
+  });
+});
