@@ -9,13 +9,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { WebClient } from '@slack/web-api';
 import type { Logger as Pino } from 'pino';
 import { DynamoDbEnvironmentRepository, ensureTable } from './adapters/aws/dynamodb-environment.repository.js';
-import { Ec2Compute } from './adapters/aws/ec2-compute.adapter.js';
-import { SsmRemoteCommand } from './adapters/aws/ssm-remote-command.adapter.js';
 import { startEmbeddedStore, type EmbeddedStore } from './adapters/sandbox/embedded-store.js';
 import { LocalCloud } from './adapters/sandbox/local-cloud/local-cloud.js';
 import { SlackDouble } from './adapters/sandbox/slack-console/slack-double.js';
@@ -60,6 +56,16 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
   };
 
   try {
+    // The sandbox console comes up first, so the page shows at once (its /healthz says 503 until ready).
+    let double: SlackDouble | undefined;
+    let consoleUrl: string | undefined;
+    if (config.slack.mode === 'console') {
+      double = new SlackDouble({ signingSecret: config.slack.signingSecret, botToken: config.slack.botToken });
+      const consoleServer = await startConsole({ double, port: config.http.port, host: config.http.host, health: () => ({ ok: ready }) });
+      closers.push(() => consoleServer.close());
+      consoleUrl = consoleServer.url;
+    }
+
     // Store and cloud.
     let store: EmbeddedStore | undefined;
     let compute: ComputePort;
@@ -78,6 +84,13 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
       compute = cloud.compute;
       commands = cloud.commands;
     } else {
+      // Loaded only for AWS: the EC2 client alone takes ~0.4 s to import, which the sandbox need not pay.
+      const [{ EC2Client }, { SSMClient }, { Ec2Compute }, { SsmRemoteCommand }] = await Promise.all([
+        import('@aws-sdk/client-ec2'),
+        import('@aws-sdk/client-ssm'),
+        import('./adapters/aws/ec2-compute.adapter.js'),
+        import('./adapters/aws/ssm-remote-command.adapter.js'),
+      ]);
       const ec2 = new EC2Client(aws);
       const ssm = new SSMClient(aws);
       closers.push(async () => (ec2.destroy(), ssm.destroy()));
@@ -92,13 +105,8 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
     if (config.table.create) await ensureTable(dynamo, config.table.name);
     const repo = new DynamoDbEnvironmentRepository(DynamoDBDocumentClient.from(dynamo), config.table.name, clock);
 
-    // Slack: the real one, or the console's double.
-    let double: SlackDouble | undefined;
-    let apiUrl = config.slack.apiUrl;
-    if (config.slack.mode === 'console') {
-      double = new SlackDouble({ signingSecret: config.slack.signingSecret, botToken: config.slack.botToken });
-      apiUrl = await startDoubleApi(double, closers);
-    }
+    // Slack: the real one, or the console's double (the console server serves its Web API too).
+    const apiUrl = double ? `${consoleUrl}/api/` : config.slack.apiUrl;
     const background = new BackgroundWork(logger);
     const slackClient = new WebClient(config.slack.botToken, { ...(apiUrl ? { slackApiUrl: apiUrl } : {}), retryConfig: { retries: 3 } });
     const ctx: UseCaseContext = {
@@ -130,15 +138,12 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
 
     // Receive.
     let eventsUrl: string;
-    let consoleUrl: string | undefined;
-    if (config.slack.mode === 'console') {
+    if (double) {
+      // Bolt listens on a private loopback port; the console sends it signed requests there.
       const bolt = (await app.start({ port: 0, host: '127.0.0.1' })) as Server;
       closers.push(() => app.stop());
       eventsUrl = `http://127.0.0.1:${portOf(bolt)}/slack/events`;
-      double!.setEventsUrl(eventsUrl);
-      const consoleServer = await startConsole({ double: double!, port: config.http.port, host: config.http.host, health: () => ({ ok: ready }) });
-      closers.push(() => consoleServer.close());
-      consoleUrl = consoleServer.url;
+      double.setEventsUrl(eventsUrl);
     } else if (config.slack.mode === 'socket') {
       await app.start();
       closers.push(() => app.stop());
@@ -164,13 +169,6 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
     await stop();
     throw error;
   }
-}
-
-async function startDoubleApi(double: SlackDouble, closers: Array<() => Promise<unknown>>): Promise<string> {
-  // The console server mounts the double on its own port too; the bot talks to it on loopback.
-  await double.listen(0, '127.0.0.1');
-  closers.push(async () => double.close());
-  return double.apiUrl;
 }
 
 function portOf(server: Server): number {
@@ -203,7 +201,15 @@ async function main(): Promise<void> {
   const dormouse = await startDormouse(config, { logger });
   if (dormouse.consoleUrl) {
     logger.info({ url: dormouse.consoleUrl, cloud: config.cloud }, `Sandbox console: ${dormouse.consoleUrl}`);
-    logger.info({}, 'Try first: open the console and type `/server new demo --template demo`, or `/server help`.');
+    process.stdout.write(
+      [
+        '',
+        `  Dormouse sandbox: open ${dormouse.consoleUrl}`,
+        '  Try first: pick who you are, type `/server new demo` and fill in the form (or `/server help`).',
+        `  Cloud: ${config.cloud === 'sandbox' ? `local servers in ${join(config.sandbox.dataDir, 'cloud')}` : 'AWS'} · Stop: Ctrl-C`,
+        '',
+      ].join('\n') + '\n',
+    );
   } else {
     logger.info({ events: dormouse.eventsUrl, slack: config.slack.mode, cloud: config.cloud }, 'Dormouse is listening');
   }
