@@ -12,10 +12,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WebClient } from '@slack/web-api';
 import type { Logger as Pino } from 'pino';
 import { DynamoDbEnvironmentRepository, ensureTable } from './adapters/aws/dynamodb-environment.repository.js';
-import { startEmbeddedStore, type EmbeddedStore } from './adapters/sandbox/embedded-store.js';
-import { LocalCloud } from './adapters/sandbox/local-cloud/local-cloud.js';
-import { SlackDouble } from './adapters/sandbox/slack-console/slack-double.js';
-import { startConsole } from './adapters/sandbox/slack-console/console-server.js';
+import type { EmbeddedStore } from './adapters/sandbox/embedded-store.js';
+import type { SlackDouble } from './adapters/sandbox/slack-console/slack-double.js';
 import { createBoltApp } from './adapters/slack/bolt-app.js';
 import { SlackNotifier } from './adapters/slack/slack-notifier.adapter.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
@@ -24,6 +22,7 @@ import { systemClock, type Clock } from './core/ports/notifier.port.js';
 import type { RemoteCommandPort } from './core/ports/remote-command.port.js';
 import { BackgroundWork } from './core/use-cases/background.js';
 import { createUseCases, type UseCaseContext, type UseCases } from './core/use-cases/index.js';
+import { lazyPort } from './lazy-port.js';
 import { createLogger } from './logger.js';
 import { startScheduler } from './scheduler/scheduler.js';
 
@@ -60,6 +59,10 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
     let double: SlackDouble | undefined;
     let consoleUrl: string | undefined;
     if (config.slack.mode === 'console') {
+      const [{ SlackDouble }, { startConsole }] = await Promise.all([
+        import('./adapters/sandbox/slack-console/slack-double.js'),
+        import('./adapters/sandbox/slack-console/console-server.js'),
+      ]);
       double = new SlackDouble({ signingSecret: config.slack.signingSecret, botToken: config.slack.botToken });
       const consoleServer = await startConsole({ double, port: config.http.port, host: config.http.host, health: () => ({ ok: ready }) });
       closers.push(() => consoleServer.close());
@@ -67,14 +70,26 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
     }
 
     // Store and cloud.
+    // Store first (the sandbox's is embedded); the table is made ready while the cloud's SDKs load.
     let store: EmbeddedStore | undefined;
+    if (config.cloud === 'sandbox') {
+      const { startEmbeddedStore } = await import('./adapters/sandbox/embedded-store.js');
+      store = await startEmbeddedStore({ dataDir: config.sandbox.dataDir });
+      closers.push(() => store!.close());
+    }
+    const aws = { region: config.aws.region, ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}) };
+    const dynamo = new DynamoDBClient(
+      store ? { region: config.aws.region, endpoint: store.endpoint, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } } : aws,
+    );
+    closers.push(async () => dynamo.destroy());
+    const tableReady = config.table.create ? ensureTable(dynamo, config.table.name) : Promise.resolve();
+    tableReady.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+
     let compute: ComputePort;
     let commands: RemoteCommandPort;
     let serverDataDir: string | undefined;
-    const aws = { region: config.aws.region, ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}) };
     if (config.cloud === 'sandbox') {
-      store = await startEmbeddedStore({ dataDir: config.sandbox.dataDir });
-      closers.push(() => store!.close());
+      const { LocalCloud } = await import('./adapters/sandbox/local-cloud/local-cloud.js');
       const cloud = new LocalCloud({
         rootDir: join(config.sandbox.dataDir, 'cloud'),
         clock,
@@ -84,25 +99,23 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
       compute = cloud.compute;
       commands = cloud.commands;
     } else {
-      // Loaded only for AWS: the EC2 client alone takes ~0.4 s to import, which the sandbox need not pay.
-      const [{ EC2Client }, { SSMClient }, { Ec2Compute }, { SsmRemoteCommand }] = await Promise.all([
+      // Loaded in the background (the EC2 client alone takes ~0.4 s to import): /healthz need not wait for it.
+      const adapters = Promise.all([
         import('@aws-sdk/client-ec2'),
         import('@aws-sdk/client-ssm'),
         import('./adapters/aws/ec2-compute.adapter.js'),
         import('./adapters/aws/ssm-remote-command.adapter.js'),
-      ]);
-      const ec2 = new EC2Client(aws);
-      const ssm = new SSMClient(aws);
-      closers.push(async () => (ec2.destroy(), ssm.destroy()));
-      compute = new Ec2Compute({ ec2, ssm, clock });
-      commands = new SsmRemoteCommand({ ssm, clock });
+      ]).then(([{ EC2Client }, { SSMClient }, { Ec2Compute }, { SsmRemoteCommand }]) => {
+        const ec2 = new EC2Client(aws);
+        const ssm = new SSMClient(aws);
+        closers.push(async () => (ec2.destroy(), ssm.destroy()));
+        return { compute: new Ec2Compute({ ec2, ssm, clock }), commands: new SsmRemoteCommand({ ssm, clock }) };
+      });
+      compute = lazyPort(adapters.then((a) => a.compute));
+      commands = lazyPort(adapters.then((a) => a.commands));
       serverDataDir = '/var/lib/dormouse/data';
     }
-    const dynamo = new DynamoDBClient(
-      store ? { region: config.aws.region, endpoint: store.endpoint, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } } : aws,
-    );
-    closers.push(async () => dynamo.destroy());
-    if (config.table.create) await ensureTable(dynamo, config.table.name);
+    await tableReady;
     const repo = new DynamoDbEnvironmentRepository(DynamoDBDocumentClient.from(dynamo), config.table.name, clock);
 
     // Slack: the real one, or the console's double (the console server serves its Web API too).

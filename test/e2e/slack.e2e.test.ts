@@ -83,7 +83,13 @@ describe('Slack end to end against moto', () => {
       const t = messageOf('api-staging')!.replies.map((r) => r.text).join('\n');
       return t.includes('is ready') ? t : undefined;
     }, { what: 'the ready note in the thread' });
-    expect(thread).toMatch(/Launching 2 instances[\s\S]*Waiting for the SSM agent[\s\S]*Bootstrap server 1[\s\S]*Bootstrap server 2[\s\S]*is ready/);
+    // The thread tells each step once, in the order they ended (servers bootstrap in parallel).
+    const lines = thread.split('\n');
+    for (const step of ['Launching 2 instances', 'Waiting for the instances to run', 'Waiting for the SSM agent', 'Bootstrap server 1', 'Bootstrap server 2', 'is ready']) {
+      expect(lines.filter((l) => l.includes(step)), step).toHaveLength(1);
+    }
+    expect(lines[0]).toMatch(/Launching 2 instances/);
+    expect(lines.at(-1)).toMatch(/is ready/);
     expect(text).toContain('staging for the "v2" API; $(not a command) ✨');
 
     const record = await run.bot.useCases.queries.status('api-staging');

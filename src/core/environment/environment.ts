@@ -134,10 +134,13 @@ export function startStep(env: Environment, key: string, label: string, now: Dat
   return { ...env, progress, updatedAt: at };
 }
 
+/** Ends a progress step; a step that already ended with this status keeps its time (finishing twice is harmless). */
 export function finishStep(env: Environment, key: string, now: Date, detail?: string, status: StepStatus = 'done'): Environment {
   const at = now.toISOString();
   const progress = env.progress.map((p) =>
-    p.key === key ? { ...p, status, endedAt: at, startedAt: p.startedAt ?? at, ...(detail ? { detail } : {}) } : p,
+    p.key === key && !(p.status === status && p.endedAt)
+      ? { ...p, status, endedAt: at, startedAt: p.startedAt ?? at, ...(detail ? { detail } : {}) }
+      : p,
   );
   return { ...env, progress, updatedAt: at };
 }

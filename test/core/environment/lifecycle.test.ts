@@ -98,3 +98,14 @@ describe('transition table', () => {
     expect(failed.progress[0]).toMatchObject({ status: 'failed', endedAt: '2026-01-01T00:01:00.000Z' });
   });
 });
+
+describe('progress steps', () => {
+  it('finishing a step twice keeps the first end time (the thread tells it once)', async () => {
+    const { startStep, finishStep } = await import('../../../src/core/environment/environment.js');
+    const e0 = startStep(env('bootstrapping'), 'agent', 'Waiting for the SSM agent', new Date('2026-01-01T00:00:00Z'));
+    const e1 = finishStep(e0, 'agent', new Date('2026-01-01T00:00:01Z'));
+    const e2 = finishStep(e1, 'agent', new Date('2026-01-01T00:00:09Z'));
+    expect(e2.progress[0]).toMatchObject({ status: 'done', endedAt: '2026-01-01T00:00:01.000Z' });
+    expect(finishStep(e1, 'agent', new Date('2026-01-01T00:00:09Z'), undefined, 'failed').progress[0]?.status).toBe('failed');
+  });
+});
