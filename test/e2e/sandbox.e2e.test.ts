@@ -15,7 +15,11 @@ import { startDormouse, type Dormouse } from '../../src/main.js';
 const repoRoot = join(import.meta.dirname, '..', '..');
 const running: Dormouse[] = [];
 afterEach(async () => {
-  while (running.length) await running.pop()!.stop();
+  while (running.length) {
+    const bot = running.pop()!;
+    await bot.stop();
+    bot.double?.assertNoProblems();
+  }
 });
 
 async function sandbox(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'dormouse-sandbox-'))) {

@@ -56,6 +56,8 @@ export async function startBot(opts: { cloud: 'aws' | 'sandbox'; env?: Record<st
     stop: async () => {
       await bot.stop();
       await double.close();
+      // Any bad Web API call the bot made (unknown method, a block over Slack's limits) fails the suite.
+      double.assertNoProblems();
     },
   };
 }
