@@ -44,7 +44,8 @@ export function createBoltApp(opts: BoltAppOptions): { app: App; receiver: Recei
   };
   const receiver: Receiver =
     opts.mode === 'socket'
-      ? new SocketModeReceiver({ appToken: opts.appToken ?? '', logger, customRoutes: [healthRoute], installerOptions: { port: 0 } })
+      ? // Socket Mode has no HTTP server of its own: main.ts serves /healthz beside it.
+        new SocketModeReceiver({ appToken: opts.appToken ?? '', logger })
       : new HTTPReceiver({ signingSecret: opts.signingSecret, logger, customRoutes: [healthRoute], endpoints: '/slack/events' });
   const app = new App({
     token: opts.botToken,
