@@ -5,6 +5,7 @@ import {
   transition,
   type Environment,
   type FailedStep,
+  type ProgressStep,
   type ServerRecord,
 } from '../environment/environment.js';
 import { DomainError, ErrorCodes, isDomainError } from '../environment/errors.js';
@@ -149,7 +150,10 @@ export class ProvisionEnvironment {
       if (e.state !== 'bootstrapping') throw new Superseded(e);
       const now = ctx.clock.now();
       const done = finishStep(e, 'agent', now);
-      const ready = finishStep(startStep(transition(done, 'ready', now), 'ready', 'Ready', now), 'ready', now);
+      const ready = transition(done, 'ready', now);
+      // The last step's time is the whole wait, from request to ready.
+      const total: ProgressStep = { key: 'ready', label: 'Ready', status: 'done', startedAt: e.createdAt, endedAt: now.toISOString(), detail: 'in all' };
+      ready.progress = [...ready.progress.filter((p) => p.key !== 'ready'), total];
       delete ready.lease; // nothing is under way any more
       return ready;
     });
