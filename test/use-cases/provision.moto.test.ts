@@ -105,6 +105,18 @@ describe('provisioning against moto', () => {
     expect(await liveInstances(name)).toHaveLength(1);
   });
 
+  it('leaves an environment alone while another live worker holds its lease', async () => {
+    const w = await world();
+    const name = uniqueName('held');
+    const { newEnvironment } = await import('../../src/core/environment/environment.js');
+    const draft = newEnvironment({ name, owner: 'U0DEV', template: 'api', instanceType: 't3.medium', count: 1, purpose: '', requestId: 'r', hourlyCostUsd: 0.04 }, w.ctx.clock.now());
+    const { environment } = await w.ctx.repo.create({ ...draft, state: 'provisioning', lease: { holder: 'other-worker', until: new Date(w.ctx.clock.now().getTime() + 60_000).toISOString() } });
+    const after = await w.useCases.provision.execute(name);
+    expect(after.version).toBe(environment.version);
+    expect(await liveInstances(name)).toHaveLength(0);
+    expect(await w.useCases.resume.execute()).not.toContain(name);
+  });
+
   it('destroy terminates every instance, by record and by tag, and records it', async () => {
     const w = await world();
     const name = uniqueName('gone');

@@ -46,24 +46,28 @@ export interface MessageRef {
   ts: string;
 }
 
-export interface Environment {
+/** What a request fixes: the environment's identity and its shape. */
+export interface NewEnvironment {
   name: string;
   owner: string;
   template: string;
   instanceType: string;
   count: number;
   purpose: string;
+  /** The request that created it (dedupes retried deliveries and double submits). */
+  requestId: string;
+  /** The channel where it was requested. */
+  channel?: string;
+  hourlyCostUsd: number;
+}
+
+export interface Environment extends NewEnvironment {
   state: EnvironmentState;
   /** Incremented by every write; writes are conditional on it. */
   version: number;
   /** Provisioning attempt: part of the EC2 idempotency token and tags. */
   attempt: number;
-  /** The request that created it (dedupes retried deliveries and double submits). */
-  requestId: string;
-  /** The channel where it was requested. */
-  channel?: string;
   message?: MessageRef;
-  hourlyCostUsd: number;
   servers: ServerRecord[];
   progress: ProgressStep[];
   failure?: Failure;
@@ -75,18 +79,6 @@ export interface Environment {
   /** Present only while a timer is pending (sparse index). */
   dueAt?: string;
   destroyedBy?: string;
-}
-
-export interface NewEnvironment {
-  name: string;
-  owner: string;
-  template: string;
-  instanceType: string;
-  count: number;
-  purpose: string;
-  requestId: string;
-  channel?: string;
-  hourlyCostUsd: number;
 }
 
 export function newEnvironment(input: NewEnvironment, now: Date): Environment {

@@ -11,7 +11,8 @@ import {
 import { DomainError, ErrorCodes, isDomainError } from '../environment/errors.js';
 import type { BootstrapStep } from '../environment/template.js';
 import type { CommandResult } from '../ports/remote-command.port.js';
-import { audit, Superseded, templateOf, tell, update, withLease, type UseCaseContext } from './context.js';
+import { isTransitional } from '../environment/lifecycle.js';
+import { audit, leaseLapsed, Superseded, templateOf, tell, update, withLease, type UseCaseContext } from './context.js';
 import { showProgress } from './progress.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -27,8 +28,24 @@ export class ProvisionEnvironment {
   constructor(private readonly ctx: UseCaseContext) {}
 
   async execute(name: string): Promise<Environment> {
-    const log = this.ctx.logger.child({ environment: name });
-    let env = await update(this.ctx, name, (e) => (e.state === 'requested' ? this.beginProvisioning(e) : withLease(this.ctx, e)));
+    const { ctx } = this;
+    const log = ctx.logger.child({ environment: name });
+    let heldByOther = false;
+    let env = await update(ctx, name, (e) => {
+      if (e.state === 'requested') return this.beginProvisioning(e);
+      if (e.state !== 'provisioning' && e.state !== 'bootstrapping') return undefined;
+      // Another live worker is on it: leave it alone (the sweep resumes it if that worker stops).
+      heldByOther = Boolean(e.lease && e.lease.holder !== ctx.workerId && !leaseLapsed(e, ctx.clock.now()));
+      return heldByOther ? undefined : withLease(ctx, e);
+    });
+    if (heldByOther) return env;
+    // Long steps (a bootstrap may run for hours) must not look abandoned to the sweep.
+    const heartbeat = setInterval(() => {
+      update(ctx, name, (e) => (e.lease?.holder === ctx.workerId && isTransitional(e.state) ? withLease(ctx, e) : undefined)).catch((err: unknown) =>
+        log.warn({ err }, 'could not renew the lease'),
+      );
+    }, Math.max(1000, ctx.leaseMs / 3));
+    heartbeat.unref();
     try {
       if (env.state === 'provisioning') env = await this.launch(env);
       if (env.state === 'bootstrapping') env = await this.bootstrap(env);
@@ -40,6 +57,8 @@ export class ProvisionEnvironment {
       }
       log.warn({ err: error }, 'provisioning failed');
       return this.recordFailure(name, error);
+    } finally {
+      clearInterval(heartbeat);
     }
   }
 
