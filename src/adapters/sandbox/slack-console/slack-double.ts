@@ -508,7 +508,8 @@ export class SlackDouble {
       trigger_id: this.issueTrigger(u.id),
     };
     const rawBody = new URLSearchParams(fields).toString();
-    const summary = `${u.name}: ${command}${text ? ` ${text}` : ''}`;
+    const shown = text.length > 80 ? `${text.slice(0, 80)}… (${text.length} characters)` : text;
+    const summary = `${u.name}: ${command}${shown ? ` ${shown}` : ''}`;
     const result = await this.deliver('slash_command', rawBody, FORM, summary, u.id);
     if (result.status === 200) {
       this.applyCommandAck(result, u.id, ch.id, command);
