@@ -14,7 +14,7 @@ import type { Logger as Pino } from 'pino';
 import { DynamoDbEnvironmentRepository, ensureTable } from './adapters/aws/dynamodb-environment.repository.js';
 import type { EmbeddedStore } from './adapters/sandbox/embedded-store.js';
 import type { SlackDouble } from './adapters/sandbox/slack-console/slack-double.js';
-import { createBoltApp } from './adapters/slack/bolt-app.js';
+import { createBoltApp, slackLogger } from './adapters/slack/bolt-app.js';
 import { SlackNotifier } from './adapters/slack/slack-notifier.adapter.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import type { ComputePort } from './core/ports/compute.port.js';
@@ -25,6 +25,9 @@ import { createUseCases, type UseCaseContext, type UseCases } from './core/use-c
 import { lazyPort } from './lazy-port.js';
 import { createLogger } from './logger.js';
 import { startScheduler } from './scheduler/scheduler.js';
+
+/** How long a stop waits for work under way (a bootstrap may take far longer; it is resumed). */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 export interface Dormouse {
   /** Where Slack (or the console's double) sends requests: http://host:port/slack/events */
@@ -121,7 +124,17 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
     // Slack: the real one, or the console's double (the console server serves its Web API too).
     const apiUrl = double ? `${consoleUrl}/api/` : config.slack.apiUrl;
     const background = new BackgroundWork(logger);
-    const slackClient = new WebClient(config.slack.botToken, { ...(apiUrl ? { slackApiUrl: apiUrl } : {}), retryConfig: { retries: 3 } });
+    // Closers run last-in first-out: the receiver and the scheduler stop first (pushed later),
+    // then work under way gets a bounded time to finish; what does not finish keeps its lease
+    // and is resumed by the next process's sweep.
+    closers.push(async () => {
+      if (!(await background.idle(SHUTDOWN_GRACE_MS))) logger.warn({ running: background.size }, 'stopping with work under way; it resumes on the next start');
+    });
+    const slackClient = new WebClient(config.slack.botToken, {
+      ...(apiUrl ? { slackApiUrl: apiUrl } : {}),
+      retryConfig: { retries: 3 },
+      logger: slackLogger(logger.child({ component: 'slack-web-api' })),
+    });
     const ctx: UseCaseContext = {
       repo,
       compute,
@@ -175,7 +188,6 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
       const scheduler = startScheduler({ useCases, logger });
       closers.push(async () => scheduler.stop());
     }
-    closers.push(() => background.idle());
     ready = true;
     return { eventsUrl, ...(consoleUrl ? { consoleUrl } : {}), ...(double ? { double } : {}), useCases, config, stop };
   } catch (error) {

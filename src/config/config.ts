@@ -101,11 +101,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const port = int('PORT', 3000, 0, 65535);
   const host = get('HOST') ?? (mode === 'console' ? '127.0.0.1' : '0.0.0.0');
 
-  // Cloud: AWS when a region or endpoint is configured, unless told otherwise.
+  // Cloud: AWS when Slack is configured and a region is set, or an endpoint (moto, LocalStack)
+  // is given, or when told. A region exported in a developer's shell alone does not turn
+  // the try-it-out sandbox into launches on their real account.
   const region = get('AWS_REGION') ?? get('AWS_DEFAULT_REGION');
   const endpoint = get('AWS_ENDPOINT_URL');
   const cloudRaw = get('DORMOUSE_CLOUD');
-  let cloud: CloudMode = region || endpoint ? 'aws' : 'sandbox';
+  let cloud: CloudMode = endpoint || (region && mode !== 'console') ? 'aws' : 'sandbox';
   if (cloudRaw) {
     if (cloudRaw === 'aws' || cloudRaw === 'sandbox') cloud = cloudRaw;
     else problems.push(`DORMOUSE_CLOUD=${cloudRaw}: expected aws or sandbox.`);

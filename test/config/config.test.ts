@@ -37,6 +37,12 @@ describe('config', () => {
     expect(s.slack.mode).toBe('socket');
   });
 
+  it('a region in the shell alone keeps the sandbox local; an endpoint or DORMOUSE_CLOUD=aws does not', () => {
+    expect(loadConfig({ AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1' }, root).cloud).toBe('sandbox');
+    expect(loadConfig({ AWS_REGION: 'eu-west-1', DORMOUSE_CLOUD: 'aws' }, root).cloud).toBe('aws');
+    expect(loadConfig({ AWS_ENDPOINT_URL: 'http://127.0.0.1:5000', AWS_REGION: 'us-east-1' }, root).cloud).toBe('aws');
+  });
+
   it('names every problem at once, in one message', () => {
     const problems = problemsOf({
       SLACK_SIGNING_SECRET: 's',

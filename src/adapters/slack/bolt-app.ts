@@ -32,7 +32,7 @@ export interface BoltAppOptions {
 const DELIVERY_TTL_SECONDS = 60 * 60;
 
 export function createBoltApp(opts: BoltAppOptions): { app: App; receiver: Receiver } {
-  const logger = boltLogger(opts.deps.logger.child({ component: 'bolt' }));
+  const logger = slackLogger(opts.deps.logger.child({ component: 'bolt' }));
   const healthRoute = {
     path: '/healthz',
     method: ['GET'],
@@ -107,7 +107,8 @@ export function deliveryKey(body: Record<string, unknown>): string | undefined {
   return `${kind}:${digest}`;
 }
 
-function boltLogger(log: Logger): BoltLogger {
+/** Slack SDK logs (Bolt, Web API client) go through pino, not to the console. */
+export function slackLogger(log: Logger): BoltLogger {
   let level = LogLevel.INFO;
   const fmt = (msg: unknown[]) => msg.map((m) => (typeof m === 'string' ? m : JSON.stringify(m))).join(' ');
   return {

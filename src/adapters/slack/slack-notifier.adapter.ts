@@ -7,6 +7,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { Environment, MessageRef, ProgressStep } from '../../core/environment/environment.js';
 import { stepDurationMs } from '../../core/environment/environment.js';
+import { isLive } from '../../core/environment/lifecycle.js';
 import type { Logger, NotifierPort } from '../../core/ports/notifier.port.js';
 import { environmentBlocks, environmentText, opsAlertBlocks, ownerFailureText } from './blocks/environment.message.js';
 import { duration, esc } from './blocks/text.js';
@@ -25,14 +26,15 @@ export class SlackNotifier implements NotifierPort {
   ) {}
 
   showProgress(env: Environment): Promise<MessageRef | undefined> {
-    const known = this.latest.get(env.name);
-    if (!known || env.version >= known.version) this.latest.set(env.name, env);
-    return this.enqueue(env.name, () => this.render(env.name));
+    const key = incarnation(env);
+    const known = this.latest.get(key);
+    if (!known || env.version >= known.version) this.latest.set(key, env);
+    return this.enqueue(key, () => this.render(key));
   }
 
   threadNote(env: Environment, text: string): Promise<void> {
-    return this.enqueue(env.name, async () => {
-      const ref = env.message ?? this.refs.get(env.name);
+    return this.enqueue(incarnation(env), async () => {
+      const ref = env.message ?? this.refs.get(incarnation(env));
       if (!ref) return;
       await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.ts, text });
     });
@@ -63,10 +65,10 @@ export class SlackNotifier implements NotifierPort {
     return next;
   }
 
-  private async render(name: string): Promise<MessageRef | undefined> {
-    const env = this.latest.get(name);
+  private async render(key: string): Promise<MessageRef | undefined> {
+    const env = this.latest.get(key);
     if (!env) return undefined;
-    const ref = env.message ?? this.refs.get(name);
+    const ref = env.message ?? this.refs.get(key);
     const text = environmentText(env);
     const blocks = environmentBlocks(env);
     let where: MessageRef;
@@ -76,8 +78,14 @@ export class SlackNotifier implements NotifierPort {
     } else {
       where = await this.post(env, text, blocks);
     }
-    this.refs.set(name, where);
+    this.refs.set(key, where);
     await this.tellSteps(env, where);
+    if (!isLive(env.state)) {
+      // Nothing more will change: forget it (its message ref is stored on the record).
+      this.latest.delete(key);
+      this.refs.delete(key);
+      this.told.delete(key);
+    }
     return where;
   }
 
@@ -99,8 +107,8 @@ export class SlackNotifier implements NotifierPort {
   }
 
   private async tellSteps(env: Environment, ref: MessageRef): Promise<void> {
-    const told = this.told.get(env.name) ?? new Set<string>();
-    this.told.set(env.name, told);
+    const told = this.told.get(incarnation(env)) ?? new Set<string>();
+    this.told.set(incarnation(env), told);
     for (const step of env.progress) {
       if (step.status !== 'done' && step.status !== 'failed') continue;
       const key = `${env.attempt}:${step.key}:${step.endedAt}`;
@@ -114,6 +122,11 @@ export class SlackNotifier implements NotifierPort {
     const res = await this.client.conversations.open({ users: user });
     return res.channel?.id ?? user;
   }
+}
+
+/** A name can be reused once an environment has ended: its message belongs to one incarnation. */
+function incarnation(env: Environment): string {
+  return `${env.name}@${env.createdAt}`;
 }
 
 function threadLine(step: ProgressStep): string {

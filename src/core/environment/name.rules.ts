@@ -29,6 +29,7 @@ export function assertValidName(name: string): void {
 
 /** Shortens and neutralises user text before it is echoed back. */
 export function clip(text: string, max = 40): string {
-  const clean = text.replace(/[`\r\n\t]/g, ' ');
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+  const short = text.length > max ? `${text.slice(0, max)}…` : text;
+  // No backticks or line breaks (it is shown inside `code`), no <…> (it could become a mention or link).
+  return short.replace(/[`\r\n\t]/g, ' ').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

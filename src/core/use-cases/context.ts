@@ -41,26 +41,55 @@ export async function getOrThrow(ctx: UseCaseContext, name: string): Promise<Env
   return env;
 }
 
+/** Writes from this process to one environment go one at a time: parallel servers do not race each other. */
+const queues = new WeakMap<UseCaseContext, Map<string, Promise<unknown>>>();
+
+function serialised<T>(ctx: UseCaseContext, name: string, work: () => Promise<T>): Promise<T> {
+  let byName = queues.get(ctx);
+  if (!byName) queues.set(ctx, (byName = new Map()));
+  const previous = byName.get(name) ?? Promise.resolve();
+  const next = previous.then(work, work);
+  const settled = next.catch(() => undefined);
+  byName.set(name, settled);
+  void settled.then(() => {
+    if (byName.get(name) === settled) byName.delete(name);
+  });
+  return next;
+}
+
 /**
- * Read, change, write conditionally; on a lost race read again and re-apply
- * `change` (which may throw to give up). Never overwrites someone else's write.
+ * Read, change, write conditionally; on a lost race (another process wrote
+ * first) read again, after a short jittered pause, and re-apply `change`
+ * (which may throw to give up). Never overwrites someone else's write.
+ * `changed` says whether this call wrote: only the caller whose write
+ * landed may start the work that follows it.
  */
+export async function tryUpdate(
+  ctx: UseCaseContext,
+  name: string,
+  change: (env: Environment) => Environment | undefined,
+): Promise<{ environment: Environment; changed: boolean }> {
+  return serialised(ctx, name, async () => {
+    for (let attempt = 1; ; attempt++) {
+      const current = await getOrThrow(ctx, name);
+      const next = change(current);
+      if (!next || next === current) return { environment: current, changed: false };
+      try {
+        return { environment: await ctx.repo.save(next), changed: true };
+      } catch (e) {
+        if (!(e instanceof DomainError && e.code === ErrorCodes.CONCURRENT_MODIFICATION) || attempt >= 10) throw e;
+        await ctx.clock.sleep(Math.round(20 * attempt * (0.5 + Math.random())));
+      }
+    }
+  });
+}
+
 export async function update(
   ctx: UseCaseContext,
   name: string,
   change: (env: Environment) => Environment | undefined,
 ): Promise<Environment> {
-  for (let attempt = 1; ; attempt++) {
-    const current = await getOrThrow(ctx, name);
-    const next = change(current);
-    if (!next || next === current) return current;
-    try {
-      return await ctx.repo.save(next);
-    } catch (e) {
-      if (e instanceof DomainError && e.code === ErrorCodes.CONCURRENT_MODIFICATION && attempt < 8) continue;
-      throw e;
-    }
-  }
+  return (await tryUpdate(ctx, name, change)).environment;
 }
 
 export function withLease(ctx: UseCaseContext, env: Environment): Environment {

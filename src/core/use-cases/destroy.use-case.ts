@@ -1,18 +1,21 @@
 import { fail, finishStep, mayManage, startStep, transition, type Environment } from '../environment/environment.js';
 import { DomainError, ErrorCodes, isDomainError } from '../environment/errors.js';
-import { audit, getOrThrow, leaseLapsed, tell, update, withLease, type UseCaseContext } from './context.js';
 import { assertTransition } from '../environment/lifecycle.js';
+import { assertValidName } from '../environment/name.rules.js';
+import { audit, getOrThrow, leaseLapsed, tell, tryUpdate, update, withLease, type UseCaseContext } from './context.js';
 import { showProgress } from './progress.js';
 
 /**
  * Terminates every server of an environment (those on record and any found
- * by its tags) and records it as destroyed. Safe to run again after a crash.
+ * by its tags) and records it as destroyed. Safe to run again after a crash;
+ * a second click while it runs starts nothing.
  */
 export class DestroyEnvironment {
   constructor(private readonly ctx: UseCaseContext) {}
 
   /** The checks a confirmation button repeats: exists, may be managed by `actor`, may be destroyed. */
   async check(name: string, actor: string): Promise<Environment> {
+    assertValidName(name);
     const env = await getOrThrow(this.ctx, name);
     if (!mayManage(env, actor, this.ctx.admins)) {
       throw new DomainError(
@@ -25,25 +28,33 @@ export class DestroyEnvironment {
     return env;
   }
 
-  /** Marks it destroying and terminates in the background. */
-  async execute(name: string, actor: string): Promise<Environment> {
+  /**
+   * Marks it destroying and terminates in the background. `started` is false
+   * when it was already being destroyed by a live worker (nothing new begins).
+   */
+  async execute(name: string, actor: string): Promise<{ environment: Environment; started: boolean }> {
+    const { ctx } = this;
     await this.check(name, actor);
-    const env = await update(this.ctx, name, (e) => {
-      if (e.state === 'destroying') return leaseLapsed(e, this.ctx.clock.now()) ? withLease(this.ctx, e) : undefined;
-      if (!mayManage(e, actor, this.ctx.admins)) return undefined;
-      const now = this.ctx.clock.now();
-      return withLease(this.ctx, startStep({ ...transition(e, 'destroying', now), destroyedBy: actor }, 'destroy', 'Terminating every instance', now));
+    const { environment, changed } = await tryUpdate(ctx, name, (e) => {
+      if (e.state === 'destroying') return leaseLapsed(e, ctx.clock.now()) ? withLease(ctx, e) : undefined;
+      if (!mayManage(e, actor, ctx.admins)) return undefined;
+      const now = ctx.clock.now();
+      return withLease(ctx, startStep({ ...transition(e, 'destroying', now), destroyedBy: actor }, 'destroy', 'Terminating every instance', now));
     });
-    await audit(this.ctx, env, 'destroy:requested', `Destroy requested by <@${actor}>`, actor);
-    this.ctx.background.run(`destroy ${name}`, () => this.terminate(name));
-    return showProgress(this.ctx, env);
+    if (!changed) return { environment, started: false };
+    await audit(ctx, environment, 'destroy:requested', 'Destroy requested', actor);
+    ctx.background.run(`destroy ${name}`, () => this.terminate(name));
+    return { environment: await showProgress(ctx, environment), started: true };
   }
 
-  /** The work itself; also what a resumed sweep calls. */
+  /** The work itself; also what a resumed sweep calls. Claims the lease first, so one worker does it. */
   async terminate(name: string): Promise<Environment> {
     const { ctx } = this;
-    let env = await getOrThrow(ctx, name);
-    if (env.state !== 'destroying') return env;
+    const claim = await tryUpdate(ctx, name, (e) =>
+      e.state === 'destroying' && (leaseLapsed(e, ctx.clock.now()) || e.lease?.holder === ctx.workerId) ? withLease(ctx, e) : undefined,
+    );
+    let env = claim.environment;
+    if (!claim.changed) return env;
     try {
       const tagged = await ctx.compute.findByEnvironment(name);
       const ids = [...new Set([...env.servers.map((s) => s.instanceId), ...tagged.map((i) => i.instanceId)])];
@@ -51,14 +62,16 @@ export class DestroyEnvironment {
         await ctx.compute.terminate(ids);
         await ctx.compute.waitUntilTerminated(ids, { timeoutMs: ctx.timeouts.runningMs });
       }
-      env = await update(ctx, name, (e) => {
+      const done = await tryUpdate(ctx, name, (e) => {
         if (e.state !== 'destroying') return undefined;
         const now = ctx.clock.now();
-        const done = transition(finishStep(e, 'destroy', now, `${ids.length} terminated`), 'destroyed', now);
-        delete done.lease;
-        delete done.dueAt;
-        return { ...done, servers: done.servers.map((s) => ({ ...s, state: 'terminated' as const })) };
+        const next = transition(finishStep(e, 'destroy', now, `${ids.length} terminated`), 'destroyed', now);
+        delete next.lease;
+        delete next.dueAt;
+        return { ...next, servers: next.servers.map((s) => ({ ...s, state: 'terminated' as const })) };
       });
+      env = done.environment;
+      if (!done.changed) return env;
       await audit(ctx, env, 'state:destroyed', `Destroyed; terminated ${ids.join(', ') || 'nothing (no servers)'}`);
       env = await showProgress(ctx, env);
       await tell(ctx, 'destroyed note', () => ctx.notifier.threadNote(env, `\`${env.name}\` was destroyed.`));

@@ -97,7 +97,8 @@ export class ProvisionEnvironment {
         volumes: template.volumes,
         tags: template.tags,
         attempt: env.attempt,
-        idempotencyKey: `dormouse-${env.name}-${env.attempt}`,
+        // Per incarnation and attempt: EC2 remembers a token for a day, and a name can be reused sooner.
+        idempotencyKey: `dormouse-${env.name}-${Date.parse(env.createdAt).toString(36)}-${env.attempt}`,
       }),
     );
     const servers: ServerRecord[] = instances
@@ -159,11 +160,8 @@ export class ProvisionEnvironment {
       }
     };
 
-    const results = await Promise.allSettled(
-      env.servers.filter((s) => s.state !== 'ready').map((server) => this.bootstrapServer(env, server, template.bootstrap, onAccepted)),
-    );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    // The first server to fail fails the environment at once; the others stop at their next write.
+    await Promise.all(env.servers.filter((s) => s.state !== 'ready').map((server) => this.bootstrapServer(env, server, template.bootstrap, onAccepted)));
 
     env = await update(ctx, env.name, (e) => {
       if (e.state !== 'bootstrapping') throw new Superseded(e);
@@ -213,7 +211,11 @@ export class ProvisionEnvironment {
               ...(ctx.serverDataDir ? { DORMOUSE_DATA_DIR: ctx.serverDataDir } : {}),
             },
           },
-          { agentTimeoutMs: ctx.timeouts.agentMs, onAccepted: () => void onAccepted(server.index) },
+          {
+            agentTimeoutMs: ctx.timeouts.agentMs,
+            // Progress only: a lost race here (a destroy) is found again by the next guarded write.
+            onAccepted: () => void onAccepted(server.index).catch((err: unknown) => ctx.logger.debug({ err }, 'agent progress not recorded')),
+          },
         ),
         server.index,
       );

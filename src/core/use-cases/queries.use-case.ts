@@ -1,6 +1,7 @@
 import type { Environment } from '../environment/environment.js';
 import { LIVE_STATES } from '../environment/lifecycle.js';
 import type { AuditEvent } from '../ports/environment-repository.port.js';
+import { assertValidName } from '../environment/name.rules.js';
 import { getOrThrow, type UseCaseContext } from './context.js';
 
 /** Read-only views: what `/server list` and `/server status` show. */
@@ -18,8 +19,11 @@ export class EnvironmentQueries {
   }
 
   async status(name: string, events = 10): Promise<{ environment: Environment; events: AuditEvent[] }> {
+    assertValidName(name);
     const environment = await getOrThrow(this.ctx, name);
-    return { environment, events: await this.ctx.repo.listEvents(name, events) };
+    // The name may have been used before: only this environment's own story.
+    const own = (await this.ctx.repo.listEvents(name, events)).filter((e) => e.at >= environment.createdAt);
+    return { environment, events: own };
   }
 
   get templates() {

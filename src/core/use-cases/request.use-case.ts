@@ -3,7 +3,7 @@ import { DomainError, ErrorCodes } from '../environment/errors.js';
 import { isLive } from '../environment/lifecycle.js';
 import { assertValidName } from '../environment/name.rules.js';
 import { validateChoice, validateRequest, type RequestInput } from '../policies/request.policy.js';
-import { audit, type UseCaseContext } from './context.js';
+import { audit, withLease, type UseCaseContext } from './context.js';
 import { showProgress } from './progress.js';
 import type { ProvisionEnvironment } from './provision.use-case.js';
 
@@ -67,7 +67,8 @@ export class RequestEnvironment {
       },
       this.ctx.clock.now(),
     );
-    const result = await this.ctx.repo.create(draft);
+    // Created with this worker's lease: a sweep elsewhere must not take it over before provisioning starts.
+    const result = await this.ctx.repo.create(withLease(this.ctx, draft));
     if (!result.created) return { environment: result.environment, created: false };
     let env = result.environment;
     await audit(this.ctx, env, 'requested', `Requested ${valid.count} × ${valid.instanceType} from \`${valid.template.name}\``, cmd.owner);

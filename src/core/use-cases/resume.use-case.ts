@@ -25,8 +25,8 @@ export class ResumeStuckEnvironments {
     }
     for (const env of stuck) {
       this.ctx.logger.info({ environment: env.name, state: env.state }, 'resuming an environment whose worker stopped');
-      if (env.state === 'destroying') this.ctx.background.run(`resume destroy ${env.name}`, () => this.destroy.terminate(env.name));
-      else this.ctx.background.run(`resume provision ${env.name}`, () => this.provision.execute(env.name));
+      if (env.state === 'destroying') this.ctx.background.run(`destroy ${env.name}`, () => this.destroy.terminate(env.name));
+      else this.ctx.background.run(`provision ${env.name}`, () => this.provision.execute(env.name));
     }
     return stuck.map((e) => e.name);
   }

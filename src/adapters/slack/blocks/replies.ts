@@ -69,7 +69,11 @@ export function statusReply(env: Environment, events: AuditEvent[], now: Date): 
   if (events.length) {
     blocks.push({
       type: 'section',
-      text: md(`*Recent events*\n${events.map((e) => `• ${e.at.slice(0, 19).replace('T', ' ')} ${esc(truncate(e.message, 200))}`).join('\n')}`),
+      text: md(
+        `*Recent events*\n${events
+          .map((e) => `• ${e.at.slice(0, 19).replace('T', ' ')} ${esc(truncate(e.message, 200))}${e.actor ? ` (<@${e.actor}>)` : ''}`)
+          .join('\n')}`,
+      ),
     });
   }
   return { text: `${env.name}: ${stateLabel(env.state)}`, blocks };

@@ -15,8 +15,10 @@ export function destroyAction(deps: ListenerDeps, opts: { replaceOriginal: boole
     const log = deps.logger.child({ user: body.user.id, action: action.action_id, environment: action.value });
     const name = action.value ?? '';
     try {
-      await deps.useCases.destroy.execute(name, body.user.id);
-      const r = infoReply(`:wastebasket: Destroying \`${name}\` (by <@${body.user.id}>); its message shows the progress.`);
+      const { started } = await deps.useCases.destroy.execute(name, body.user.id);
+      const r = started
+        ? infoReply(`:wastebasket: Destroying \`${name}\` (by <@${body.user.id}>); its message shows the progress.`)
+        : infoReply(`\`${name}\` is already being destroyed; its message shows the progress.`);
       await respond({ ...r, response_type: 'ephemeral', replace_original: opts.replaceOriginal } as never);
     } catch (error) {
       await respond({ ...replyForError(error, log), response_type: 'ephemeral', replace_original: false } as never);

@@ -32,11 +32,13 @@ export function serverNewView(deps: ListenerDeps) {
     } catch (error) {
       const field = isDomainError(error) ? FIELD_OF[error.code] : undefined;
       if (field) {
-        await ack({ response_action: 'errors', errors: { [blockIdFor(field, template)]: (error as Error).message.replace(/`/g, '') } });
+        const message = await plainText((error as Error).message, client, log);
+        await ack({ response_action: 'errors', errors: { [blockIdFor(field, template)]: message } });
         return;
       }
-      await ack();
-      log.error({ err: error }, 'could not check the form');
+      // Not the person's input (the store is down, say): keep the form open and say so there.
+      const reply = replyForError(error, log);
+      await ack({ response_action: 'errors', errors: { [blockIdFor('name', template)]: reply.text.replace(/^:warning: /, '') } });
       return;
     }
     await ack();
@@ -56,6 +58,29 @@ export function serverNewView(deps: ListenerDeps) {
       await client.chat.postEphemeral({ channel, user: body.user.id, text: reply.text }).catch((err: unknown) => log.warn({ err }, 'could not tell the requester'));
     }
   };
+}
+
+/**
+ * Form errors are plain text: mentions become @names (users.info), code
+ * marks go. The lookup is bounded so the form is still answered in time.
+ */
+async function plainText(message: string, client: Args['client'], log: ListenerDeps['logger']): Promise<string> {
+  const ids = [...new Set([...message.matchAll(/<@([UW][A-Z0-9]+)>/g)].map((m) => m[1] as string))];
+  let text = message;
+  for (const id of ids) {
+    let name = 'its owner';
+    try {
+      const res = await Promise.race([
+        client.users.info({ user: id }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('users.info took too long')), 1000)),
+      ]);
+      name = `@${res.user?.profile?.display_name || res.user?.real_name || res.user?.name || id}`;
+    } catch (err) {
+      log.debug({ err }, 'could not name a user');
+    }
+    text = text.split(`<@${id}>`).join(name);
+  }
+  return text.replace(/`/g, '');
 }
 
 function parseMetadata(raw: string | undefined): RequestModalMetadata {
