@@ -113,6 +113,17 @@ describe('Slack end to end against moto', () => {
     await run.double.waitFor(() => (visibleText(messageOf('api-staging')!).includes('destroyed') ? true : undefined), { timeoutMs: 20_000, what: 'destroyed' });
     expect(await instancesOf('api-staging')).toHaveLength(0);
     expect((await run.bot.useCases.queries.status('api-staging')).environment.state).toBe('destroyed');
+
+    // The name is free again: the new environment gets a message of its own.
+    await command(LEAD, 'new api-staging --template worker');
+    await run.double.waitFor(
+      () => run.double.channelMessages(GENERAL).filter((m) => m.blocks.some((b) => JSON.stringify(b).includes('"text":"api-staging"'))).length === 2 || undefined,
+      { what: 'a second api-staging message' },
+    );
+    const both = () => run.double.channelMessages(GENERAL).filter((m) => m.blocks.some((b) => JSON.stringify(b).includes('"text":"api-staging"')));
+    await run.double.waitFor(() => (visibleText(both()[1]!).includes('start-session') ? true : undefined), { timeoutMs: 20_000, what: 'the new one ready' });
+    expect(visibleText(both()[0]!)).toContain('destroyed');
+    expect((await run.bot.useCases.queries.status('api-staging')).events.map((e) => e.type)).not.toContain('state:destroyed');
     run.double.assertNoProblems();
   });
 
@@ -145,11 +156,14 @@ describe('Slack end to end against moto', () => {
       ['status nothing-here', /There is no environment called `nothing-here`/],
     ])('%s', async (text, answer) => {
       const viewsBefore = run.double.calls.filter((c) => c.method === 'views.open').length;
+      const envsBefore = (await run.bot.useCases.queries.all()).map((e) => `${e.name}@${e.version}`).sort();
+      const launchesBefore = (await ec2.send(new DescribeInstancesCommand({}))).Reservations?.length ?? 0;
       const { reply } = await command(DEV, text);
       expect(await reply()).toMatch(answer);
+      // Nothing changed: no form, no environment written, no instance launched.
       expect(run.double.calls.filter((c) => c.method === 'views.open').length).toBe(viewsBefore);
-      expect(await run.bot.useCases.queries.mine(DEV).then((l) => l.filter((e) => e.name === 'good-name'))).toEqual([]);
-      expect(await instancesOf('good-name')).toHaveLength(0);
+      expect((await run.bot.useCases.queries.all()).map((e) => `${e.name}@${e.version}`).sort()).toEqual(envsBefore);
+      expect((await ec2.send(new DescribeInstancesCommand({}))).Reservations?.length ?? 0).toBe(launchesBefore);
     });
 
     it('a taken name says whose it is, in the command and in the form', async () => {
@@ -207,7 +221,10 @@ describe('Slack end to end against moto', () => {
       const first = await run.double.submitView({ user: DEV, values: { Template: 'worker' } });
       expect(first.clientErrors).toBeUndefined();
       expect(first.status).toBe(200);
-      const second = await run.double.sendSigned(first.rawBody, first.contentType);
+      // The same form submitted again: the same view, a different delivery (so not a Slack retry).
+      const payload = JSON.parse(new URLSearchParams(first.rawBody).get('payload')!);
+      payload.trigger_id = `${payload.trigger_id}-again`;
+      const second = await run.double.sendSigned(`payload=${encodeURIComponent(JSON.stringify(payload))}`, first.contentType);
       expect(second.status).toBe(200);
       await run.double.waitFor(() => (messageOf('double-one') && visibleText(messageOf('double-one')!).includes('ready') ? true : undefined), { timeoutMs: 20_000, what: 'double-one ready' });
       expect(await instancesOf('double-one')).toHaveLength(1);
