@@ -174,7 +174,8 @@ describe('Slack end to end against moto', () => {
       await command(DEV, 'new');
       await run.double.waitFor(() => run.double.openViews(DEV)[0], { what: 'the form' });
       const res = await run.double.submitView({ user: DEV, values: { Name: 'taken-name', Template: 'worker' } });
-      expect(res.json).toMatchObject({ response_action: 'errors', errors: { name: expect.stringMatching(/already taken/) } });
+      // Form errors are plain text: the holder is named, not left as a raw <@U…> mention.
+      expect(res.json).toMatchObject({ response_action: 'errors', errors: { name: expect.stringMatching(/already taken by @lee/i) } });
       const bad = await run.double.submitView({ user: DEV, values: { Name: 'Bad Name!', Template: 'worker' } });
       expect(bad.json).toMatchObject({ response_action: 'errors', errors: { name: expect.stringMatching(/lowercase/) } });
       expect(run.double.openViews(DEV)).toHaveLength(1);
