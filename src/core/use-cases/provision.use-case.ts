@@ -59,6 +59,7 @@ export class ProvisionEnvironment {
       return this.recordFailure(name, error);
     } finally {
       clearInterval(heartbeat);
+      for (const id of this.lastShown.keys()) if (id.startsWith(`${name}@`)) this.lastShown.delete(id);
     }
   }
 
@@ -121,7 +122,7 @@ export class ProvisionEnvironment {
     const running = await this.step('running', () =>
       ctx.compute.waitUntilRunning(
         servers.map((s) => s.instanceId),
-        { timeoutMs: ctx.timeouts.runningMs },
+        { timeoutMs: ctx.timeouts.runningMs, onPoll: (now) => this.showWaiting(env, 'running', now.filter((i) => i.state === 'running').length, servers.length) },
       ),
     );
     env = await this.guarded(env, 'provisioning', (e) => {
@@ -130,7 +131,7 @@ export class ProvisionEnvironment {
         const r = running.find((i) => i.instanceId === s.instanceId);
         return { ...s, state: 'running' as const, ...(r?.privateIp ? { privateIp: r.privateIp } : {}) };
       });
-      const next = finishStep({ ...e, servers: withIps }, 'running', now);
+      const next = finishStep({ ...e, servers: withIps }, 'running', now, e.count > 1 ? `all ${e.count} running` : undefined);
       return startStep(transition(next, 'bootstrapping', now), 'agent', 'Waiting for the SSM agent', now);
     });
     await audit(ctx, env, 'state:bootstrapping', 'Instances running');
@@ -157,6 +158,8 @@ export class ProvisionEnvironment {
       if (accepted.size === env.servers.length) {
         env = await this.guarded(env, 'bootstrapping', (e) => finishStep(e, 'agent', ctx.clock.now(), 'online on every server'));
         await showProgress(ctx, env);
+      } else {
+        this.showWaiting(env, 'agent', accepted.size, env.servers.length);
       }
     };
 
@@ -232,6 +235,26 @@ export class ProvisionEnvironment {
     });
     await onAccepted(server.index);
     await showProgress(ctx, env2);
+  }
+
+  /**
+   * Long waits show how far they got ("2 of 3"), when that changes. Fire and
+   * forget: progress must never hold up or fail the wait itself.
+   */
+  private readonly lastShown = new Map<string, string>();
+  private showWaiting(env: Environment, key: 'running' | 'agent', done: number, of: number): void {
+    if (of < 2) return;
+    const detail = `${done} of ${of}`;
+    const id = `${env.name}@${env.createdAt}:${env.attempt}:${key}`;
+    if (this.lastShown.get(id) === detail) return;
+    this.lastShown.set(id, detail);
+    const state = key === 'running' ? 'provisioning' : 'bootstrapping';
+    this.guarded(env, state, (e) => ({
+      ...e,
+      progress: e.progress.map((p) => (p.key === key && p.status === 'running' ? { ...p, detail } : p)),
+    }))
+      .then((e) => showProgress(this.ctx, e))
+      .catch((err: unknown) => this.ctx.logger.debug({ err }, 'wait progress not shown'));
   }
 
   /** Runs one phase, labelling any error with the step it happened in. */
