@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { visibleText, type SlackDouble } from '../../src/adapters/sandbox/slack-console/slack-double.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startDormouse, type Dormouse } from '../../src/main.js';
+import { eventually } from '../support/eventually.js';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const running: Dormouse[] = [];
@@ -33,19 +34,6 @@ async function sandbox(env: Record<string, string> = {}, dir = mkdtempSync(join(
 
 const messageIn = (double: SlackDouble, channel: string, needle: string) =>
   double.channelMessages(channel).filter((m) => visibleText(m).includes(needle)).at(-1);
-
-/** Retries an async assertion until it passes or 15 s have gone. */
-async function eventually(check: () => Promise<void>, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 async function waitForText(double: SlackDouble, channel: string, needle: string, what: string) {
   return double.waitFor(() => messageIn(double, channel, needle), { timeoutMs: 15_000, what });

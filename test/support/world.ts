@@ -9,12 +9,15 @@ import { pino } from 'pino';
 import { DynamoDbEnvironmentRepository, ensureTable } from '../../src/adapters/aws/dynamodb-environment.repository.js';
 import type { Environment, MessageRef } from '../../src/core/environment/environment.js';
 import type { Template } from '../../src/core/environment/template.js';
+import { testTemplate } from './templates.js';
 import type { ComputePort } from '../../src/core/ports/compute.port.js';
 import type { Clock, NotifierPort } from '../../src/core/ports/notifier.port.js';
 import type { RemoteCommandPort } from '../../src/core/ports/remote-command.port.js';
 import { BackgroundWork } from '../../src/core/use-cases/background.js';
 import { createUseCases, type UseCaseContext } from '../../src/core/use-cases/index.js';
 import { startDynalite } from './dynalite.js';
+
+export { testTemplate } from './templates.js';
 
 export class RecordingNotifier implements NotifierPort {
   readonly progress: Environment[] = [];
@@ -38,24 +41,6 @@ export class RecordingNotifier implements NotifierPort {
     return this.progress.filter((e) => e.name === name).map((e) => e.state).filter((s, i, a) => a[i - 1] !== s);
   }
 }
-
-export const testTemplate = (overrides: Partial<Template> = {}): Template => ({
-  name: 'api',
-  description: 'API for tests',
-  image: 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
-  instanceType: 't3.medium',
-  instanceTypes: { 't3.small': 0.0208, 't3.medium': 0.0416 },
-  servers: { min: 1, max: 3, default: 1 },
-  subnets: [],
-  securityGroups: [],
-  volumes: [{ device: '/dev/xvda', sizeGiB: 12, type: 'gp3' }],
-  tags: { team: 'tests' },
-  bootstrap: [
-    { name: 'prepare', run: 'echo prepare', timeoutSeconds: 60, sandboxSafe: true },
-    { name: 'install', run: 'echo install', timeoutSeconds: 60, sandboxSafe: false },
-  ],
-  ...overrides,
-});
 
 export interface World {
   ctx: UseCaseContext;

@@ -10,23 +10,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LocalCloud } from '../../src/adapters/sandbox/local-cloud/local-cloud.js';
 import { systemClock } from '../../src/core/ports/notifier.port.js';
 import { buildWorld, testTemplate, type World } from '../support/world.js';
+import { eventually } from '../support/eventually.js';
 
 let world: World | undefined;
 afterEach(async () => {
   await world?.close();
 });
-
-async function eventually(check: () => Promise<void>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
 
 describe('destroy during provisioning', () => {
   it.each([

@@ -2,20 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../../src/core/environment/errors.js';
 import type { Template } from '../../../src/core/environment/template.js';
 import { validateRequest } from '../../../src/core/policies/request.policy.js';
+import { testTemplate } from '../../support/templates.js';
 
-const api: Template = {
-  name: 'api',
-  description: 'API',
-  image: 'ami-12345678',
-  instanceType: 't3.medium',
-  instanceTypes: { 't3.small': 0.02, 't3.medium': 0.04 },
-  servers: { min: 1, max: 3, default: 1 },
-  subnets: [],
-  securityGroups: [],
-  volumes: [],
-  tags: {},
-  bootstrap: [],
-};
+const api: Template = testTemplate({ image: 'ami-12345678', instanceTypes: { 't3.small': 0.02, 't3.medium': 0.04 }, bootstrap: [] });
 const catalogue = [api, { ...api, name: 'worker', servers: { min: 1, max: 1, default: 1 } }];
 
 describe('request policy', () => {
