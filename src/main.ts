@@ -73,6 +73,11 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
     }
 
     // Store and cloud.
+    if (config.cloud === 'sandbox') {
+      // The SDK's notice that its 2027 releases need Node 22 concerns operators of a real
+      // deployment (the lockfile keeps today's releases), not someone trying the sandbox.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    }
     // Store first (the sandbox's is embedded); the table is made ready while the cloud's SDKs load.
     let store: EmbeddedStore | undefined;
     if (config.cloud === 'sandbox') {
