@@ -75,6 +75,11 @@ describe.skipIf(!hasChromium && !process.env.CI)('the sandbox in a browser', () 
     await message.filter({ hasText: 'destroyed' }).waitFor({ timeout: 20_000 });
     expect(await message.getByRole('button', { name: 'Destroy' }).count()).toBe(0);
 
+    // The thread's last note, as the Slack double recorded it (then the page must show it too).
+    await bot.double!.waitFor(() => bot.double!.channelMessages('C0GENERAL').some((m) => m.replies.some((r) => r.text.includes('was destroyed'))) || undefined, {
+      timeoutMs: 20_000,
+      what: 'the "was destroyed" note in the thread',
+    });
     await page.reload();
     await page.getByTestId('timeline').getByTestId('message').filter({ hasText: 'destroyed' }).waitFor();
     await page.getByTestId('thread-link').first().click();

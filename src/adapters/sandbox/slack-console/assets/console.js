@@ -48,8 +48,13 @@
     try {
       do {
         fetchAgain = false;
-        var res = await fetch('/console/state?' + query(), { cache: 'no-store' });
-        state = await res.json();
+        var asked = query();
+        var res = await fetch('/console/state?' + asked, { cache: 'no-store' });
+        var answer = await res.json();
+        // A click (a thread, a channel, a person) while this was in flight makes the answer stale:
+        // rendering it would undo the click (an open thread would close again). Ask again instead.
+        if (asked !== query()) { fetchAgain = true; continue; }
+        state = answer;
         render();
       } while (fetchAgain);
     } catch (e) {
