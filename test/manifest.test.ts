@@ -37,7 +37,8 @@ function sourceFiles(dir: string): string[] {
 
 describe('manifest.yml', () => {
   it('is valid against Slack\'s app manifest schema', () => {
-    const schemaPath = join(root, '..', 'shared', 'schemas', 'slack-manifest-1.0.0.json');
+    // A copy of Slack's schema kept in the repo (see test/fixtures/slack/README.md).
+    const schemaPath = join(root, 'test', 'fixtures', 'slack', 'slack-manifest-1.0.0.json');
     let schema: object;
     try {
       schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
@@ -68,5 +69,14 @@ describe('manifest.yml', () => {
     const calls = [...code.matchAll(/client\.(\w+)\.(\w+)\(/g)].map((m) => `${m[1]}.${m[2]}`);
     for (const c of calls) expect(Object.keys(SCOPE_OF), `scope of ${c} unknown to this test`).toContain(c);
     expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([...used].sort());
+  });
+
+  it('subscribes to every event the app listens to, at /slack/events', () => {
+    const code = sourceFiles(join(root, 'src')).map((f) => readFileSync(f, 'utf8')).join('\n');
+    const listened = [...code.matchAll(/app\.event\('([a-z_]+)'/g)].map((m) => m[1]);
+    expect(listened.length).toBeGreaterThan(0);
+    expect([...manifest.settings.event_subscriptions.bot_events].sort()).toEqual([...new Set(listened)].sort());
+    expect(manifest.settings.event_subscriptions.request_url).toMatch(/\/slack\/events$/);
+    if (listened.includes('app_home_opened')) expect(manifest.features.app_home.home_tab_enabled).toBe(true);
   });
 });
