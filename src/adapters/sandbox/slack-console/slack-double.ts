@@ -17,6 +17,11 @@
  * token, a slow or failed ack), is also a line in `problems`; tests end with
  * `assertNoProblems()`, the console shows them as a red banner.
  *
+ * Faults a test asks for (`failNext`: a 429 with Retry-After, a 500 or 503)
+ * answer the next calls of a method or of response URLs without applying
+ * them. They are recorded in `calls` (`injected: true`) but are no problem:
+ * they are Slack's bad moments, not the bot's bugs.
+ *
  * Simplifications, on purpose:
  *  - A person action on a button with a `confirm` object confirms at once
  *    (the console shows the dialog first; tests that click are saying yes).
@@ -42,6 +47,8 @@ import type {
   InteractionResult,
   RawInputValues,
   SlackChannel,
+  SlackFault,
+  SlackFaultStatus,
   SlackMessage,
   SlackUser,
   SlackView,
@@ -125,6 +132,15 @@ interface ResponseContext {
   createdAt: number;
   description: string;
 }
+
+interface ArmedFault {
+  method: string;
+  status: SlackFaultStatus;
+  remaining: number;
+  retryAfterSeconds: number;
+}
+
+const FAULT_STATUSES: readonly number[] = [429, 500, 503];
 
 interface ElementRef {
   block: Block;
@@ -257,6 +273,7 @@ export class SlackDouble {
   private readonly triggers = new Map<string, { user: string; expiresAt: number; used: boolean }>();
   private readonly responseUrls = new Map<string, ResponseContext>();
   private readonly listeners = new Set<(change: DoubleChange) => void>();
+  private faults: ArmedFault[] = [];
   private seq = 0;
 
   constructor(options: SlackDoubleOptions) {
@@ -469,8 +486,42 @@ export class SlackDouble {
     this.emit({ kind: 'problems' });
   }
 
-  /** Forgets every message, view, call and problem (users and channels stay). */
+  /**
+   * The next `times` (default 1) calls of `method` (a Web API method, or
+   * `'response_url'` for posts to response URLs the double issued) fail with
+   * `status`, as Slack fails them: 429 with `Retry-After` and
+   * `{ok:false, error:'ratelimited'}`, 500 with `{ok:false, error:'internal_error'}`,
+   * 503 with a plain-text body. A failed call changes nothing and uses up no
+   * response URL; it is recorded in `calls` with `injected: true` and is not
+   * a problem. Faults armed for the same method are used in the order armed.
+   * Calls Slack would refuse anyway (bad token, unknown method, a response URL
+   * it never issued) are refused as before and leave the fault armed.
+   */
+  failNext(opts: SlackFault): void {
+    const times = opts.times ?? 1;
+    const retryAfterSeconds = opts.retryAfterSeconds ?? 1;
+    if (opts.method !== 'response_url' && !Object.hasOwn(this.methods, opts.method)) {
+      throw new Error(`failNext: the double does not know the Web API method ${JSON.stringify(opts.method)} (or use 'response_url')`);
+    }
+    if (!FAULT_STATUSES.includes(opts.status)) throw new Error(`failNext: status must be one of ${FAULT_STATUSES.join(', ')}, not ${opts.status}`);
+    if (!Number.isInteger(times) || times < 1) throw new Error(`failNext: times must be a whole number of at least 1, not ${times}`);
+    if (!Number.isInteger(retryAfterSeconds) || retryAfterSeconds < 0) throw new Error(`failNext: retryAfterSeconds must be a whole number of seconds, not ${retryAfterSeconds}`);
+    this.faults.push({ method: opts.method, status: opts.status, remaining: times, retryAfterSeconds });
+  }
+
+  /** Disarms every fault `failNext` armed and that has not fired yet. */
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** Faults still armed, in the order they fire. */
+  pendingFaults(): Array<Required<SlackFault>> {
+    return this.faults.map((f) => ({ method: f.method, status: f.status, times: f.remaining, retryAfterSeconds: f.retryAfterSeconds }));
+  }
+
+  /** Forgets every message, view, call, problem and armed fault (users and channels stay). */
   reset(): void {
+    this.faults = [];
     this.calls.length = 0;
     this.problems.length = 0;
     this.interactions.length = 0;
@@ -839,6 +890,8 @@ export class SlackDouble {
       if (token !== this.botToken) throw new ApiRefusal('invalid_auth', `${method}: called with a token that is not the bot's`);
       const handler = this.methods[method];
       if (!handler) throw new ApiRefusal('unknown_method', `${method}: the double does not know this Web API method`);
+      const fault = this.takeFault(method);
+      if (fault) return this.answerFault(res, method, args, fault);
       answer = { ok: true, ...handler(this.decodeJsonArgs(method, args)) };
       this.record(method, args, true);
     } catch (e) {
@@ -858,9 +911,37 @@ export class SlackDouble {
     res.end(JSON.stringify(answer));
   }
 
-  private record(method: string, args: Obj, ok: boolean, error?: string): void {
-    this.calls.push({ method, args: clone(args), ok, ...(error ? { error } : {}), at: Date.now() });
+  private record(method: string, args: Obj, ok: boolean, error?: string, fault?: ArmedFault): void {
+    this.calls.push({ method, args: clone(args), ok, ...(error ? { error } : {}), at: Date.now(), ...(fault ? { status: fault.status, injected: true as const } : {}) });
     this.emit({ kind: 'calls' });
+  }
+
+  /** Uses up one firing of the first fault armed for `method`, if any. */
+  private takeFault(method: string): ArmedFault | undefined {
+    const index = this.faults.findIndex((f) => f.method === method);
+    if (index < 0) return undefined;
+    const fault = this.faults[index]!;
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.faults.splice(index, 1);
+    return fault;
+  }
+
+  /** Answers an injected fault the way Slack does, and records it (as a failed call, not a problem). */
+  private answerFault(res: ServerResponse, method: string, args: Obj, fault: ArmedFault): void {
+    if (fault.status === 429) {
+      this.record(method, args, false, 'ratelimited', fault);
+      res.writeHead(429, { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(fault.retryAfterSeconds) });
+      res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
+    } else if (fault.status === 500) {
+      this.record(method, args, false, 'internal_error', fault);
+      res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ ok: false, error: 'internal_error' }));
+    } else {
+      // Slack's edge answers a 503 itself, in plain text.
+      this.record(method, args, false, 'service_unavailable', fault);
+      res.writeHead(fault.status, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('Service Unavailable');
+    }
   }
 
   /** Form-encoded calls carry blocks and views as JSON strings. */
@@ -1124,6 +1205,8 @@ export class SlackDouble {
     if (!ctx) return this.answerResponseUrl(res, 404, body, 'expired_url', `response_url: /response/${id} was never issued`);
     if (Date.now() - ctx.createdAt > RESPONSE_URL_TTL_MS) return this.answerResponseUrl(res, 404, body, 'expired_url', 'response_url: expired (30 minutes)');
     if (ctx.uses >= RESPONSE_URL_USES) return this.answerResponseUrl(res, 404, body, 'used_url', `response_url: used more than ${RESPONSE_URL_USES} times`);
+    const fault = this.takeFault('response_url');
+    if (fault) return this.answerFault(res, 'response_url', body, fault);
     ctx.uses += 1;
     try {
       this.applyResponse(ctx, body);

@@ -87,6 +87,24 @@ export interface ApiCall {
   ok: boolean;
   error?: string;
   at: number;
+  /** The HTTP status of an injected fault (`failNext`); absent when Slack answered normally. */
+  status?: number;
+  /** The call was failed on purpose by `failNext`: nothing was applied, and it is no problem of the bot's. */
+  injected?: true;
+}
+
+/** The HTTP failures Slack really answers with: rate limited, or having a bad moment. */
+export type SlackFaultStatus = 429 | 500 | 503;
+
+/** What `SlackDouble.failNext` arms. */
+export interface SlackFault {
+  /** A Web API method (`chat.postMessage`, `chat.update`…), or `'response_url'` for posts to response URLs the double issued. */
+  method: string;
+  status: SlackFaultStatus;
+  /** How many of the next calls fail (default 1). */
+  times?: number;
+  /** For 429: the `Retry-After` header, in seconds (default 1). */
+  retryAfterSeconds?: number;
 }
 
 export type InteractionKind =

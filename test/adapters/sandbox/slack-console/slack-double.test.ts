@@ -2,6 +2,7 @@
  * The Slack double against a real Bolt app over HTTP: signed requests in,
  * Web API calls out, and what a person would see in between.
  */
+import { LogLevel, WebClient } from '@slack/web-api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SlackDouble, visibleText } from '../../../../src/adapters/sandbox/slack-console/slack-double.js';
 import { slackSignature } from '../../../../src/adapters/sandbox/slack-console/slack-signature.js';
@@ -285,4 +286,145 @@ describe('bad calls from the bot become problems, answered as Slack would', () =
     expect(double.problems.join('\n')).toMatch(/answered HTTP 404/);
     expect(double.ephemerals('dana').at(-1)).toMatchObject({ fromSlack: true, text: '/server failed with the error "dispatch_failed"' });
   }, 10_000);
+});
+
+describe('faults a test injects: Slack answering 429 and 5xx', () => {
+  const post = (method: string, body: Record<string, unknown>): Promise<Response> =>
+    fetch(`${double.apiUrl}${method}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${BOT_TOKEN}`, 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify(body),
+    });
+
+  /** A response URL the double really issued (the one in a slash command Slack sent the app). */
+  const issuedResponseUrl = async (): Promise<string> => {
+    const r = await double.slashCommand({ user: 'dana', channel: '#general', command: '/server', text: 'help' });
+    const url = new URLSearchParams(r.rawBody).get('response_url');
+    if (!url) throw new Error('the slash command carried no response_url');
+    return url;
+  };
+
+  const quietClient = (): WebClient =>
+    new WebClient(BOT_TOKEN, { slackApiUrl: double.apiUrl, retryConfig: { retries: 3, factor: 1, minTimeout: 10, maxTimeout: 20 }, logLevel: LogLevel.ERROR });
+
+  it('answers chat.postMessage 429 with Retry-After and posts nothing; the next call posts', async () => {
+    double.failNext({ method: 'chat.postMessage', status: 429 });
+
+    const limited = await post('chat.postMessage', { channel: 'C0GENERAL', text: 'first try' });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('1');
+    expect(await limited.json()).toEqual({ ok: false, error: 'ratelimited' });
+    expect(double.channelMessages('general')).toEqual([]);
+
+    const next = await post('chat.postMessage', { channel: 'C0GENERAL', text: 'second try' });
+    expect(next.status).toBe(200);
+    expect(await next.json()).toMatchObject({ ok: true, channel: 'C0GENERAL' });
+    expect(double.channelMessages('general').map((m) => m.text)).toEqual(['second try']);
+
+    expect(double.calls.map((c) => [c.method, c.ok, c.error, c.status, c.injected])).toEqual([
+      ['chat.postMessage', false, 'ratelimited', 429, true],
+      ['chat.postMessage', true, undefined, undefined, undefined],
+    ]);
+    expect(double.calls[0]?.args).toMatchObject({ channel: 'C0GENERAL', text: 'first try' });
+    // Slack's bad moment, not a bug in the bot.
+    expect(double.problems).toEqual([]);
+  });
+
+  it('fails only the method named, as many times as asked, in the order armed', async () => {
+    double.failNext({ method: 'chat.update', status: 500, times: 2 });
+    double.failNext({ method: 'chat.update', status: 429, retryAfterSeconds: 7 });
+    const posted = (await (await post('chat.postMessage', { channel: 'C0GENERAL', text: 'v1' })).json()) as { ts: string };
+
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i += 1) statuses.push((await post('chat.update', { channel: 'C0GENERAL', ts: posted.ts, text: `v${i + 2}` })).status);
+    expect(statuses).toEqual([500, 500, 429, 200]);
+    expect(double.message('general', posted.ts)).toMatchObject({ text: 'v5', edited: 1 });
+    expect(double.pendingFaults()).toEqual([]);
+    expect(double.problems).toEqual([]);
+  });
+
+  it('answers 503 in plain text, and clearFaults disarms what has not fired', async () => {
+    double.failNext({ method: 'chat.postMessage', status: 503 });
+    const unavailable = await post('chat.postMessage', { channel: 'C0GENERAL', text: 'x' });
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await unavailable.text()).toBe('Service Unavailable');
+
+    double.failNext({ method: 'chat.postMessage', status: 500, times: 3 });
+    expect(double.pendingFaults()).toEqual([{ method: 'chat.postMessage', status: 500, times: 3, retryAfterSeconds: 1 }]);
+    double.clearFaults();
+    expect((await post('chat.postMessage', { channel: 'C0GENERAL', text: 'y' })).status).toBe(200);
+    expect(double.channelMessages('general').map((m) => m.text)).toEqual(['y']);
+  });
+
+  it('refuses to arm a fault on a method it does not know, so a typo does not pass silently', () => {
+    expect(() => double.failNext({ method: 'chat.postMesage', status: 429 })).toThrow(/does not know/);
+    expect(() => double.failNext({ method: 'chat.postMessage', status: 500, times: 0 })).toThrow(/times/);
+  });
+
+  it('does not arm faults against calls Slack refuses anyway: a bad token is still a problem', async () => {
+    double.failNext({ method: 'auth.test', status: 500 });
+    const res = await fetch(`${double.apiUrl}auth.test`, { method: 'POST', headers: { authorization: 'Bearer xoxb-wrong' } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: false, error: 'invalid_auth' });
+    expect(double.problems).toHaveLength(1);
+    expect(double.pendingFaults()).toHaveLength(1);
+    double.clearProblems();
+  });
+
+  it('answers a response URL 500 and applies nothing; the next post to it is applied', async () => {
+    const responseUrl = await issuedResponseUrl();
+    await double.settled();
+    double.failNext({ method: 'response_url', status: 500 });
+
+    const failed = await fetch(responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ response_type: 'in_channel', text: 'from the bot' }) });
+    expect(failed.status).toBe(500);
+    expect(await failed.json()).toEqual({ ok: false, error: 'internal_error' });
+    expect(double.channelMessages('general')).toEqual([]);
+
+    const ok = await fetch(responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ response_type: 'in_channel', text: 'from the bot' }) });
+    expect(ok.status).toBe(200);
+    expect(double.channelMessages('general').map((m) => m.text)).toEqual(['from the bot']);
+    expect(double.calls.filter((c) => c.method === 'response_url').map((c) => [c.ok, c.status])).toEqual([
+      [false, 500],
+      [true, undefined],
+    ]);
+    expect(double.problems).toEqual([]);
+  });
+
+  it('does not use up a response URL on a failed post (Slack allows five uses)', async () => {
+    const responseUrl = await issuedResponseUrl();
+    await double.settled();
+    double.failNext({ method: 'response_url', status: 429, times: 3 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i += 1) {
+      const res = await fetch(responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `note ${i}` }) });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([429, 429, 429, 200, 200, 200, 200, 200]);
+    expect(double.ephemerals('dana').filter((e) => e.source === 'response_url')).toHaveLength(5);
+    expect(double.problems).toEqual([]);
+  });
+
+  it('the real WebClient retries a 500 and the message is posted exactly once', async () => {
+    double.failNext({ method: 'chat.postMessage', status: 500 });
+    const res = await quietClient().chat.postMessage({ channel: 'C0GENERAL', text: 'after a 500' });
+    expect(res.ok).toBe(true);
+    expect(double.channelMessages('general').map((m) => m.text)).toEqual(['after a 500']);
+    expect(double.calls.filter((c) => c.method === 'chat.postMessage').map((c) => c.status ?? 200)).toEqual([500, 200]);
+    expect(double.problems).toEqual([]);
+  });
+
+  it('the real WebClient waits out a 429 Retry-After, retries, and the message is posted once', async () => {
+    double.failNext({ method: 'chat.postMessage', status: 429, retryAfterSeconds: 1 });
+    const started = Date.now();
+    const res = await quietClient().chat.postMessage({ channel: 'C0GENERAL', text: 'after a 429' });
+    expect(res.ok).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(double.channelMessages('general').map((m) => m.text)).toEqual(['after a 429']);
+    const attempts = double.calls.filter((c) => c.method === 'chat.postMessage');
+    expect(attempts.map((c) => c.status ?? 200)).toEqual([429, 200]);
+    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(double.problems).toEqual([]);
+  });
 });
