@@ -2,32 +2,51 @@
  * Composition root: config → logger → adapters → use cases → Bolt app +
  * scheduler. With no configuration it starts the sandbox: the Slack console,
  * the local cloud and the embedded store, behind the same ports.
+ *
+ * Stopping (SIGTERM) goes in this order: stop receiving, stop the scheduler
+ * (giving leadership back), ask every flow to stop at its next step and give
+ * its lease back (so another replica, or the next start, resumes at once),
+ * then close the clients.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WebClient } from '@slack/web-api';
 import type { Logger as Pino } from 'pino';
+import { DynamoDbDeliveryClaims } from './adapters/aws/dynamodb-delivery-claims.js';
 import { DynamoDbEnvironmentRepository, ensureTable } from './adapters/aws/dynamodb-environment.repository.js';
+import { DynamoDbLeadership } from './adapters/aws/dynamodb-leadership.js';
+import { DynamoDbMessageLedger } from './adapters/aws/dynamodb-message-ledger.js';
 import type { EmbeddedStore } from './adapters/sandbox/embedded-store.js';
 import type { SlackDouble } from './adapters/sandbox/slack-console/slack-double.js';
 import { createBoltApp, slackLogger } from './adapters/slack/bolt-app.js';
 import { SlackNotifier } from './adapters/slack/slack-notifier.adapter.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { systemClock, type Clock } from './core/ports/clock.port.js';
 import type { ComputePort } from './core/ports/compute.port.js';
-import { systemClock, type Clock } from './core/ports/notifier.port.js';
 import type { RemoteCommandPort } from './core/ports/remote-command.port.js';
-import { BackgroundWork } from './core/use-cases/background.js';
-import { createUseCases, type UseCaseContext, type UseCases } from './core/use-cases/index.js';
+import { createUseCases, type UseCases } from './core/use-cases/index.js';
+import { PurgeExpiredClaims } from './core/use-cases/purge-claims.use-case.js';
 import { lazyPort } from './lazy-port.js';
 import { createLogger } from './logger.js';
+import { purgeClaimsJob } from './scheduler/jobs/purge-claims.job.js';
+import { resumeJob } from './scheduler/jobs/resume.job.js';
+import { LeaderCoordinator } from './scheduler/leader.js';
 import { startScheduler } from './scheduler/scheduler.js';
 
-/** How long a stop waits for work under way (a bootstrap may take far longer; it is resumed). */
-const SHUTDOWN_GRACE_MS = 10_000;
+/** How long a stop waits for flows to reach a step where they can give their lease back. */
+const SHUTDOWN_GRACE_MS = 8_000;
+
+/**
+ * Every AWS call has a deadline: a store or cloud that hangs must not hang
+ * the bot. The store answers in milliseconds; EC2 and SSM in seconds.
+ */
+const STORE_HTTP = { connectionTimeout: 1_000, requestTimeout: 3_000 };
+const CLOUD_HTTP = { connectionTimeout: 3_000, requestTimeout: 20_000 };
 
 export interface Dormouse {
   /** Where Slack (or the console's double) sends requests: http://host:port/slack/events */
@@ -38,24 +57,30 @@ export interface Dormouse {
   double?: SlackDouble;
   useCases: UseCases;
   config: Config;
+  /** This process, in leases. */
+  workerId: string;
   stop(): Promise<void>;
 }
 
 export interface StartOptions {
   clock?: Clock;
   logger?: Pino;
-  /** Runs the resume sweep on a schedule (default true). */
+  /** Runs the periodic jobs (the resume sweep) on a schedule (default true). */
   scheduler?: boolean;
 }
 
 export async function startDormouse(config: Config, options: StartOptions = {}): Promise<Dormouse> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
+  const workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const closers: Array<() => Promise<unknown>> = [];
   let ready = false;
-  const stop = async () => {
-    for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error while stopping'));
-  };
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      ready = false;
+      for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error while stopping'));
+    })());
 
   try {
     // The sandbox console comes up first, so the page shows at once (its /healthz says 503 until ready).
@@ -72,23 +97,27 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
       consoleUrl = consoleServer.url;
     }
 
-    // Store and cloud.
     if (config.cloud === 'sandbox') {
       // The SDK's notice that its 2027 releases need Node 22 concerns operators of a real
       // deployment (the lockfile keeps today's releases), not someone trying the sandbox.
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     }
-    // Store first (the sandbox's is embedded); the table is made ready while the cloud's SDKs load.
+    // Store first (the sandbox's is embedded unless one is shared); the table is made ready while the cloud's SDKs load.
     let store: EmbeddedStore | undefined;
-    if (config.cloud === 'sandbox') {
+    if (config.cloud === 'sandbox' && !config.store.endpoint) {
       const { startEmbeddedStore } = await import('./adapters/sandbox/embedded-store.js');
       store = await startEmbeddedStore({ dataDir: config.sandbox.dataDir });
       closers.push(() => store!.close());
     }
     const aws = { region: config.aws.region, ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}) };
-    const dynamo = new DynamoDBClient(
-      store ? { region: config.aws.region, endpoint: store.endpoint, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } } : aws,
-    );
+    const storeEndpoint = store?.endpoint ?? config.store.endpoint;
+    const sandboxCredentials = config.cloud === 'sandbox' ? { credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } } : {};
+    const dynamo = new DynamoDBClient({
+      ...aws,
+      ...(storeEndpoint ? { endpoint: storeEndpoint, ...sandboxCredentials } : {}),
+      maxAttempts: 3,
+      requestHandler: STORE_HTTP,
+    });
     closers.push(async () => dynamo.destroy());
     const tableReady = config.table.create ? ensureTable(dynamo, config.table.name) : Promise.resolve();
     tableReady.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
@@ -114,48 +143,56 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
         import('./adapters/aws/ec2-compute.adapter.js'),
         import('./adapters/aws/ssm-remote-command.adapter.js'),
       ]).then(([{ EC2Client }, { SSMClient }, { Ec2Compute }, { SsmRemoteCommand }]) => {
-        const ec2 = new EC2Client(aws);
-        const ssm = new SSMClient(aws);
-        closers.push(async () => (ec2.destroy(), ssm.destroy()));
-        return { compute: new Ec2Compute({ ec2, ssm, clock }), commands: new SsmRemoteCommand({ ssm, clock }) };
+        const ec2 = new EC2Client({ ...aws, requestHandler: CLOUD_HTTP });
+        const ssm = new SSMClient({ ...aws, requestHandler: CLOUD_HTTP });
+        return { compute: new Ec2Compute({ ec2, ssm, clock }), commands: new SsmRemoteCommand({ ssm, clock }), close: () => (ec2.destroy(), ssm.destroy()) };
       });
+      // Registered now, so it runs after the flows have stopped (closers run last-in, first-out).
+      closers.push(async () => (await adapters.catch(() => undefined))?.close());
       compute = lazyPort(adapters.then((a) => a.compute));
       commands = lazyPort(adapters.then((a) => a.commands));
       serverDataDir = '/var/lib/dormouse/data';
     }
     await tableReady;
-    const repo = new DynamoDbEnvironmentRepository(DynamoDBDocumentClient.from(dynamo), config.table.name, clock);
+    const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+    const repo = new DynamoDbEnvironmentRepository(doc, config.table.name, clock);
 
     // Slack: the real one, or the console's double (the console server serves its Web API too).
     const apiUrl = double ? `${consoleUrl}/api/` : config.slack.apiUrl;
-    const background = new BackgroundWork(logger);
-    // Closers run last-in first-out: the receiver and the scheduler stop first (pushed later),
-    // then work under way gets a bounded time to finish; what does not finish keeps its lease
-    // and is resumed by the next process's sweep.
-    closers.push(async () => {
-      if (!(await background.idle(SHUTDOWN_GRACE_MS))) logger.warn({ running: background.size }, 'stopping with work under way; it resumes on the next start');
-    });
     const slackClient = new WebClient(config.slack.botToken, {
       ...(apiUrl ? { slackApiUrl: apiUrl } : {}),
       retryConfig: { retries: 3 },
+      timeout: 15_000,
       logger: slackLogger(logger.child({ component: 'slack-web-api' })),
     });
-    const ctx: UseCaseContext = {
+    const notifier = new SlackNotifier({
+      client: slackClient,
+      ledger: new DynamoDbMessageLedger(doc, config.table.name, clock),
+      load: (name) => repo.get(name),
+      opsChannel: config.opsChannel,
+      logger: logger.child({ component: 'notifier' }),
+      clock,
+      holder: workerId,
+    });
+    const leaseMs = config.leases.leaseSeconds * 1000;
+    const useCases = createUseCases({
       repo,
       compute,
       commands,
-      notifier: new SlackNotifier(slackClient, config.opsChannel, logger.child({ component: 'notifier' })),
+      notifier,
       clock,
       logger,
-      background,
       templates: config.templates,
       admins: config.admins,
       timeouts: { runningMs: config.timeouts.runningSeconds * 1000, agentMs: config.timeouts.agentSeconds * 1000 },
-      workerId: `${process.pid}-${randomUUID().slice(0, 8)}`,
-      leaseMs: 10 * 60 * 1000,
+      workerId,
+      leaseMs,
       ...(serverDataDir ? { serverDataDir } : {}),
-    };
-    const useCases = createUseCases(ctx);
+    });
+    // Last in, first out: this runs after the receiver and the scheduler have stopped.
+    closers.push(() => useCases.runner.stop(SHUTDOWN_GRACE_MS));
+
+    const claims = new DynamoDbDeliveryClaims(doc, config.table.name, clock);
     const { app } = createBoltApp({
       mode: config.slack.mode === 'socket' ? 'socket' : 'http',
       botToken: config.slack.botToken,
@@ -163,9 +200,26 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
       ...(config.slack.appToken ? { appToken: config.slack.appToken } : {}),
       ...(apiUrl ? { apiUrl } : {}),
       deps: { useCases, clock, logger },
-      repo,
+      claims,
       health: () => ({ ok: ready, detail: { slack: config.slack.mode, cloud: config.cloud } }),
     });
+
+    // Periodic work, on the leader only.
+    const sweepMs = config.leases.sweepSeconds * 1000;
+    const coordinator = new LeaderCoordinator(new DynamoDbLeadership(doc, config.table.name, 'scheduler', clock), workerId, 3 * sweepMs, logger.child({ component: 'leader' }));
+    const scheduler =
+      options.scheduler === false
+        ? undefined
+        : startScheduler({
+            jobs: [
+              { job: resumeJob(useCases.resume), every: `*/${config.leases.sweepSeconds} * * * * *` },
+              { job: purgeClaimsJob(new PurgeExpiredClaims({ claims })), every: '17 */5 * * * *' },
+            ],
+            coordinator,
+            logger,
+            leaseMs: 3 * sweepMs,
+          });
+    if (scheduler) closers.push(() => scheduler.stop());
 
     // Receive.
     let eventsUrl: string;
@@ -187,14 +241,10 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
       eventsUrl = `http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${portOf(server)}/slack/events`;
     }
 
-    // Pick up whatever a previous process left half-done, then keep sweeping.
-    await useCases.resume.execute().catch((err: unknown) => logger.warn({ err }, 'resume at start failed'));
-    if (options.scheduler !== false) {
-      const scheduler = startScheduler({ useCases, logger });
-      closers.push(async () => scheduler.stop());
-    }
+    // Pick up whatever a previous process left half-done (or gave back when it stopped), if this replica leads.
+    if (scheduler) await scheduler.tick().catch((err: unknown) => logger.warn({ err }, 'the first sweep failed; the next tick tries again'));
     ready = true;
-    return { eventsUrl, ...(consoleUrl ? { consoleUrl } : {}), ...(double ? { double } : {}), useCases, config, stop };
+    return { eventsUrl, ...(consoleUrl ? { consoleUrl } : {}), ...(double ? { double } : {}), useCases, config, workerId, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -228,6 +278,9 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  // The last resort: whatever escaped every handler is logged, and the bot keeps serving.
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (kept serving)'));
+  process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (kept serving)'));
   const dormouse = await startDormouse(config, { logger });
   if (dormouse.consoleUrl) {
     logger.info({ url: dormouse.consoleUrl, cloud: config.cloud }, `Sandbox console: ${dormouse.consoleUrl}`);
@@ -241,13 +294,13 @@ async function main(): Promise<void> {
       ].join('\n') + '\n',
     );
   } else {
-    logger.info({ events: dormouse.eventsUrl, slack: config.slack.mode, cloud: config.cloud }, 'Dormouse is listening');
+    logger.info({ events: dormouse.eventsUrl, slack: config.slack.mode, cloud: config.cloud, worker: dormouse.workerId }, 'Dormouse is listening');
   }
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping: finishing work under way');
+    logger.info({ signal }, 'stopping: giving work under way back so it resumes at once elsewhere');
     dormouse.stop().then(
       () => process.exit(0),
       () => process.exit(1),

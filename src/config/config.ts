@@ -26,6 +26,10 @@ export interface Config {
   http: { port: number; host: string };
   cloud: CloudMode;
   aws: { region: string; endpoint?: string };
+  /** The sandbox's store: embedded unless an endpoint is given (several sandbox replicas sharing one store). */
+  store: { endpoint?: string };
+  /** Workflow leases and the leader's sweep (tens of seconds and a few seconds). */
+  leases: { leaseSeconds: number; sweepSeconds: number };
   table: { name: string; create: boolean };
   templatesPath: string;
   templates: readonly Template[];
@@ -115,6 +119,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (cloud === 'aws' && !region) problems.push('AWS_REGION is missing: the region Dormouse launches servers in, e.g. eu-west-1.');
   if (endpoint && !/^https?:\/\//.test(endpoint)) problems.push(`AWS_ENDPOINT_URL=${endpoint}: expected an http(s) URL.`);
 
+  const storeEndpoint = get('AWS_ENDPOINT_URL_DYNAMODB');
+  if (storeEndpoint && !/^https?:\/\//.test(storeEndpoint)) problems.push(`AWS_ENDPOINT_URL_DYNAMODB=${storeEndpoint}: expected an http(s) URL.`);
+
+  const leaseSeconds = int('DORMOUSE_LEASE_SECONDS', 30, 5, 600);
+  const sweepSeconds = int('DORMOUSE_SWEEP_SECONDS', 5, 1, 30);
+  if (60 % sweepSeconds !== 0) problems.push(`DORMOUSE_SWEEP_SECONDS=${sweepSeconds}: use a number that divides 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30).`);
+  if (sweepSeconds * 2 > leaseSeconds) problems.push(`DORMOUSE_SWEEP_SECONDS=${sweepSeconds}: the sweep must run at least twice per lease (DORMOUSE_LEASE_SECONDS=${leaseSeconds}), or the leader's lease lapses between ticks.`);
+
   const tableName = get('DORMOUSE_TABLE') ?? 'dormouse';
   if (!/^[a-zA-Z0-9_.-]{3,255}$/.test(tableName)) problems.push(`DORMOUSE_TABLE=${tableName}: 3-255 letters, digits, _ . or -.`);
 
@@ -143,7 +155,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     http: { port, host },
     cloud,
     aws: { region: region ?? 'us-east-1', ...(endpoint ? { endpoint } : {}) },
-    table: { name: tableName, create: bool('DORMOUSE_CREATE_TABLE', cloud === 'sandbox' || Boolean(endpoint)) },
+    store: storeEndpoint ? { endpoint: storeEndpoint } : {},
+    leases: { leaseSeconds, sweepSeconds },
+    table: { name: tableName, create: bool('DORMOUSE_CREATE_TABLE', cloud === 'sandbox' || Boolean(endpoint || storeEndpoint)) },
     templatesPath,
     templates,
     ...(opsChannel ? { opsChannel } : {}),

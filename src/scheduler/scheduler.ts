@@ -1,27 +1,48 @@
 /**
- * Cron wiring. Each job calls one use case and nothing else. Every replica
- * may run the sweep: leases on each environment decide who resumes what.
+ * Cron wiring. Each job calls one use case and nothing else, and runs only on
+ * the leader (see leader.ts). A tick that runs twice (a leader change in the
+ * middle) does nothing twice: each job's writes are conditional.
  */
-import cron from 'node-cron';
-import type { Logger } from '../core/ports/notifier.port.js';
-import type { UseCases } from '../core/use-cases/index.js';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from '../core/ports/clock.port.js';
+import type { LeaderCoordinator } from './leader.js';
 
-export interface Scheduler {
-  stop(): void;
+export interface Job {
+  name: string;
+  run(): Promise<unknown>;
 }
 
-export function startScheduler({ useCases, logger }: { useCases: UseCases; logger: Logger }): Scheduler {
-  const log = logger.child({ component: 'scheduler' });
-  const jobs = [
-    cron.schedule(
-      '* * * * *',
-      async () => {
-        const resumed = await useCases.resume.execute();
-        if (resumed.length) log.info({ resumed }, 'resumed environments whose worker stopped');
-      },
-      { name: 'resume-stuck', noOverlap: true },
-    ),
-  ];
-  for (const job of jobs) job.on('execution:failed', (ctx: { execution?: { error?: unknown } }) => log.error({ err: ctx.execution?.error, job: job.name }, 'scheduled job failed'));
-  return { stop: () => jobs.forEach((j) => void j.stop()) };
+export interface Scheduler {
+  /** Runs every job once now, if this replica leads (at start, so a restart does not wait for the first tick). */
+  tick(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startScheduler(opts: {
+  jobs: Array<{ job: Job; every: string }>;
+  coordinator: LeaderCoordinator;
+  logger: Logger;
+  leaseMs: number;
+}): Scheduler {
+  const log = opts.logger.child({ component: 'scheduler' });
+  const run = async (job: Job) => {
+    try {
+      await job.run();
+    } catch (err) {
+      log.error({ err, job: job.name }, 'scheduled job failed');
+    }
+  };
+  const tasks: ScheduledTask[] = opts.jobs.map(({ job, every }) =>
+    cron.schedule(every, () => run(job), { name: job.name, noOverlap: true, distributed: true, runCoordinator: opts.coordinator, distributedLease: opts.leaseMs }),
+  );
+  return {
+    tick: async () => {
+      if (!(await opts.coordinator.shouldRun())) return;
+      for (const { job } of opts.jobs) await run(job);
+    },
+    stop: async () => {
+      await Promise.all(tasks.map((t) => t.stop()));
+      await opts.coordinator.release();
+    },
+  };
 }

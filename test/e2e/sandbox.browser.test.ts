@@ -60,6 +60,9 @@ describe.skipIf(!hasChromium && !process.env.CI)('the sandbox in a browser', () 
     await modal.getByLabel('Number of servers').selectOption('2');
     await modal.getByLabel('Purpose').fill('Trying Dormouse out');
     await modal.getByRole('button', { name: 'Launch' }).click();
+    // The form turns into what happened; the person closes it.
+    await expect.poll(() => modal.textContent(), { timeout: 10_000 }).toContain('is on its way');
+    await modal.getByRole('button', { name: 'Close' }).last().click();
     await modal.waitFor({ state: 'detached' });
 
     const message = page.getByTestId('timeline').getByTestId('message').filter({ hasText: 'demo' });

@@ -70,11 +70,11 @@ describe('sandbox', () => {
     expect(visibleText(await waitForText(double, dm, 'no-room', 'the DM to the requester'))).toMatch(/failed while launching instances[\s\S]*Ops have been alerted/);
     expect((await bot.useCases.queries.status('no-room')).environment.failure).toMatchObject({ step: 'launch', code: 'COMPUTE.INSUFFICIENT_CAPACITY' });
 
-    // Retry from the alert: a new attempt (it fails again, the fault is still on), then Destroy from the alert.
+    // Retry from the alert: back to launching (it fails again, the fault is still on), then Destroy from the alert.
     const retried = await double.clickButton({ user: 'U0OPS', label: 'Retry', channel: 'C0OPS' });
     expect(retried.status).toBe(200);
     await double.waitFor(() => double.channelMessages('C0OPS').filter((m) => visibleText(m).includes('no-room')).length >= 2 || undefined, { timeoutMs: 15_000, what: 'a second alert after the retry' });
-    expect((await bot.useCases.queries.status('no-room')).environment.attempt).toBe(2);
+    expect((await bot.useCases.queries.status('no-room')).environment).toMatchObject({ state: 'failed', retries: 1 });
 
     await double.clickButton({ user: 'U0OPS', label: 'Destroy', channel: 'C0OPS' });
     await eventually(async () => expect((await bot.useCases.queries.status('no-room')).environment.state).toBe('destroyed'));

@@ -63,7 +63,10 @@ describe('Slack end to end against moto', () => {
     const submitted = await run.double.submitView({ user: DEV, values: { Template: 'api', 'Number of servers': '2', Purpose: 'staging for the "v2" API; $(not a command) ✨' } });
     expect(submitted.status).toBe(200);
     expect(submitted.ackMs).toBeLessThan(3000);
-    expect(run.double.openViews(DEV)).toHaveLength(0);
+    // Acknowledged before any I/O: the form says it is recording, then what happened.
+    expect(submitted.json).toMatchObject({ response_action: 'update' });
+    await run.double.waitFor(() => visibleText(run.double.openViews(DEV)[0]!).includes('is on its way') || undefined, { what: 'the form saying it is on its way' });
+    await run.double.closeView(DEV);
 
     const ready = await run.double.waitFor(() => {
       const m = messageOf('api-staging');
@@ -174,8 +177,13 @@ describe('Slack end to end against moto', () => {
       await command(DEV, 'new');
       await run.double.waitFor(() => run.double.openViews(DEV)[0], { what: 'the form' });
       const res = await run.double.submitView({ user: DEV, values: { Name: 'taken-name', Template: 'worker' } });
-      // Form errors are plain text: the holder is named, not left as a raw <@U…> mention.
-      expect(res.json).toMatchObject({ response_action: 'errors', errors: { name: expect.stringMatching(/already taken by @lee/i) } });
+      expect(res.json).toMatchObject({ response_action: 'update' });
+      // The store is asked after the ack: the form comes back with the problem under the name, naming the holder.
+      const back = await run.double.waitFor(() => {
+        const v = run.double.openViews(DEV)[0];
+        return v && v.callback_id === 'server_new' && JSON.stringify(v.blocks).includes('already taken by') ? v : undefined;
+      }, { what: 'the form back with the problem' });
+      expect(JSON.stringify(back.blocks)).toContain('<@U0LEAD>');
       const bad = await run.double.submitView({ user: DEV, values: { Name: 'Bad Name!', Template: 'worker' } });
       expect(bad.json).toMatchObject({ response_action: 'errors', errors: { name: expect.stringMatching(/lowercase/) } });
       expect(run.double.openViews(DEV)).toHaveLength(1);

@@ -1,87 +1,76 @@
 /**
- * Builds the real use cases over chosen adapters, for tests: a DynamoDB
- * repository on an in-memory dynalite, a notifier that records what people
- * would be told, and the compute/commands the test picks.
+ * Builds the real use cases over chosen adapters, for integration tests: a
+ * DynamoDB repository on an in-memory dynalite, a notifier that records what
+ * people would be told, and the compute/commands the test picks. Flows run
+ * on the real workflow runner, on the system clock, with short leases.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { pino } from 'pino';
 import { DynamoDbEnvironmentRepository, ensureTable } from '../../src/adapters/aws/dynamodb-environment.repository.js';
-import type { Environment, MessageRef } from '../../src/core/environment/environment.js';
 import type { Template } from '../../src/core/environment/template.js';
-import { testTemplate } from './templates.js';
+import { systemClock, type Clock } from '../../src/core/ports/clock.port.js';
 import type { ComputePort } from '../../src/core/ports/compute.port.js';
-import type { Clock, NotifierPort } from '../../src/core/ports/notifier.port.js';
 import type { RemoteCommandPort } from '../../src/core/ports/remote-command.port.js';
-import { BackgroundWork } from '../../src/core/use-cases/background.js';
-import { createUseCases, type UseCaseContext } from '../../src/core/use-cases/index.js';
+import { createUseCases, type UseCases } from '../../src/core/use-cases/index.js';
 import { startDynalite } from './dynalite.js';
+import { RecordingNotifier } from './fakes/recording-notifier.js';
+import { testTemplate } from './templates.js';
 
 export { testTemplate } from './templates.js';
-
-export class RecordingNotifier implements NotifierPort {
-  readonly progress: Environment[] = [];
-  readonly notes: Array<{ env: string; text: string }> = [];
-  readonly failures: Environment[] = [];
-  readonly alerts: Environment[] = [];
-  async showProgress(env: Environment): Promise<MessageRef> {
-    this.progress.push(env);
-    return env.message ?? { channel: 'C0TEST', ts: `${this.progress.length}.000` };
-  }
-  async threadNote(env: Environment, text: string) {
-    this.notes.push({ env: env.name, text });
-  }
-  async failed(env: Environment) {
-    this.failures.push(env);
-  }
-  async opsAlert(env: Environment) {
-    this.alerts.push(env);
-  }
-  states(name: string): string[] {
-    return this.progress.filter((e) => e.name === name).map((e) => e.state).filter((s, i, a) => a[i - 1] !== s);
-  }
-}
+export { RecordingNotifier } from './fakes/recording-notifier.js';
 
 export interface World {
-  ctx: UseCaseContext;
-  useCases: ReturnType<typeof createUseCases>;
+  repo: DynamoDbEnvironmentRepository;
+  useCases: UseCases;
   notifier: RecordingNotifier;
+  compute: ComputePort;
+  commands: RemoteCommandPort;
+  /** Waits until no flow runs. */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function buildWorld(parts: {
   compute: ComputePort;
   commands: RemoteCommandPort;
-  clock: Clock;
+  clock?: Clock;
   templates?: Template[];
   admins?: string[];
+  leaseMs?: number;
 }): Promise<World> {
   const dynalite = await startDynalite();
   const client = new DynamoDBClient({ region: 'us-east-1', endpoint: dynalite.endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   await ensureTable(client, 'dormouse-test');
-  const repo = new DynamoDbEnvironmentRepository(DynamoDBDocumentClient.from(client), 'dormouse-test', parts.clock);
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const clock = parts.clock ?? systemClock;
+  const repo = new DynamoDbEnvironmentRepository(DynamoDBDocumentClient.from(client), 'dormouse-test', clock);
   const notifier = new RecordingNotifier();
-  const ctx: UseCaseContext = {
+  const useCases = createUseCases({
     repo,
     compute: parts.compute,
     commands: parts.commands,
     notifier,
-    clock: parts.clock,
-    logger,
-    background: new BackgroundWork(logger),
+    clock,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     templates: parts.templates ?? [testTemplate()],
     admins: parts.admins ?? ['U0ADMIN'],
-    timeouts: { runningMs: 120_000, agentMs: 120_000 },
-    workerId: 'test-worker',
-    leaseMs: 60_000,
+    timeouts: { runningMs: 60_000, agentMs: 60_000 },
+    workerId: `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    leaseMs: parts.leaseMs ?? 10_000,
+    storeRetry: { initialMs: 20, maxMs: 200 },
+  });
+  const idle = async () => {
+    await useCases.runner.idle(60_000);
   };
   return {
-    ctx,
-    useCases: createUseCases(ctx),
+    repo,
+    useCases,
     notifier,
+    compute: parts.compute,
+    commands: parts.commands,
+    idle,
     close: async () => {
-      await ctx.background.idle();
+      await useCases.runner.stop(5_000);
       client.destroy();
       await dynalite.close();
     },

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalCloud } from '../../src/adapters/sandbox/local-cloud/local-cloud.js';
-import { systemClock } from '../../src/core/ports/notifier.port.js';
+import { systemClock } from '../../src/core/ports/clock.port.js';
 import { buildWorld, testTemplate, type World } from '../support/world.js';
 import { eventually } from '../support/eventually.js';
 
@@ -28,20 +28,20 @@ describe('destroy during provisioning', () => {
       delays: { bootMs: 300, agentMs: 50, stepMs: 300, terminateMs: 50, pollMs: 10 },
     });
     world = await buildWorld({ compute: cloud, commands: cloud, clock: systemClock, templates: [testTemplate({ bootstrap: [{ name: 'slow', run: 'true', timeoutSeconds: 60, sandboxSafe: false }] })] });
-    const { useCases, ctx } = world;
+    const { useCases, repo } = world;
     await useCases.request.execute({ name: 'racer', template: 'api', count: 2, owner: 'U0DEV', requestId: 'r' });
     await eventually(async () => {
-      const env = await ctx.repo.get('racer');
+      const env = await repo.get('racer');
       expect(env?.state).toBe(phase);
       expect(env?.servers.length).toBe(2);
     });
 
-    await useCases.destroy.execute('racer', 'U0DEV');
-    await ctx.background.idle();
+    await useCases.destroy.execute({ name: 'racer' }, 'U0DEV');
+    await world.idle();
 
-    const env = await ctx.repo.get('racer');
+    const env = await repo.get('racer');
     expect(env?.state).toBe('destroyed');
-    expect(await cloud.findByEnvironment('racer')).toEqual([]);
+    expect(await cloud.findByEnvironment(env!.id)).toEqual([]);
     const servers = await cloud.describeAll();
     expect(servers.length).toBe(2);
     expect(servers.every((s) => s.state === 'terminated' || s.state === 'shutting-down')).toBe(true);

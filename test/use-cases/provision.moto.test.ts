@@ -5,13 +5,13 @@
  * the one client concerned.
  */
 import { DescribeInstancesCommand, DescribeVolumesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetCommandInvocationCommand, ListCommandsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ec2Compute } from '../../src/adapters/aws/ec2-compute.adapter.js';
 import { SsmRemoteCommand } from '../../src/adapters/aws/ssm-remote-command.adapter.js';
 import { ErrorCodes } from '../../src/core/environment/errors.js';
-import { fakeClock } from '../adapters/aws/fake-clock.js';
+import { systemClock } from '../../src/core/ports/clock.port.js';
 import { motoClientConfig, uniqueName } from '../support/aws.js';
 import { buildWorld, type World } from '../support/world.js';
 
@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 async function world(opts: { ssmForCommands?: SSMClient; ec2?: EC2Client } = {}) {
-  const clock = fakeClock();
+  const clock = systemClock;
   const ec2 = opts.ec2 ?? new EC2Client(motoClientConfig());
   const ssm = new SSMClient(motoClientConfig());
   const w = await buildWorld({
@@ -53,9 +53,9 @@ describe('provisioning against moto', () => {
     const name = uniqueName('api');
     const { created } = await w.useCases.request.execute({ name, template: 'api', count: 2, owner: 'U0DEV', requestId: 'r1', purpose: 'e2e' });
     expect(created).toBe(true);
-    await w.ctx.background.idle();
+    await w.idle();
 
-    const env = await w.ctx.repo.get(name);
+    const env = await w.repo.get(name);
     expect(env?.state).toBe('ready');
     expect(env?.servers).toHaveLength(2);
     expect(env?.servers.every((s) => s.state === 'ready' && s.privateIp && s.lastStep === 'install')).toBe(true);
@@ -72,12 +72,12 @@ describe('provisioning against moto', () => {
     const instances = await liveInstances(name);
     expect(instances).toHaveLength(2);
     const tags = instances.map((i) => Object.fromEntries((i.Tags ?? []).map((t) => [t.Key, t.Value])));
-    expect(tags.map((t) => t['dormouse:index']).sort()).toEqual(['0', '1']);
+    expect(new Set(tags.map((t) => t['dormouse:environment-id']))).toEqual(new Set([env?.id]));
     for (const t of tags) expect(t).toMatchObject({ 'managed-by': 'dormouse', 'dormouse:owner': 'U0DEV', 'dormouse:environment': name, team: 'tests' });
     const volumes = await motoEc2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'tag:dormouse:environment', Values: [name] }] }));
     expect(volumes.Volumes?.length).toBe(2);
 
-    const events = await w.ctx.repo.listEvents(name, 20);
+    const events = await w.repo.listEvents(name, 20);
     expect(events.map((e) => e.type)).toContain('state:ready');
   });
 
@@ -87,21 +87,23 @@ describe('provisioning against moto', () => {
     const input = { name, template: 'api', owner: 'U0DEV', requestId: 'same' };
     const [a, b] = await Promise.all([w.useCases.request.execute(input), w.useCases.request.execute(input)]);
     expect([a.created, b.created].sort()).toEqual([false, true]);
-    await w.ctx.background.idle();
+    await w.idle();
     expect(await liveInstances(name)).toHaveLength(1);
   });
 
-  it('running provisioning twice (a crash and a resume) launches nothing more', async () => {
+  it('a flow resumed after its worker died (its lease lapsed) launches nothing more', async () => {
     const w = await world();
     const name = uniqueName('resume');
     await w.useCases.request.execute({ name, template: 'api', owner: 'U0DEV', requestId: 'r' });
-    await w.ctx.background.idle();
-    // Pretend the worker died during bootstrap: set it back and resume.
-    const env = (await w.ctx.repo.get(name))!;
-    await w.ctx.repo.save({ ...env, state: 'provisioning', lease: { holder: 'dead', until: '2000-01-01T00:00:00Z' } });
+    await w.idle();
+    // Pretend the worker died during provisioning: set it back, with a lapsed lease, and sweep.
+    const env = (await w.repo.get(name))!;
+    await w.repo.save({ ...env, state: 'provisioning', lease: { holder: 'dead', token: env.fence, until: '2000-01-01T00:00:00Z' } });
     expect(await w.useCases.resume.execute()).toEqual([name]);
-    await w.ctx.background.idle();
-    expect((await w.ctx.repo.get(name))?.state).toBe('ready');
+    await w.idle();
+    const after = (await w.repo.get(name))!;
+    expect(after.state).toBe('ready');
+    expect(after.fence).toBe(env.fence + 1);
     expect(await liveInstances(name)).toHaveLength(1);
   });
 
@@ -109,34 +111,37 @@ describe('provisioning against moto', () => {
     const w = await world();
     const name = uniqueName('held');
     const { newEnvironment } = await import('../../src/core/environment/environment.js');
-    const draft = newEnvironment({ name, owner: 'U0DEV', template: 'api', instanceType: 't3.medium', count: 1, purpose: '', requestId: 'r', hourlyCostUsd: 0.04 }, w.ctx.clock.now());
-    const { environment } = await w.ctx.repo.create({ ...draft, state: 'provisioning', lease: { holder: 'other-worker', until: new Date(w.ctx.clock.now().getTime() + 60_000).toISOString() } });
-    const after = await w.useCases.provision.execute(name);
-    expect(after.version).toBe(environment.version);
-    expect(await liveInstances(name)).toHaveLength(0);
+    const { newEnvironmentId } = await import('../../src/core/environment/ids.js');
+    const now = new Date();
+    const draft = newEnvironment({ id: newEnvironmentId(now), name, owner: 'U0DEV', template: 'api', instanceType: 't3.medium', count: 1, purpose: '', requestId: 'r', hourlyCostUsd: 0.04 }, now);
+    const { environment } = await w.repo.create({ ...draft, state: 'provisioning', fence: 1, lease: { holder: 'other-worker', token: 1, until: new Date(Date.now() + 60_000).toISOString() } });
     expect(await w.useCases.resume.execute()).not.toContain(name);
+    await w.idle();
+    expect((await w.repo.get(name))?.version).toBe(environment.version);
+    expect(await liveInstances(name)).toHaveLength(0);
   });
 
   it('destroy terminates every instance, by record and by tag, and records it', async () => {
     const w = await world();
     const name = uniqueName('gone');
     await w.useCases.request.execute({ name, template: 'api', count: 2, owner: 'U0DEV', requestId: 'r' });
-    await w.ctx.background.idle();
-    await expect(w.useCases.destroy.execute(name, 'U0SOMEONE')).rejects.toMatchObject({ code: ErrorCodes.NOT_AUTHORIZED });
-    await w.useCases.destroy.execute(name, 'U0DEV');
-    await w.ctx.background.idle();
-    expect((await w.ctx.repo.get(name))?.state).toBe('destroyed');
+    await w.idle();
+    await expect(w.useCases.destroy.execute({ name }, 'U0SOMEONE')).rejects.toMatchObject({ code: ErrorCodes.NOT_AUTHORIZED });
+    await w.useCases.destroy.execute({ name }, 'U0DEV');
+    await w.idle();
+    expect((await w.repo.get(name))?.state).toBe('destroyed');
     expect(await liveInstances(name)).toHaveLength(0);
     // The name is free again; the old record is archived, not lost.
     const again = await w.useCases.request.execute({ name, template: 'api', owner: 'U0LEAD', requestId: 'r2' });
     expect(again.created).toBe(true);
-    await w.ctx.background.idle();
+    await w.idle();
   });
 
   it('a bootstrap command that fails marks it failed with the step, exit code and output; retry resumes it', async () => {
     const realSsm = new SSMClient(motoClientConfig());
     const ssm = new SSMClient(motoClientConfig());
     const mock = mockClient(ssm);
+    mock.on(ListCommandsCommand).resolves({ Commands: [] });
     mock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
     mock.on(GetCommandInvocationCommand).resolves({
       Status: 'Failed',
@@ -147,9 +152,9 @@ describe('provisioning against moto', () => {
     const w = await world({ ssmForCommands: ssm });
     const name = uniqueName('boot');
     await w.useCases.request.execute({ name, template: 'api', owner: 'U0DEV', requestId: 'r' });
-    await w.ctx.background.idle();
+    await w.idle();
 
-    const failed = (await w.ctx.repo.get(name))!;
+    const failed = (await w.repo.get(name))!;
     expect(failed.state).toBe('failed');
     expect(failed.failure).toMatchObject({ step: 'bootstrap', code: ErrorCodes.COMMAND_FAILED, from: 'bootstrapping', retryable: true, server: 0 });
     expect(failed.failure?.reason).toMatch(/step `prepare` exited with code 2/);
@@ -159,31 +164,32 @@ describe('provisioning against moto', () => {
 
     // Fix the cause and retry: same servers, bootstrap resumes, no new launch.
     mock.restore();
-    (w.ctx.commands as unknown as { ssm: SSMClient }).ssm = realSsm;
+    (w.commands as unknown as { ssm: SSMClient }).ssm = realSsm;
     const before = (await liveInstances(name)).map((i) => i.InstanceId);
-    await expect(w.useCases.retry.execute(name, 'U0OTHER')).rejects.toMatchObject({ code: ErrorCodes.NOT_AUTHORIZED });
-    await w.useCases.retry.execute(name, 'U0ADMIN');
-    await w.ctx.background.idle();
-    expect((await w.ctx.repo.get(name))?.state).toBe('ready');
+    await expect(w.useCases.retry.execute({ name }, 'U0OTHER')).rejects.toMatchObject({ code: ErrorCodes.NOT_AUTHORIZED });
+    await w.useCases.retry.execute({ name }, 'U0ADMIN');
+    await w.idle();
+    expect((await w.repo.get(name))?.state).toBe('ready');
     expect((await liveInstances(name)).map((i) => i.InstanceId)).toEqual(before);
   });
 
   it('a command that times out marks it failed as timed out', async () => {
     const ssm = new SSMClient(motoClientConfig());
     const mock = mockClient(ssm);
+    mock.on(ListCommandsCommand).resolves({ Commands: [] });
     mock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-2' } });
     mock.on(GetCommandInvocationCommand).resolves({ Status: 'TimedOut', ResponseCode: -1, StandardOutputContent: 'still waiting for the lock' });
     const w = await world({ ssmForCommands: ssm });
     const name = uniqueName('slow');
     await w.useCases.request.execute({ name, template: 'api', owner: 'U0DEV', requestId: 'r' });
-    await w.ctx.background.idle();
-    const env = (await w.ctx.repo.get(name))!;
+    await w.idle();
+    const env = (await w.repo.get(name))!;
     expect(env.failure).toMatchObject({ step: 'bootstrap', code: ErrorCodes.COMMAND_TIMED_OUT });
     expect(env.failure?.reason).toMatch(/did not finish within 60 s/);
     mock.restore();
   });
 
-  it('no capacity: failed at launch with a sentence to act on; retry starts a new attempt', async () => {
+  it('no capacity: failed at launch with a sentence to act on; retry launches then', async () => {
     const ec2 = new EC2Client(motoClientConfig());
     const mock = mockClient(ec2);
     mock.on(DescribeInstancesCommand).resolves({ Reservations: [] });
@@ -191,8 +197,8 @@ describe('provisioning against moto', () => {
     const w = await world({ ec2 });
     const name = uniqueName('cap');
     await w.useCases.request.execute({ name, template: 'api', owner: 'U0DEV', requestId: 'r' });
-    await w.ctx.background.idle();
-    const env = (await w.ctx.repo.get(name))!;
+    await w.idle();
+    const env = (await w.repo.get(name))!;
     expect(env.state).toBe('failed');
     expect(env.failure).toMatchObject({ step: 'launch', code: ErrorCodes.CAPACITY });
     expect(env.failure?.reason).toMatch(/capacity/i);
@@ -200,12 +206,14 @@ describe('provisioning against moto', () => {
     expect(w.notifier.alerts).toHaveLength(1);
 
     mock.restore();
-    await w.useCases.retry.execute(name, 'U0DEV');
-    await w.ctx.background.idle();
-    const ready = (await w.ctx.repo.get(name))!;
+    await w.useCases.retry.execute({ name }, 'U0DEV');
+    await w.idle();
+    const ready = (await w.repo.get(name))!;
     expect(ready.state).toBe('ready');
-    expect(ready.attempt).toBe(2);
+    // Nothing was launched by the refused attempt, so the retry launches under the same attempt and token.
+    expect(ready.attempt).toBe(1);
+    expect(ready.retries).toBe(1);
     const tags = (await liveInstances(name)).map((i) => Object.fromEntries((i.Tags ?? []).map((t) => [t.Key, t.Value])));
-    expect(tags.map((t) => t['dormouse:attempt'])).toEqual(['2']);
+    expect(tags.map((t) => t['dormouse:attempt'])).toEqual(['1']);
   });
 });

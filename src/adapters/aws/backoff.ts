@@ -3,7 +3,7 @@
  * and retrying a call while its error is worth retrying. Time comes from the
  * injected clock, so tests run a ten-minute wait in microseconds.
  */
-import type { Clock } from '../../core/ports/notifier.port.js';
+import type { Clock } from '../../core/ports/clock.port.js';
 
 export interface BackoffOptions {
   /** The first delay. */
@@ -35,25 +35,28 @@ export interface PollOptions extends BackoffOptions {
   clock: Clock;
   /** Epoch milliseconds after which polling stops. One last check happens at the deadline. */
   deadline: number;
+  /** Stops the polling: it rejects with the signal's reason, before the next check and during a sleep. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
  * Calls `check` until it returns a value (anything but `undefined`), sleeping
  * with backoff in between. Returns that value, or `undefined` when the deadline
- * passed first. Errors thrown by `check` end the polling.
+ * passed first. Errors thrown by `check` end the polling, and so does the signal.
  */
 export async function pollWithBackoff<T>(
   check: () => Promise<T | undefined>,
   options: PollOptions,
 ): Promise<T | undefined> {
-  const { clock, deadline } = options;
+  const { clock, deadline, signal } = options;
   const delays = backoffDelays(options);
   for (;;) {
+    signal?.throwIfAborted();
     const value = await check();
     if (value !== undefined) return value;
     const remaining = deadline - clock.now().getTime();
     if (remaining <= 0) return undefined;
-    await clock.sleep(Math.min(delays.next().value, remaining));
+    await clock.sleep(Math.min(delays.next().value, remaining), signal);
   }
 }
 
@@ -65,6 +68,8 @@ export interface RetryOptions extends BackoffOptions {
   maxAttempts?: number;
   /** Epoch milliseconds after which no new try starts. */
   deadline?: number;
+  /** Stops the retrying: it rejects with the signal's reason, before the next try and during a sleep. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -73,18 +78,20 @@ export interface RetryOptions extends BackoffOptions {
  * remain; then the last error is thrown as is.
  */
 export async function retryWithBackoff<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
-  const { clock, shouldRetry, maxAttempts = Number.POSITIVE_INFINITY, deadline = Number.POSITIVE_INFINITY } = options;
+  const { clock, shouldRetry, signal } = options;
+  const { maxAttempts = Number.POSITIVE_INFINITY, deadline = Number.POSITIVE_INFINITY } = options;
   if (maxAttempts === Number.POSITIVE_INFINITY && deadline === Number.POSITIVE_INFINITY) {
     throw new Error('retryWithBackoff needs maxAttempts or a deadline');
   }
   const delays = backoffDelays(options);
   for (let attempt = 1; ; attempt += 1) {
+    signal?.throwIfAborted();
     try {
       return await fn();
     } catch (error) {
       const remaining = deadline - clock.now().getTime();
       if (!shouldRetry(error) || attempt >= maxAttempts || remaining <= 0) throw error;
-      await clock.sleep(Math.min(delays.next().value, remaining));
+      await clock.sleep(Math.min(delays.next().value, remaining), signal);
     }
   }
 }

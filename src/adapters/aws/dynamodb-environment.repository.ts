@@ -7,12 +7,14 @@
  *   environment           ENV#<name>       ENV
  *   archived environment  ENV#<name>       ARCHIVE#<createdAt>     (in no index)
  *   audit event           ENV#<name>       EVENT#<at>#<6 random>   (in no index)
- *   delivery claim        DELIVERY#<key>   DELIVERY                `expiresAt` (epoch s) is the TTL attribute
+ *   message ledger        ENV#<name>       NOTE#<id>               (in no index; see dynamodb-message-ledger.ts)
+ *   delivery claim        DELIVERY#<key>   DELIVERY                in byDue under CLAIM (see dynamodb-delivery-claims.ts)
+ *   leader lease          LEADER#<job>     LEADER                  (see dynamodb-leadership.ts)
  *
  *   index    partition key              sort key                           answers
  *   byOwner  gsi1pk = OWNER#<owner>     gsi1sk = <createdAt>#<name>        "my environments", newest first
  *   byState  gsi2pk = STATE#<state>     gsi2sk = <stateChangedAt>#<name>   "all in state X", longest in it first
- *   byDue    duePk  = DUE               dueAt  = <iso time>                "every timer due by now"
+ *   byDue    duePk  = DUE | CLAIM       dueAt  = <iso time>                "every timer due by now", "every claim expired by now"
  *
  * Only environment items carry index attributes; `duePk`/`dueAt` only while a
  * timer is pending, which makes `byDue` sparse: a sweep reads what is due,
@@ -44,7 +46,7 @@ import {
 import type { Environment } from '../../core/environment/environment.js';
 import { DomainError, ErrorCodes } from '../../core/environment/errors.js';
 import { describeState, isLive, type EnvironmentState } from '../../core/environment/lifecycle.js';
-import type { AuditEvent, CreateResult, EnvironmentRepository } from '../../core/ports/environment-repository.port.js';
+import type { AuditEvent, CreateResult, EnvironmentRepository, Fence } from '../../core/ports/environment-repository.port.js';
 
 export const INDEX = { byOwner: 'byOwner', byState: 'byState', byDue: 'byDue' } as const;
 /** Attribute DynamoDB's TTL deletes delivery claims by (where TTL exists). */
@@ -57,6 +59,8 @@ export const keys = {
   archive: (name: string, createdAt: string) => ({ pk: `ENV#${name}`, sk: `ARCHIVE#${createdAt}` }),
   event: (name: string, at: string, suffix: string) => ({ pk: `ENV#${name}`, sk: `EVENT#${at}#${suffix}` }),
   delivery: (key: string) => ({ pk: `DELIVERY#${key}`, sk: 'DELIVERY' }),
+  ledger: (name: string, id: string) => ({ pk: `ENV#${name}`, sk: `NOTE#${id}` }),
+  leader: (job: string) => ({ pk: `LEADER#${job}`, sk: 'LEADER' }),
 };
 
 /** Attributes that exist only for the table's keys and indexes, never part of an Environment. */
@@ -143,7 +147,8 @@ export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
   }
 
   /**
-   * Optimistic concurrency on `version`. Two workers that read version 4:
+   * Optimistic concurrency on `version`, and with a `fence`, on the lease.
+   * Two workers that read version 4:
    *
    *   worker A  read v4 ──── Put v5 if version = 4 ──✔ stored v5
    *   worker B  read v4 ─────────────────────────────── Put v5 if version = 4 ──✘ (stored is 5)
@@ -151,17 +156,22 @@ export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
    *                                                       and decides again; it never overwrites A
    * ─────────────────────────────────────────────────────────────────────────────────────> time
    *
+   * A flow's writes also name the lease they hold (holder and fencing token):
+   * once another worker has taken the lease over, the condition fails even
+   * if the versions happened to line up, and the ex-holder stops.
+   *
    * The condition also fails when the item does not exist, so a save never
    * creates an environment.
    */
-  async save(next: Environment): Promise<Environment> {
+  async save(next: Environment, fence?: Fence): Promise<Environment> {
     const stored: Environment = { ...next, version: next.version + 1 };
     const versionUnchanged = '#version = :expected';
+    const leaseStillOurs = '#lease.#holder = :holder AND #lease.#token = :token';
     const saved = await this.putIf(
       toItem(stored),
-      versionUnchanged,
-      { '#version': 'version' },
-      { ':expected': next.version },
+      fence ? `${versionUnchanged} AND ${leaseStillOurs}` : versionUnchanged,
+      { '#version': 'version', ...(fence ? { '#lease': 'lease', '#holder': 'holder', '#token': 'token' } : {}) },
+      { ':expected': next.version, ...(fence ? { ':holder': fence.holder, ':token': fence.token } : {}) },
       'save',
       next.name,
     );
@@ -220,31 +230,6 @@ export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
     } catch (e) {
       throw storeError(e, 'listEvents', this.tableName, environment);
     }
-  }
-
-  /**
-   * A claim lives until `expiresAt`. DynamoDB's TTL deletes it some time after
-   * that, but TTL is lazy (and absent on dynalite), so expiry is decided by
-   * the condition, not by the item being gone:
-   *
-   *   claim #1 ──✔ expiresAt = t+ttl
-   *   claim #2 (before t+ttl) ──✘ already claimed → false
-   *   claim #3 (after t+ttl, item maybe not yet deleted) ──✔ claims again
-   * ──────────────────────────────────────────────────────> time
-   */
-  async claimDelivery(key: string, ttlSeconds: number): Promise<boolean> {
-    const now = this.clock.now();
-    const nowSeconds = Math.floor(now.getTime() / 1000);
-    const neverClaimed = 'attribute_not_exists(pk)';
-    const claimExpired = '#expiresAt < :now';
-    return this.putIf(
-      { ...keys.delivery(key), [TTL_ATTRIBUTE]: nowSeconds + ttlSeconds, claimedAt: now.toISOString() },
-      `${neverClaimed} OR ${claimExpired}`,
-      { '#expiresAt': TTL_ATTRIBUTE },
-      { ':now': nowSeconds },
-      'claimDelivery',
-      key,
-    );
   }
 
   // ── helpers ────────────────────────────────────────────────────────────────
@@ -364,11 +349,11 @@ function withoutUndefined<T>(value: T): T {
  * SDK exceptions are matched by name rather than `instanceof`, which fails
  * when two copies of the SDK are loaded (the name is the API's error code).
  */
-function isSdkError(e: unknown, name: string): boolean {
+export function isSdkError(e: unknown, name: string): boolean {
   return (e as { name?: unknown } | null)?.name === name;
 }
 
-const isConditionalCheckFailed = (e: unknown): boolean => isSdkError(e, 'ConditionalCheckFailedException');
+export const isConditionalCheckFailed = (e: unknown): boolean => isSdkError(e, 'ConditionalCheckFailedException');
 
 function concurrentModification(name: string): DomainError {
   return new DomainError(
@@ -388,18 +373,29 @@ const TRANSIENT_ERRORS = new Set([
   'TimeoutError',
 ]);
 
-function storeError(e: unknown, operation: string, tableName: string, name?: string): DomainError {
+export function storeError(e: unknown, operation: string, tableName: string, name?: string): DomainError {
   const err = e as { name?: string; message?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
   const sdkError = err?.name ?? 'Error';
   const retryable =
-    TRANSIENT_ERRORS.has(sdkError) || Boolean(err?.$retryable) || (err?.$metadata?.httpStatusCode ?? 0) >= 500;
+    TRANSIENT_ERRORS.has(sdkError) || Boolean(err?.$retryable) || (err?.$metadata?.httpStatusCode ?? 0) >= 500 || isNetworkError(e);
+  // The sentence is for people; what went wrong inside (the SDK's words) is in the details and the cause, for the logs.
   return new DomainError(
     ErrorCodes.STORE_ERROR,
-    `The environment store failed (${operation}${name ? ` \`${name}\`` : ''}): ` +
-      `${sdkError}: ${err?.message ?? String(e)}`,
-    { operation, tableName, sdkError, ...(name ? { name } : {}) },
+    retryable ? 'Dormouse could not reach its database just now.' : 'Dormouse\'s database refused a request.',
+    { operation, tableName, sdkError, sdkMessage: err?.message ?? String(e), ...(name ? { name } : {}) },
     retryable,
     { cause: e },
+  );
+}
+
+/** Connection refused or reset, a socket hang-up, a request that timed out: the store may answer next time. */
+function isNetworkError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  const name = (e as { name?: unknown } | null)?.name;
+  return (
+    (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) ||
+    name === 'TimeoutError' ||
+    name === 'AbortError'
   );
 }
 

@@ -8,17 +8,23 @@
  *   launch never leaves half an environment behind, and a repeated launch finds
  *   either nothing or everything. Spreading servers over several subnets would
  *   need one call per subnet and the handling of partial launches; not needed yet.
+ * - Servers are found by the environment's unique id (`dormouse:environment-id`),
+ *   never by its name: a name can be reused once an environment is destroyed,
+ *   and the new environment must not adopt the old one's servers.
  * - Idempotency is ours: before launching, we look for instances tagged with
- *   the environment and attempt. The ClientToken is passed as well, which
- *   covers a crash between RunInstances and its answer on real EC2.
- * - A multi-count call shares one set of TagSpecifications, so the per-server
- *   tags (`dormouse:index`, `Name`) are written afterwards with CreateTags. The
- *   index is the instance's AmiLaunchIndex, so writing it again after a crash
- *   gives the same answer.
+ *   the environment id and attempt, in any state (a terminated one still tells
+ *   the caller that the set is incomplete). The ClientToken is passed as well;
+ *   it covers a crash between RunInstances and its answer on real EC2, and a
+ *   second launch that DescribeInstances cannot see yet (eventual consistency).
+ * - Tags are written only by RunInstances (TagSpecifications on the instances
+ *   and their volumes): the bot's IAM role may tag nothing after launch
+ *   (`ec2:CreateAction = RunInstances`). A multi-count call shares one set of
+ *   tags, so no tag tells the servers apart: a server's index is its
+ *   AmiLaunchIndex (0 … count-1 within the call; EC2 and moto both set it),
+ *   and its `Name` is `dormouse-<environment name>`.
  */
 import { createHash } from 'node:crypto';
 import {
-  CreateTagsCommand,
   DescribeInstancesCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
@@ -39,17 +45,26 @@ import type {
   LaunchRequest,
   WaitOptions,
 } from '../../core/ports/compute.port.js';
-import type { Clock } from '../../core/ports/notifier.port.js';
-import { awsErrorCode, awsHttpStatus, isThrottling, pollWithBackoff, retryWithBackoff } from './backoff.js';
+import type { Clock } from '../../core/ports/clock.port.js';
+import {
+  awsErrorCode,
+  awsHttpStatus,
+  isThrottling,
+  pollWithBackoff,
+  retryWithBackoff,
+  type PollOptions,
+} from './backoff.js';
 
 /** Tag keys Dormouse writes on instances and volumes. */
 export const Tags = {
   managedBy: 'managed-by',
+  /** The environment's unique id: what finds its servers again. */
+  environmentId: 'dormouse:environment-id',
+  /** Its name, for people (names are reused; ids are not). */
   environment: 'dormouse:environment',
   owner: 'dormouse:owner',
   template: 'dormouse:template',
   attempt: 'dormouse:attempt',
-  index: 'dormouse:index',
   name: 'Name',
 } as const;
 export const MANAGED_BY = 'dormouse';
@@ -71,7 +86,7 @@ export interface Ec2ComputeDeps {
   imageCacheTtlMs?: number;
 }
 
-type Operation = 'launch' | 'resolve-image' | 'tag' | 'describe' | 'terminate';
+type Operation = 'launch' | 'resolve-image' | 'describe' | 'terminate';
 
 export class Ec2Compute implements ComputePort {
   private readonly ec2: EC2Client;
@@ -80,6 +95,8 @@ export class Ec2Compute implements ComputePort {
   private readonly poll: { initialMs: number; maxMs: number };
   private readonly imageCacheTtlMs: number;
   private readonly images = new Map<string, { ami: Promise<string>; expiresAt: number }>();
+  /** Launches under way in this process, by environment id and attempt (a double click shares one). */
+  private readonly launching = new Map<string, Promise<Instance[]>>();
 
   constructor(deps: Ec2ComputeDeps) {
     this.ec2 = deps.ec2;
@@ -90,18 +107,22 @@ export class Ec2Compute implements ComputePort {
   }
 
   async launch(request: LaunchRequest): Promise<Instance[]> {
+    // Across processes the ClientToken does this; within one, a second call need not even ask EC2.
+    const key = `${request.environmentId}#${request.attempt}`;
+    const underWay = this.launching.get(key);
+    if (underWay) return underWay;
+    const launch = this.findOrLaunch(request).finally(() => this.launching.delete(key));
+    this.launching.set(key, launch);
+    return launch;
+  }
+
+  private async findOrLaunch(request: LaunchRequest): Promise<Instance[]> {
+    // Every state: a set launched before whose servers have since ended is still that attempt's set.
     const existing = await this.describe([
-      ...environmentFilters(request.environment),
+      ...environmentFilters(request.environmentId),
       { Name: `tag:${Tags.attempt}`, Values: [String(request.attempt)] },
     ]);
-    if (existing.length > 0) {
-      // Launched before (a retried request, or a crash after RunInstances): finish the tagging it may have missed.
-      await this.tagEachServer(
-        existing.filter((i) => tagValue(i, Tags.index) === undefined),
-        request.environment,
-      );
-      return sortByIndex(existing.map(toInstance));
-    }
+    if (existing.length > 0) return sortByIndex(existing.map(toInstance));
 
     const imageId = await this.resolveImage(request.image);
     const output = await this.withThrottlingRetry(() =>
@@ -109,14 +130,16 @@ export class Ec2Compute implements ComputePort {
     ).catch((error: unknown) => {
       throw translateError(error, 'launch', { instanceType: request.instanceType, count: request.count });
     });
-    const launched = output.Instances ?? [];
-    await this.tagEachServer(launched, request.environment);
     // RunInstances may answer without tags: the attempt is the one just launched.
-    return sortByIndex(launched.map((i) => ({ ...toInstance(i), attempt: request.attempt })));
+    return sortByIndex((output.Instances ?? []).map((i) => ({ ...toInstance(i), attempt: request.attempt })));
   }
 
-  async findByEnvironment(environment: string): Promise<Instance[]> {
-    return sortByIndex((await this.describe(environmentFilters(environment))).map(toInstance));
+  async findByEnvironment(environmentId: string): Promise<Instance[]> {
+    const live = await this.describe([
+      ...environmentFilters(environmentId),
+      { Name: 'instance-state-name', Values: LIVE_STATES },
+    ]);
+    return sortByIndex(live.map(toInstance));
   }
 
   async waitUntilRunning(instanceIds: readonly string[], options: WaitOptions): Promise<Instance[]> {
@@ -135,13 +158,9 @@ export class Ec2Compute implements ComputePort {
         });
         return ready ? seen : undefined;
       },
-      { ...this.poll, clock: this.clock, deadline: this.deadline(options.timeoutMs) },
+      this.pollOptions(options),
     );
-    if (!running) {
-      throw waitTimedOut('running', instanceIds, seen, options.timeoutMs);
-    }
-    // EC2 lists no block devices for a pending instance, so the volumes get their per-server tags once it runs.
-    await this.tagEachServer(running.filter((i) => tagValue(i, Tags.managedBy) === MANAGED_BY));
+    if (!running) throw waitTimedOut('running', instanceIds, seen, options.timeoutMs);
     return sortByIndex(running.map(toInstance));
   }
 
@@ -170,7 +189,7 @@ export class Ec2Compute implements ComputePort {
         // An instance EC2 no longer lists is long terminated.
         return seen.every((i) => i.State?.Name === 'terminated') ? true : undefined;
       },
-      { ...this.poll, clock: this.clock, deadline: this.deadline(options.timeoutMs) },
+      this.pollOptions(options),
     );
     if (!done) throw waitTimedOut('terminated', instanceIds, seen, options.timeoutMs);
   }
@@ -204,33 +223,6 @@ export class Ec2Compute implements ComputePort {
     return ami;
   }
 
-  /** Writes `dormouse:index` and `Name` on each instance and the volumes it lists. */
-  private async tagEachServer(instances: readonly Ec2Instance[], environment?: string): Promise<void> {
-    for (const instance of instances) {
-      const { InstanceId } = instance;
-      if (!InstanceId) continue;
-      const index = indexOf(instance);
-      const name = `${environment ?? tagValue(instance, Tags.environment) ?? 'server'}-${index}`;
-      const volumeIds = (instance.BlockDeviceMappings ?? []).flatMap((m) => (m.Ebs?.VolumeId ? [m.Ebs.VolumeId] : []));
-      await this.withThrottlingRetry(
-        () =>
-          this.ec2.send(
-            new CreateTagsCommand({
-              Resources: [InstanceId, ...volumeIds],
-              Tags: [
-                { Key: Tags.index, Value: String(index) },
-                { Key: Tags.name, Value: name },
-              ],
-            }),
-          ),
-        // Right after RunInstances, EC2 may not know the new ids yet (eventual consistency).
-        (error) => /^Invalid(Instance|Volume)ID\.NotFound$|^InvalidVolume\.NotFound$/.test(awsErrorCode(error) ?? ''),
-      ).catch((error: unknown) => {
-        throw translateError(error, 'tag', { instanceId: InstanceId });
-      });
-    }
-  }
-
   /** DescribeInstances over every page, live instances only when the filters say so. */
   private async describe(filters: Filter[]): Promise<Ec2Instance[]> {
     const instances: Ec2Instance[] = [];
@@ -252,26 +244,32 @@ export class Ec2Compute implements ComputePort {
     return this.describe([{ Name: 'instance-id', Values: [...instanceIds] }]);
   }
 
-  private withThrottlingRetry<T>(fn: () => Promise<T>, alsoRetry?: (error: unknown) => boolean): Promise<T> {
+  private withThrottlingRetry<T>(fn: () => Promise<T>): Promise<T> {
     return retryWithBackoff(fn, {
       clock: this.clock,
-      shouldRetry: (error) => isThrottling(error) || (alsoRetry?.(error) ?? false),
+      shouldRetry: isThrottling,
       maxAttempts: THROTTLE_ATTEMPTS,
       initialMs: 1_000,
       maxMs: 8_000,
     });
   }
 
-  private deadline(timeoutMs: number): number {
-    return this.clock.now().getTime() + timeoutMs;
+  /** The backoff of a wait, its deadline from now, and the signal that ends it early. */
+  private pollOptions(options: WaitOptions): PollOptions {
+    return {
+      ...this.poll,
+      clock: this.clock,
+      deadline: this.clock.now().getTime() + options.timeoutMs,
+      signal: options.signal,
+    };
   }
 }
 
-function environmentFilters(environment: string): Filter[] {
+/** Instances of this environment (by its unique id), in every state. */
+function environmentFilters(environmentId: string): Filter[] {
   return [
     { Name: `tag:${Tags.managedBy}`, Values: [MANAGED_BY] },
-    { Name: `tag:${Tags.environment}`, Values: [environment] },
-    { Name: 'instance-state-name', Values: LIVE_STATES },
+    { Name: `tag:${Tags.environmentId}`, Values: [environmentId] },
   ];
 }
 
@@ -279,7 +277,9 @@ function runInstancesInput(request: LaunchRequest, imageId: string): RunInstance
   const tags: Tag[] = Object.entries({
     ...request.tags,
     // Ours last: a template cannot overwrite what finds the servers again.
+    [Tags.name]: `dormouse-${request.environment}`,
     [Tags.managedBy]: MANAGED_BY,
+    [Tags.environmentId]: request.environmentId,
     [Tags.environment]: request.environment,
     [Tags.owner]: request.owner,
     [Tags.template]: request.template,
@@ -323,9 +323,9 @@ function tagNumber(instance: Ec2Instance, key: string): number | undefined {
   return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
-/** The server's position: its tag, or (before the tag is written) its place in the launch. */
+/** The server's position among the environment's servers: its place in the one RunInstances call that launched them. */
 function indexOf(instance: Ec2Instance): number {
-  return tagNumber(instance, Tags.index) ?? instance.AmiLaunchIndex ?? 0;
+  return instance.AmiLaunchIndex ?? 0;
 }
 
 function toInstance(instance: Ec2Instance): Instance {
@@ -339,7 +339,7 @@ function toInstance(instance: Ec2Instance): Instance {
 }
 
 function sortByIndex(instances: Instance[]): Instance[] {
-  return instances.sort((a, b) => a.index - b.index || a.instanceId.localeCompare(b.instanceId));
+  return instances.sort((a, b) => a.attempt - b.attempt || a.index - b.index || a.instanceId.localeCompare(b.instanceId));
 }
 
 function instanceLost(lost: readonly Ec2Instance[]): DomainError {

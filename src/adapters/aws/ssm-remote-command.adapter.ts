@@ -2,24 +2,43 @@
  * RemoteCommandPort on SSM Run Command (`AWS-RunShellScript`).
  *
  * The timeline of one step:
+ *   ListCommands(InstanceId): a command with this step's key already sent to this instance?
+ *       │ yes: attach to it (a flow resumed after a crash or a pause never runs a step twice)
+ *       │ no:
  *   SendCommand ──InvalidInstanceId (agent not registered yet)──> retry with backoff until agentTimeoutMs → AGENT_OFFLINE
- *       │ accepted: onAccepted()
+ *       │ accepted (or attached): onAccepted()
  *   GetCommandInvocation ──InvocationDoesNotExist (normal right after sending)──> poll again
  *       │ Pending / InProgress / Delayed / Cancelling: poll again with backoff
  *       │ Success / Failed / Cancelled / TimedOut: the result
  *   step.timeoutSeconds + grace passed: CancelCommand (best effort) and TimedOut
+ *   the caller's signal aborted: stop waiting (the command goes on) and reject with its reason
+ *
+ * The key travels in the command's Comment, the only free-text field SSM
+ * lists back: `dormouse <24 hex of sha256(instance id | key)> <step name>`
+ * (100 characters at most). The instance id is part of what is hashed, so a
+ * matching comment means this instance, whatever ListCommands says a
+ * command's InstanceIds are (moto piles up every instance there). SSM keeps
+ * command history for 30 days, longer than any flow waits to resume.
+ *
+ * What the key cannot promise: two processes that look at the same moment
+ * both find nothing and both send (SSM has no idempotency token for
+ * SendCommand). Within a process, concurrent runs of one key share one send;
+ * across processes, the core's fenced lease keeps two holders of a flow from
+ * running its steps at once.
  *
  * Script output goes into the result only, never into a log: it may hold anything.
  */
+import { createHash } from 'node:crypto';
 import {
   CancelCommandCommand,
   GetCommandInvocationCommand,
+  ListCommandsCommand,
   SendCommandCommand,
   type GetCommandInvocationCommandOutput,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { DomainError, ErrorCodes } from '../../core/environment/errors.js';
-import type { Clock } from '../../core/ports/notifier.port.js';
+import type { Clock } from '../../core/ports/clock.port.js';
 import {
   renderScript,
   type CommandResult,
@@ -33,6 +52,14 @@ import { awsErrorCode, isThrottling, pollWithBackoff, retryWithBackoff } from '.
 export const RUN_SHELL_SCRIPT = 'AWS-RunShellScript';
 /** SSM keeps a comment to 100 characters. */
 const MAX_COMMENT = 100;
+/** Hex characters of the key's hash in the comment: 96 bits, no collision in any one instance's history. */
+const KEY_HASH_CHARS = 24;
+/** ListCommands answers at most 50 commands a page. */
+const LIST_PAGE_SIZE = 50;
+/** Command ids this process sent or found, remembered so a repeated run need not list again (bounded). */
+const REMEMBERED_COMMANDS = 1000;
+/** How many times a throttled ListCommands is tried before THROTTLED reaches the caller. */
+const THROTTLE_ATTEMPTS = 4;
 
 export interface SsmRemoteCommandDeps {
   ssm: SSMClient;
@@ -47,6 +74,27 @@ export interface SsmRemoteCommandDeps {
   deliveryTimeoutSeconds?: number;
 }
 
+/** What identifies one step's command on one instance: the hash of both, as it appears in the comment. */
+export function commandKeyHash(instanceId: string, key: string): string {
+  return createHash('sha256').update(`${instanceId}|${key}`).digest('hex').slice(0, KEY_HASH_CHARS);
+}
+
+/** The comment a step's command carries: its key's hash (what finds it again), then its name for people. */
+export function commandComment(instanceId: string, step: Pick<RemoteStep, 'key' | 'name'>): string {
+  return `dormouse ${commandKeyHash(instanceId, step.key)} ${step.name}`.slice(0, MAX_COMMENT);
+}
+
+/** Whether a listed command's comment is the one of this key on this instance. */
+export function isCommandOf(comment: string | undefined, instanceId: string, key: string): boolean {
+  return (comment ?? '').split(' ', 2).join(' ') === `dormouse ${commandKeyHash(instanceId, key)}`;
+}
+
+/** A send or lookup under way (or done) in this process, with the signal of the run that started it. */
+interface KnownCommand {
+  commandId: Promise<string>;
+  signal: AbortSignal | undefined;
+}
+
 export class SsmRemoteCommand implements RemoteCommandPort {
   private readonly ssm: SSMClient;
   private readonly clock: Clock;
@@ -54,6 +102,8 @@ export class SsmRemoteCommand implements RemoteCommandPort {
   private readonly tailLines: number;
   private readonly graceMs: number;
   private readonly deliveryTimeoutSeconds: number;
+  /** By key hash. */
+  private readonly known = new Map<string, KnownCommand>();
 
   constructor(deps: SsmRemoteCommandDeps) {
     this.ssm = deps.ssm;
@@ -66,7 +116,7 @@ export class SsmRemoteCommand implements RemoteCommandPort {
 
   async run(instanceId: string, step: RemoteStep, options: RunOptions): Promise<CommandResult> {
     const startedAt = this.now();
-    const commandId = await this.send(instanceId, step, options.agentTimeoutMs);
+    const commandId = await this.findOrSend(instanceId, step, options);
     options.onAccepted?.();
 
     let last: GetCommandInvocationCommandOutput | undefined;
@@ -81,7 +131,12 @@ export class SsmRemoteCommand implements RemoteCommandPort {
         }
         return terminalStatus(last);
       },
-      { ...this.poll, clock: this.clock, deadline: this.now() + step.timeoutSeconds * 1000 + this.graceMs },
+      {
+        ...this.poll,
+        clock: this.clock,
+        deadline: this.now() + step.timeoutSeconds * 1000 + this.graceMs,
+        signal: options.signal,
+      },
     );
 
     if (status === undefined) {
@@ -99,12 +154,64 @@ export class SsmRemoteCommand implements RemoteCommandPort {
     };
   }
 
+  /**
+   * The id of this step's command on this instance: one this process already
+   * knows, one SSM lists, or a new one. Concurrent runs of one key share the
+   * lookup and the send; a run whose own signal is still live starts over if
+   * the run it shared with was aborted.
+   */
+  private async findOrSend(instanceId: string, step: RemoteStep, options: RunOptions): Promise<string> {
+    const hash = commandKeyHash(instanceId, step.key);
+    for (;;) {
+      options.signal?.throwIfAborted();
+      let entry = this.known.get(hash);
+      if (!entry) {
+        entry = { commandId: this.lookUpOrSend(instanceId, step, options), signal: options.signal };
+        this.remember(hash, entry);
+      }
+      try {
+        return await untilAborted(entry.commandId, options.signal);
+      } catch (error) {
+        if (this.known.get(hash) === entry) this.known.delete(hash);
+        if (entry.signal !== options.signal && entry.signal?.aborted && !options.signal?.aborted) continue;
+        throw error;
+      }
+    }
+  }
+
+  private async lookUpOrSend(instanceId: string, step: RemoteStep, options: RunOptions): Promise<string> {
+    return (await this.findSent(instanceId, step, options.signal)) ?? this.send(instanceId, step, options);
+  }
+
+  /** The command with this step's key that SSM lists for the instance (every page), if any. */
+  private async findSent(instanceId: string, step: RemoteStep, signal?: AbortSignal): Promise<string | undefined> {
+    let nextToken: string | undefined;
+    do {
+      const page = await retryWithBackoff(
+        () =>
+          this.ssm.send(
+            new ListCommandsCommand({ InstanceId: instanceId, MaxResults: LIST_PAGE_SIZE, NextToken: nextToken }),
+          ),
+        { ...this.poll, clock: this.clock, shouldRetry: isThrottling, maxAttempts: THROTTLE_ATTEMPTS, signal },
+      ).catch((error: unknown) => {
+        if (signal?.aborted) throw signal.reason;
+        // An instance whose agent never registered has had no command.
+        if (awsErrorCode(error) === 'InvalidInstanceId') return undefined;
+        throw translateError(error, 'ListCommands', { instanceId, step: step.name });
+      });
+      const found = page?.Commands?.find((c) => c.CommandId && isCommandOf(c.Comment, instanceId, step.key));
+      if (found?.CommandId) return found.CommandId;
+      nextToken = page?.NextToken;
+    } while (nextToken);
+    return undefined;
+  }
+
   /** SendCommand, retried while the instance's agent has not registered with SSM yet. Returns the command id. */
-  private async send(instanceId: string, step: RemoteStep, agentTimeoutMs: number): Promise<string> {
+  private async send(instanceId: string, step: RemoteStep, options: RunOptions): Promise<string> {
     const input = {
       InstanceIds: [instanceId],
       DocumentName: RUN_SHELL_SCRIPT,
-      Comment: `dormouse ${step.name}`.slice(0, MAX_COMMENT),
+      Comment: commandComment(instanceId, step),
       TimeoutSeconds: this.deliveryTimeoutSeconds,
       Parameters: {
         commands: renderScript(step).split('\n'),
@@ -116,19 +223,40 @@ export class SsmRemoteCommand implements RemoteCommandPort {
         ...this.poll,
         clock: this.clock,
         shouldRetry: (error) => awsErrorCode(error) === 'InvalidInstanceId' || isThrottling(error),
-        deadline: this.now() + agentTimeoutMs,
+        deadline: this.now() + options.agentTimeoutMs,
+        signal: options.signal,
       });
       const commandId = output.Command?.CommandId;
       if (!commandId) throw new Error('SendCommand answered without a command id');
       return commandId;
     } catch (error) {
-      throw translateError(error, 'SendCommand', { instanceId, step: step.name, agentTimeoutMs });
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw translateError(error, 'SendCommand', { instanceId, step: step.name, agentTimeoutMs: options.agentTimeoutMs });
+    }
+  }
+
+  private remember(hash: string, entry: KnownCommand): void {
+    this.known.set(hash, entry);
+    if (this.known.size > REMEMBERED_COMMANDS) {
+      const oldest = this.known.keys().next().value;
+      if (oldest !== undefined) this.known.delete(oldest);
     }
   }
 
   private now(): number {
     return this.clock.now().getTime();
   }
+}
+
+/** The promise's outcome, or the signal's reason as soon as it is aborted (the promise goes on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** The port's status once SSM says the invocation is over; undefined while it is not. */

@@ -3,18 +3,20 @@
  * events, `GET /healthz`) or Socket Mode when an app token is configured.
  * Listeners are registered here and live one file per callback.
  */
-import { createHash } from 'node:crypto';
-import type { ServerResponse, IncomingMessage } from 'node:http';
-import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type AnyMiddlewareArgs, type Logger as BoltLogger, type Receiver } from '@slack/bolt';
-import type { EnvironmentRepository } from '../../core/ports/environment-repository.port.js';
-import type { Logger } from '../../core/ports/notifier.port.js';
+import { App, LogLevel, SocketModeReceiver, type Logger as BoltLogger, type Receiver } from '@slack/bolt';
+import type { Logger } from '../../core/ports/clock.port.js';
+import type { DeliveryClaims } from '../../core/ports/delivery-claims.port.js';
 import { Ids } from './ids.js';
+import { appHomeOpenedEvent } from './listeners/events/app-home-opened.event.js';
 import { destroyAction, destroyCancelAction } from './listeners/actions/destroy.action.js';
 import { retryAction } from './listeners/actions/retry.action.js';
 import { templatePickAction } from './listeners/actions/template-pick.action.js';
 import { serverCommand } from './listeners/commands/server.command.js';
 import type { ListenerDeps } from './listeners/deps.js';
+import { fallback } from './listeners/fallback.js';
 import { serverNewView } from './listeners/views/server-new.view.js';
+import { SignedHttpReceiver } from './receiver/signed-http.receiver.js';
+import { eventClaims } from './middleware/event-claims.middleware.js';
 
 export interface BoltAppOptions {
   mode: 'http' | 'socket';
@@ -23,30 +25,19 @@ export interface BoltAppOptions {
   appToken?: string;
   apiUrl?: string;
   deps: ListenerDeps;
-  repo: EnvironmentRepository;
+  /** Where Events API deliveries are claimed, so a redelivery is dropped. */
+  claims: DeliveryClaims;
   /** Extra GET routes served next to /slack/events (health). */
   health: () => { ok: boolean; detail?: Record<string, unknown> };
 }
 
-/** How long a delivery is remembered: Slack retries within minutes. */
-const DELIVERY_TTL_SECONDS = 60 * 60;
-
 export function createBoltApp(opts: BoltAppOptions): { app: App; receiver: Receiver } {
   const logger = slackLogger(opts.deps.logger.child({ component: 'bolt' }));
-  const healthRoute = {
-    path: '/healthz',
-    method: ['GET'],
-    handler: (_req: IncomingMessage, res: ServerResponse) => {
-      const h = opts.health();
-      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: h.ok ? 'ok' : 'unavailable', ...h.detail }));
-    },
-  };
   const receiver: Receiver =
     opts.mode === 'socket'
       ? // Socket Mode has no HTTP server of its own: main.ts serves /healthz beside it.
         new SocketModeReceiver({ appToken: opts.appToken ?? '', logger })
-      : new HTTPReceiver({ signingSecret: opts.signingSecret, logger, customRoutes: [healthRoute], endpoints: '/slack/events' });
+      : new SignedHttpReceiver({ signingSecret: opts.signingSecret, logger: opts.deps.logger.child({ component: 'receiver' }), health: opts.health });
   const app = new App({
     token: opts.botToken,
     receiver,
@@ -56,7 +47,11 @@ export function createBoltApp(opts: BoltAppOptions): { app: App; receiver: Recei
     clientOptions: { ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}), retryConfig: { retries: 3 } },
   });
 
-  app.use(dedupeDeliveries(opts.repo, opts.deps.logger));
+  // No middleware does I/O before a listener's ack: events (acked by Bolt before any middleware) are
+  // claimed; a command, click or form is made harmless to repeat where it acts (a conditional write).
+  app.use(eventClaims(opts.claims, opts.deps.logger));
+  // Before the listeners: what none of them handles is acknowledged and explained there.
+  app.use(fallback({ logger: opts.deps.logger }));
   const { deps } = opts;
   app.command(Ids.command, serverCommand(deps));
   app.view(Ids.view.request, serverNewView(deps));
@@ -67,44 +62,11 @@ export function createBoltApp(opts: BoltAppOptions): { app: App; receiver: Recei
   app.action(Ids.action.destroyCancel, destroyCancelAction(deps));
   app.action(Ids.action.retry, retryAction(deps));
   app.action(Ids.action.opsRetry, retryAction(deps));
+  app.event('app_home_opened', appHomeOpenedEvent(deps));
   app.error(async (error) => {
     deps.logger.error({ err: error }, 'unhandled error in a Slack listener');
   });
   return { app, receiver };
-}
-
-/**
- * Slack redelivers when it thinks an answer was late (`x-slack-retry-num`),
- * and people double-click. Each delivery is claimed once, by a conditional
- * write, so a repeat is acknowledged and dropped, even across replicas.
- */
-function dedupeDeliveries(repo: EnvironmentRepository, log: Logger) {
-  return async (args: AnyMiddlewareArgs & { next: () => Promise<void>; context: { retryNum?: number } }): Promise<void> => {
-    const key = deliveryKey(args.body as unknown as Record<string, unknown>);
-    if (key) {
-      let fresh = true;
-      try {
-        fresh = await repo.claimDelivery(key, DELIVERY_TTL_SECONDS);
-      } catch (err) {
-        log.warn({ err }, 'could not record a delivery; handling it anyway');
-      }
-      if (!fresh) {
-        log.info({ key, retryNum: args.context.retryNum }, 'repeated delivery dropped');
-        if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
-        return;
-      }
-    }
-    await args.next();
-  };
-}
-
-/** Identity of a delivery: the same body delivered twice gets the same key. */
-export function deliveryKey(body: Record<string, unknown>): string | undefined {
-  const kind = typeof body.type === 'string' ? body.type : typeof body.command === 'string' ? 'command' : undefined;
-  if (!kind) return undefined;
-  if (kind === 'block_suggestion') return undefined; // read-only
-  const digest = createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 32);
-  return `${kind}:${digest}`;
 }
 
 /** Slack SDK logs (Bolt, Web API client) go through pino, not to the console. */

@@ -1,133 +1,214 @@
 /**
  * NotifierPort over the Slack Web API: one message per environment, updated
  * in place, with the story in its thread; owner DMs and ops alerts.
- * Updates for one environment are serialised and coalesced so that a slow
- * chat.update can never overwrite a newer state with an older one.
+ *
+ * What was said lives in the store (the message ledger), not in this
+ * process, so any replica, and a restarted process, continues the same
+ * message: one poster at a time; an update carries the version it renders
+ * and an older one is dropped; each line is told once. In this process,
+ * updates for one environment go one at a time and are coalesced (the
+ * newest version waiting is the one shown); nothing is kept once they are done.
+ *
+ * The core is never held up or failed by Slack: every failure to tell is
+ * logged here (the Web API client itself retries 429 and 5xx).
  */
 import type { WebClient } from '@slack/web-api';
-import type { Environment, MessageRef, ProgressStep } from '../../core/environment/environment.js';
+import type { Environment, ProgressStep } from '../../core/environment/environment.js';
 import { stepDurationMs } from '../../core/environment/environment.js';
-import { isLive } from '../../core/environment/lifecycle.js';
-import type { Logger, NotifierPort } from '../../core/ports/notifier.port.js';
+import type { Clock, Logger } from '../../core/ports/clock.port.js';
+import type { LedgerKey, MessageLedger, MessageLocation } from '../../core/ports/message-ledger.port.js';
+import type { NotifierPort } from '../../core/ports/notifier.port.js';
 import { environmentBlocks, environmentText, opsAlertBlocks, ownerFailureText } from './blocks/environment.message.js';
 import { duration, esc } from './blocks/text.js';
 
+/** How long a claim to post a message or a line holds before another replica may take it (a crash). */
+const CLAIM_MS = 60_000;
+
+export interface SlackNotifierDeps {
+  client: WebClient;
+  ledger: MessageLedger;
+  /** The environment as stored now (to show the newest version after a race). */
+  load: (name: string) => Promise<Environment | undefined>;
+  opsChannel?: string | undefined;
+  logger: Logger;
+  clock: Pick<Clock, 'now'>;
+  /** This process, in claims. */
+  holder: string;
+}
+
 export class SlackNotifier implements NotifierPort {
   private readonly queues = new Map<string, Promise<unknown>>();
-  private readonly latest = new Map<string, Environment>();
-  private readonly refs = new Map<string, MessageRef>();
-  /** Steps already told in the thread, per environment (a restart may tell one twice, never lose one). */
-  private readonly told = new Map<string, Set<string>>();
+  /** Per incarnation, while its queue is busy: the newest version asked for, and the newest shown. */
+  private readonly newest = new Map<string, Environment>();
+  private readonly shown = new Map<string, number>();
 
-  constructor(
-    private readonly client: WebClient,
-    private readonly opsChannel: string | undefined,
-    private readonly logger: Logger,
-  ) {}
+  constructor(private readonly deps: SlackNotifierDeps) {}
 
-  showProgress(env: Environment): Promise<MessageRef | undefined> {
+  showProgress(env: Environment): Promise<void> {
     const key = incarnation(env);
-    const known = this.latest.get(key);
-    if (!known || env.version >= known.version) this.latest.set(key, env);
-    return this.enqueue(key, () => this.render(key));
+    const known = this.newest.get(key);
+    if (!known || env.version > known.version) this.newest.set(key, env);
+    return this.enqueue(key, async () => {
+      const next = this.newest.get(key);
+      if (!next || next.version <= (this.shown.get(key) ?? -1)) return;
+      this.shown.set(key, next.version);
+      await this.render(next);
+    }).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not show the environment'));
   }
 
-  threadNote(env: Environment, text: string): Promise<void> {
-    return this.enqueue(incarnation(env), async () => {
-      const ref = env.message ?? this.refs.get(incarnation(env));
-      if (!ref) return;
-      await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.ts, text });
-    });
+  threadNote(env: Environment, key: string, text: string): Promise<void> {
+    return this.enqueue(incarnation(env), () =>
+      this.once(env, `note:${key}`, async () => {
+        const where = (await this.deps.ledger.get(ledgerKey(env)))?.message;
+        if (!where) return false;
+        await this.deps.client.chat.postMessage({ channel: where.channel, thread_ts: where.ts, text });
+        return true;
+      }),
+    ).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not add to the thread'));
   }
 
-  async failed(env: Environment): Promise<void> {
-    const channel = await this.dmChannel(env.owner);
-    await this.client.chat.postMessage({ channel, text: ownerFailureText(env) });
+  failed(env: Environment): Promise<void> {
+    return this.once(env, `dm:failed:${env.failure?.at ?? env.version}`, async () => {
+      const channel = await this.dmChannel(env.owner);
+      await this.deps.client.chat.postMessage({ channel, text: ownerFailureText(env) });
+      return true;
+    }).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not tell the owner'));
   }
 
-  async opsAlert(env: Environment): Promise<void> {
-    if (!this.opsChannel) return;
-    await this.client.chat.postMessage({
-      channel: this.opsChannel,
-      text: `${env.name} failed: ${env.failure?.reason ?? 'unknown reason'}`,
-      blocks: opsAlertBlocks(env) as never,
-    });
+  opsAlert(env: Environment): Promise<void> {
+    const channel = this.deps.opsChannel;
+    if (!channel) return Promise.resolve();
+    return this.once(env, `ops:failed:${env.failure?.at ?? env.version}`, async () => {
+      await this.deps.client.chat.postMessage({ channel, text: `${env.name} failed: ${env.failure?.reason ?? 'unknown reason'}`, blocks: opsAlertBlocks(env) as never });
+      return true;
+    }).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not alert ops'));
   }
 
-  private enqueue<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(name) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.queues.set(name, settled);
-    void settled.then(() => {
-      if (this.queues.get(name) === settled) this.queues.delete(name);
-    });
-    return next;
+  // ── internals ─────────────────────────────────────────────────────────────
+
+  /**
+   * Shows `env` if no newer version was claimed; then, if a newer one was
+   * claimed meanwhile (another replica), shows the newest again, since its
+   * update may have landed before ours. Then tells the steps that ended.
+   */
+  private async render(env: Environment): Promise<void> {
+    const { ledger, load } = this.deps;
+    const key = ledgerKey(env);
+    if (!(await ledger.claimVersion(key, env.version))) return;
+    let shownEnv = env;
+    await this.show(env);
+    for (let round = 0; round < 3; round++) {
+      const entry = await ledger.get(key);
+      if (!entry || entry.shown <= shownEnv.version) break;
+      const latest = await load(env.name);
+      if (!latest || latest.id !== env.id || !(await ledger.claimVersion(key, latest.version, { again: true }))) break;
+      await this.show(latest);
+      shownEnv = latest;
+    }
+    await this.tellSteps(shownEnv);
   }
 
-  private async render(key: string): Promise<MessageRef | undefined> {
-    const env = this.latest.get(key);
-    if (!env) return undefined;
-    const ref = env.message ?? this.refs.get(key);
+  /** Updates the message, or posts it when nobody has (one poster at a time). */
+  private async show(env: Environment): Promise<void> {
+    const { ledger, client } = this.deps;
+    const key = ledgerKey(env);
     const text = environmentText(env);
     const blocks = environmentBlocks(env);
-    let where: MessageRef;
-    if (ref) {
-      await this.client.chat.update({ channel: ref.channel, ts: ref.ts, text, blocks: blocks as never });
-      where = ref;
-    } else {
-      where = await this.post(env, text, blocks);
+    let where = (await ledger.get(key))?.message;
+    if (!where) {
+      const claim = await ledger.claimPost(key, this.deps.holder, CLAIM_MS);
+      if (claim.claimed) {
+        where = await this.post(env, text, blocks);
+        await ledger.recordPost(key, where);
+        return;
+      }
+      // Another replica is posting it now: it shows its version, then the newest (see render).
+      if (!claim.message) return;
+      where = claim.message;
     }
-    this.refs.set(key, where);
-    await this.tellSteps(env, where);
-    if (!isLive(env.state)) {
-      // Nothing more will change: forget it (its message ref is stored on the record).
-      this.latest.delete(key);
-      this.refs.delete(key);
-      this.told.delete(key);
-    }
-    return where;
+    await client.chat.update({ channel: where.channel, ts: where.ts, text, blocks: blocks as never });
   }
 
   /** Posts in the channel it was asked from; if the bot cannot post there, in a DM to the owner. */
-  private async post(env: Environment, text: string, blocks: unknown[]): Promise<MessageRef> {
+  private async post(env: Environment, text: string, blocks: ReturnType<typeof environmentBlocks>): Promise<MessageLocation> {
+    const { client } = this.deps;
     if (env.channel) {
       try {
-        const res = await this.client.chat.postMessage({ channel: env.channel, text, blocks: blocks as never });
+        const res = await client.chat.postMessage({ channel: env.channel, text, blocks: blocks as never });
         if (res.ts && res.channel) return { channel: res.channel, ts: res.ts };
       } catch (err) {
         const code = (err as { data?: { error?: string } }).data?.error;
         if (!['not_in_channel', 'channel_not_found', 'is_archived'].includes(code ?? '')) throw err;
-        this.logger.info({ environment: env.name, code }, 'cannot post in the request channel; using a DM');
+        this.deps.logger.info({ environment: env.name, code }, 'cannot post in the request channel; using a DM');
       }
     }
     const channel = await this.dmChannel(env.owner);
-    const res = await this.client.chat.postMessage({ channel, text, blocks: blocks as never });
+    const res = await client.chat.postMessage({ channel, text, blocks: blocks as never });
     return { channel: res.channel ?? channel, ts: res.ts ?? '' };
   }
 
-  private async tellSteps(env: Environment, ref: MessageRef): Promise<void> {
-    const told = this.told.get(incarnation(env)) ?? new Set<string>();
-    this.told.set(incarnation(env), told);
-    for (const step of env.progress) {
-      if (step.status !== 'done' && step.status !== 'failed') continue;
-      const key = `${env.attempt}:${step.key}:${step.endedAt}`;
-      if (told.has(key)) continue;
-      told.add(key);
-      await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.ts, text: threadLine(step) });
+  /** Each step that ended gets one line in the thread, in the order they ended. */
+  private async tellSteps(env: Environment): Promise<void> {
+    const ended = env.progress
+      .filter((s) => (s.status === 'done' || s.status === 'failed') && s.endedAt)
+      .sort((a, b) => (a.endedAt ?? '').localeCompare(b.endedAt ?? ''));
+    if (!ended.length) return;
+    const where = (await this.deps.ledger.get(ledgerKey(env)))?.message;
+    if (!where) return;
+    for (const step of ended) {
+      await this.once(env, `step:${env.attempt}.${env.retries}:${step.key}:${step.endedAt}`, async () => {
+        await this.deps.client.chat.postMessage({ channel: where.channel, thread_ts: where.ts, text: threadLine(step) });
+        return true;
+      });
     }
   }
 
+  /**
+   * Says something once across replicas: claims the line, says it, records it
+   * told. `say` returning false (nowhere to say it yet) or failing gives the
+   * line back, so a later call can say it.
+   */
+  private async once(env: Environment, line: string, say: () => Promise<boolean>): Promise<void> {
+    const { ledger } = this.deps;
+    const key = ledgerKey(env);
+    if (!(await ledger.claimLine(key, line, CLAIM_MS))) return;
+    let said = false;
+    try {
+      said = await say();
+    } finally {
+      await (said ? ledger.lineTold(key, line) : ledger.lineFailed(key, line)).catch((err: unknown) =>
+        this.deps.logger.warn({ err, line }, 'could not record what was said'),
+      );
+    }
+  }
+
+  private enqueue<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.queues.set(key, settled);
+    void settled.then(() => {
+      if (this.queues.get(key) !== settled) return;
+      // Nothing more is queued for it: forget it (the ledger remembers what matters).
+      this.queues.delete(key);
+      this.newest.delete(key);
+      this.shown.delete(key);
+    });
+    return next;
+  }
+
   private async dmChannel(user: string): Promise<string> {
-    const res = await this.client.conversations.open({ users: user });
+    const res = await this.deps.client.conversations.open({ users: user });
     return res.channel?.id ?? user;
   }
 }
 
 /** A name can be reused once an environment has ended: its message belongs to one incarnation. */
 function incarnation(env: Environment): string {
-  return `${env.name}@${env.createdAt}`;
+  return `${env.name}@${env.id}`;
 }
+
+const ledgerKey = (env: Environment): LedgerKey => ({ name: env.name, id: env.id });
 
 function threadLine(step: ProgressStep): string {
   const took = stepDurationMs(step);

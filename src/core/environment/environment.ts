@@ -40,14 +40,22 @@ export interface Failure {
   at: string;
 }
 
-/** Where the environment's message lives in the chat tool (opaque to the core). */
-export interface MessageRef {
-  channel: string;
-  ts: string;
+/**
+ * Who works on an environment now. `token` is a fencing token: it rises on
+ * every takeover, and every write a flow makes is conditional on holder and
+ * token, so a worker that lost its lease (paused, partitioned) fails its next
+ * write and stops. `until` is when the lease lapses unless renewed.
+ */
+export interface Lease {
+  holder: string;
+  token: number;
+  until: string;
 }
 
 /** What a request fixes: the environment's identity and its shape. */
 export interface NewEnvironment {
+  /** Unique and sortable by creation time: what tags, idempotency keys and lookups use (a name can be reused). */
+  id: string;
   name: string;
   owner: string;
   template: string;
@@ -65,17 +73,20 @@ export interface Environment extends NewEnvironment {
   state: EnvironmentState;
   /** Incremented by every write; writes are conditional on it. */
   version: number;
-  /** Provisioning attempt: part of the EC2 idempotency token and tags. */
+  /** Launch attempt: part of the EC2 idempotency token and tags. A retry that needs new servers raises it. */
   attempt: number;
-  message?: MessageRef;
+  /** How many times a person retried it: part of each command's idempotency key, so a retry runs steps again. */
+  retries: number;
   servers: ServerRecord[];
   progress: ProgressStep[];
   failure?: Failure;
   createdAt: string;
   updatedAt: string;
   stateChangedAt: string;
-  /** Set while a worker holds the environment (transitional states). */
-  lease?: { holder: string; until: string };
+  /** Set while a worker holds the environment (the states a flow works in). */
+  lease?: Lease;
+  /** The highest fencing token ever issued for it: the next lease gets fence + 1. */
+  fence: number;
   /** Present only while a timer is pending (sparse index). */
   dueAt?: string;
   destroyedBy?: string;
@@ -88,6 +99,8 @@ export function newEnvironment(input: NewEnvironment, now: Date): Environment {
     state: 'requested',
     version: 0,
     attempt: 1,
+    retries: 0,
+    fence: 0,
     servers: [],
     progress: [],
     createdAt: at,
@@ -112,7 +125,6 @@ export function fail(env: Environment, failure: Omit<Failure, 'from' | 'at'>, no
   next.progress = env.progress.map((p) =>
     p.status === 'running' ? { ...p, status: 'failed', endedAt: now.toISOString(), detail: failure.reason } : p,
   );
-  delete next.lease;
   return next;
 }
 

@@ -26,7 +26,14 @@ export const ErrorCodes = {
   CLOUD_ERROR: 'CLOUD.ERROR',
   THROTTLED: 'CLOUD.THROTTLED',
   STORE_ERROR: 'STORE.ERROR',
+  /** A button from the message of an earlier environment of the same name. */
+  STALE_ACTION: 'ENVIRONMENT.STALE_ACTION',
+  /** Not foreseen: a bug, or a fault nothing translated. People see a sentence and a reference. */
+  UNEXPECTED: 'INTERNAL.UNEXPECTED',
 } as const;
+
+/** Codes whose message is about Dormouse or its cloud, not about what the person asked: shown with a reference ops can find in the logs. */
+const OURS: ReadonlySet<string> = new Set([ErrorCodes.STORE_ERROR, ErrorCodes.CLOUD_ERROR, ErrorCodes.UNEXPECTED]);
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
@@ -46,6 +53,15 @@ export class DomainError extends Error {
 }
 
 export const isDomainError = (e: unknown): e is DomainError => e instanceof DomainError;
+
+/** Whether the error is on Dormouse's side (the store, the cloud, a bug) rather than about the request. */
+export const isOurFault = (e: unknown): boolean => !isDomainError(e) || OURS.has(e.code);
+
+/** Any error as a domain error; what nothing translated becomes UNEXPECTED, with the original as its cause. */
+export function asDomainError(error: unknown): DomainError {
+  if (isDomainError(error)) return error;
+  return new DomainError(ErrorCodes.UNEXPECTED, 'Something unexpected went wrong inside Dormouse.', {}, true, { cause: error });
+}
 
 export function notFound(name: string): DomainError {
   return new DomainError(

@@ -4,6 +4,12 @@ import { DomainError, ErrorCodes } from './errors.js';
  * The one truth about what can happen to an environment. Every state the
  * product needs is here, including those whose flows arrive in later issues
  * (approval, sleep and wake), so that stored records never need migrating.
+ *
+ * What else is derived from this table, rather than listed elsewhere:
+ * - which long flow works in a state (and so which states hold a lease, and
+ *   which ones the sweep resumes when a worker stops): `flow`;
+ * - which states hold a name: every state but the `ended` ones;
+ * - which buttons a message offers: `availableActions`.
  */
 export const STATES = [
   'requested',
@@ -22,60 +28,75 @@ export const STATES = [
 
 export type EnvironmentState = (typeof STATES)[number];
 
-/** from → the states it may move to. */
-export const TRANSITIONS: Readonly<Record<EnvironmentState, readonly EnvironmentState[]>> = {
-  requested: ['awaiting_approval', 'provisioning', 'failed', 'destroying'],
-  awaiting_approval: ['provisioning', 'rejected', 'destroying'],
-  rejected: [],
-  provisioning: ['bootstrapping', 'failed', 'destroying'],
-  bootstrapping: ['ready', 'failed', 'destroying'],
-  ready: ['saving', 'destroying', 'bootstrapping', 'failed'],
-  saving: ['asleep', 'ready', 'failed', 'destroying'],
-  asleep: ['waking', 'destroying'],
-  waking: ['bootstrapping', 'ready', 'failed', 'destroying'],
-  destroying: ['destroyed', 'failed'],
-  destroyed: [],
-  // A failed environment is retried from the step that failed, or destroyed.
-  failed: ['provisioning', 'bootstrapping', 'saving', 'waking', 'destroying'],
-};
+/** The long flows; each runs on the workflow runner under a fenced lease. */
+export type FlowName = 'provision' | 'destroy' | 'sleep' | 'wake';
 
-/** States in which work is under way and a lease must be held by a worker. */
-export const TRANSITIONAL_STATES: readonly EnvironmentState[] = [
-  'requested',
-  'provisioning',
-  'bootstrapping',
-  'saving',
-  'waking',
-  'destroying',
-];
-
-/** States that hold a name: a new environment may reuse the name of one that has ended. */
-export const ENDED_STATES: readonly EnvironmentState[] = ['destroyed', 'rejected'];
-export const LIVE_STATES: readonly EnvironmentState[] = STATES.filter((s) => !ENDED_STATES.includes(s));
-
-export const isLive = (state: EnvironmentState): boolean => !ENDED_STATES.includes(state);
-export const isTransitional = (state: EnvironmentState): boolean => TRANSITIONAL_STATES.includes(state);
-
-export function canTransition(from: EnvironmentState, to: EnvironmentState): boolean {
-  return TRANSITIONS[from].includes(to);
+interface StateRule {
+  /** The states it may move to. */
+  readonly next: readonly EnvironmentState[];
+  /** The flow at work while the environment is in this state. */
+  readonly flow?: FlowName;
+  /** Over for good: it no longer holds its name. */
+  readonly ended?: true;
+  /** How a sentence says it: "`x` is …". */
+  readonly describe: string;
 }
 
-const DESCRIBE: Record<EnvironmentState, string> = {
-  requested: 'just requested',
-  awaiting_approval: 'waiting for a team lead to approve it',
-  rejected: 'rejected',
-  provisioning: 'launching its servers',
-  bootstrapping: 'bootstrapping its servers',
-  ready: 'ready',
-  saving: 'saving its data',
-  asleep: 'asleep',
-  waking: 'waking up',
-  destroying: 'being destroyed',
-  destroyed: 'destroyed',
-  failed: 'failed',
+export const LIFECYCLE: Readonly<Record<EnvironmentState, StateRule>> = {
+  requested: { next: ['awaiting_approval', 'provisioning', 'failed', 'destroying'], flow: 'provision', describe: 'just requested' },
+  awaiting_approval: { next: ['provisioning', 'rejected', 'destroying'], describe: 'waiting for a team lead to approve it' },
+  rejected: { next: [], ended: true, describe: 'rejected' },
+  provisioning: { next: ['bootstrapping', 'failed', 'destroying'], flow: 'provision', describe: 'launching its servers' },
+  // → provisioning: its servers are gone (a crash, a retry much later), so new ones are launched.
+  bootstrapping: { next: ['ready', 'provisioning', 'failed', 'destroying'], flow: 'provision', describe: 'bootstrapping its servers' },
+  ready: { next: ['saving', 'destroying', 'bootstrapping', 'failed'], describe: 'ready' },
+  saving: { next: ['asleep', 'ready', 'failed', 'destroying'], flow: 'sleep', describe: 'saving its data' },
+  asleep: { next: ['waking', 'destroying'], describe: 'asleep' },
+  waking: { next: ['bootstrapping', 'ready', 'failed', 'destroying'], flow: 'wake', describe: 'waking up' },
+  destroying: { next: ['destroyed', 'failed'], flow: 'destroy', describe: 'being destroyed' },
+  destroyed: { next: [], ended: true, describe: 'destroyed' },
+  // A failed environment goes back to the state it failed in (`failure.from`), or is destroyed.
+  failed: { next: ['requested', 'provisioning', 'bootstrapping', 'saving', 'waking', 'destroying'], describe: 'failed' },
 };
 
-export const describeState = (state: EnvironmentState): string => DESCRIBE[state];
+/** from → the states it may move to. */
+export const TRANSITIONS: Readonly<Record<EnvironmentState, readonly EnvironmentState[]>> = Object.fromEntries(
+  STATES.map((s) => [s, LIFECYCLE[s].next]),
+) as Record<EnvironmentState, readonly EnvironmentState[]>;
+
+/** The flow that works in `state`, if any. */
+export const flowOf = (state: EnvironmentState): FlowName | undefined => LIFECYCLE[state].flow;
+
+/** States in which a flow is at work and a lease must be held by a worker. */
+export const TRANSITIONAL_STATES: readonly EnvironmentState[] = STATES.filter((s) => flowOf(s) !== undefined);
+
+/** States that no longer hold a name: a new environment may reuse it. */
+export const ENDED_STATES: readonly EnvironmentState[] = STATES.filter((s) => LIFECYCLE[s].ended);
+export const LIVE_STATES: readonly EnvironmentState[] = STATES.filter((s) => !LIFECYCLE[s].ended);
+
+export const isLive = (state: EnvironmentState): boolean => !LIFECYCLE[state].ended;
+export const isTransitional = (state: EnvironmentState): boolean => flowOf(state) !== undefined;
+
+export function canTransition(from: EnvironmentState, to: EnvironmentState): boolean {
+  return LIFECYCLE[from].next.includes(to);
+}
+
+export const describeState = (state: EnvironmentState): string => LIFECYCLE[state].describe;
+
+/** What a person may ask of an environment in this state: the buttons its message offers. */
+export interface AvailableActions {
+  /** Back to `failure.from`: only for a failure that may succeed when repeated. */
+  retry: boolean;
+  destroy: boolean;
+}
+
+export function availableActions(env: {
+  state: EnvironmentState;
+  failure?: { from: EnvironmentState; retryable: boolean } | undefined;
+}): AvailableActions {
+  const retry = env.state === 'failed' && Boolean(env.failure?.retryable) && env.failure !== undefined && canTransition('failed', env.failure.from);
+  return { retry, destroy: canTransition(env.state, 'destroying') };
+}
 
 export function assertTransition(name: string, from: EnvironmentState, to: EnvironmentState): void {
   if (canTransition(from, to)) return;

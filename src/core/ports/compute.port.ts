@@ -1,5 +1,8 @@
 /** What the core needs from a cloud's virtual machines (EC2 in production). */
 export interface LaunchRequest {
+  /** The environment's unique id: what tags, the idempotency lookup and findByEnvironment use. */
+  environmentId: string;
+  /** Its name, for people reading tags (a name can be reused; the id cannot). */
   environment: string;
   owner: string;
   template: string;
@@ -11,10 +14,10 @@ export interface LaunchRequest {
   securityGroups: readonly string[];
   instanceProfile?: string;
   volumes: readonly { device: string; sizeGiB: number; type: string }[];
-  /** Extra tags from the template; the adapter adds managed-by, environment, owner, index, attempt. */
+  /** Extra tags from the template; the adapter adds managed-by, environment id and name, owner, template, attempt. */
   tags: Readonly<Record<string, string>>;
   attempt: number;
-  /** Deterministic per environment and attempt: a repeated launch must not create more servers. */
+  /** Deterministic per environment id and attempt: a repeated launch must not create more servers. */
   idempotencyKey: string;
 }
 
@@ -23,7 +26,7 @@ export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'sh
 export interface Instance {
   instanceId: string;
   state: InstanceState;
-  /** 0-based position among the environment's servers (from its tag). */
+  /** 0-based position among the environment's servers (its place in the launch). */
   index: number;
   attempt: number;
   privateIp?: string;
@@ -31,19 +34,23 @@ export interface Instance {
 
 export interface WaitOptions {
   timeoutMs: number;
+  /** Ends the wait early (the flow lost its lease, or the process stops): it rejects with the signal's reason. */
+  signal?: AbortSignal;
   /** Called after each poll, so long waits can show progress. */
   onPoll?: (instances: Instance[]) => void;
 }
 
 export interface ComputePort {
   /**
-   * Launches `count` servers, or returns those already launched for the same
-   * environment and attempt (found by tags), so calling it twice is safe.
+   * Launches `count` servers all at once or none, or returns those already
+   * launched for the same environment id and attempt (found by tags, also
+   * those no longer running), so calling it twice is safe. Servers of another
+   * environment that had the same name are never returned.
    * Throws COMPUTE.INSUFFICIENT_CAPACITY / COMPUTE.LIMIT_EXCEEDED / COMPUTE.LAUNCH_FAILED.
    */
   launch(request: LaunchRequest): Promise<Instance[]>;
-  /** Every instance tagged for this environment that is not terminated. */
-  findByEnvironment(environment: string): Promise<Instance[]>;
+  /** Every instance tagged with this environment id that is not shutting down or terminated. */
+  findByEnvironment(environmentId: string): Promise<Instance[]>;
   /** Waits with backoff until every instance runs (and has a private IP). COMPUTE.WAIT_TIMED_OUT, COMPUTE.INSTANCE_LOST. */
   waitUntilRunning(instanceIds: readonly string[], options: WaitOptions): Promise<Instance[]>;
   /** Terminates; instances already gone are not an error. */

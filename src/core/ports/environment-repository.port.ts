@@ -15,6 +15,12 @@ export type CreateResult =
   /** The same request arrived again (retry, double submit): nothing was created. */
   | { created: false; environment: Environment };
 
+/** The lease a write must still find in the store to land. */
+export interface Fence {
+  holder: string;
+  token: number;
+}
+
 export interface EnvironmentRepository {
   get(name: string): Promise<Environment | undefined>;
   /**
@@ -25,20 +31,16 @@ export interface EnvironmentRepository {
    */
   create(environment: Environment): Promise<CreateResult>;
   /**
-   * Writes `next` if the stored version is still `next.version`; stores it
+   * Writes `next` if the stored version is still `next.version` (and, with a
+   * `fence`, if the stored lease still has that holder and token); stores it
    * with version + 1 and returns that. Throws ENVIRONMENT.CONCURRENT_MODIFICATION
    * when someone else wrote first (callers re-read, never overwrite).
    */
-  save(next: Environment): Promise<Environment>;
+  save(next: Environment, fence?: Fence): Promise<Environment>;
   /** Newest first. Uses an index: never a scan. */
   listByOwner(owner: string, options?: { includeEnded?: boolean }): Promise<Environment[]>;
   listByState(state: EnvironmentState): Promise<Environment[]>;
   appendEvent(event: AuditEvent): Promise<void>;
   /** Newest first. */
   listEvents(environment: string, limit: number): Promise<AuditEvent[]>;
-  /**
-   * Records that a delivery (Slack retry key, modal submission) was handled.
-   * Returns false when it had already been claimed: the caller does nothing.
-   */
-  claimDelivery(key: string, ttlSeconds: number): Promise<boolean>;
 }

@@ -1,34 +1,24 @@
-import type { Environment, MessageRef } from '../environment/environment.js';
+import type { Environment } from '../environment/environment.js';
 
 /**
  * How people hear about an environment. The Slack adapter keeps one message
  * per environment up to date and tells its story in that message's thread.
+ *
+ * Every method may be called by several replicas, more than once, and out of
+ * order: the adapter makes that harmless (an update carries the version it
+ * renders, and an older one is dropped; a line is told once). Failures to
+ * tell are the adapter's to log: these never throw into a flow.
  */
 export interface NotifierPort {
-  /** Posts (when `env.message` is absent) or updates the environment's message. Returns where it lives. */
-  showProgress(env: Environment): Promise<MessageRef | undefined>;
-  /** A line in the environment's thread. */
-  threadNote(env: Environment, text: string): Promise<void>;
-  /** Tells the owner that it failed and what they can do. */
+  /** Posts the environment's message the first time, then updates it. */
+  showProgress(env: Environment): Promise<void>;
+  /** A line in the environment's thread, told once per `key`. */
+  threadNote(env: Environment, key: string, text: string): Promise<void>;
+  /** Tells the owner that it failed and what they can do (once per failure). */
   failed(env: Environment): Promise<void>;
-  /** The ops channel alert, with Retry and Destroy. */
+  /** The ops channel alert, with Retry and Destroy (once per failure). */
   opsAlert(env: Environment): Promise<void>;
 }
 
-export interface Clock {
-  now(): Date;
-  sleep(ms: number): Promise<void>;
-}
-
-export const systemClock: Clock = {
-  now: () => new Date(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-  child(bindings: Record<string, unknown>): Logger;
-}
+export type { Clock, Logger } from './clock.port.js';
+export { systemClock } from './clock.port.js';

@@ -1,93 +1,114 @@
-import { fail, finishStep, mayManage, startStep, transition, type Environment } from '../environment/environment.js';
-import { DomainError, ErrorCodes, isDomainError } from '../environment/errors.js';
+import { finishStep, startStep, transition, type Environment } from '../environment/environment.js';
+import { asDomainError } from '../environment/errors.js';
 import { assertTransition } from '../environment/lifecycle.js';
-import { assertValidName } from '../environment/name.rules.js';
-import { audit, getOrThrow, leaseLapsed, tell, tryUpdate, update, withLease, type UseCaseContext } from './context.js';
-import { showProgress } from './progress.js';
+import type { ComputePort } from '../ports/compute.port.js';
+import type { Clock, Logger } from '../ports/clock.port.js';
+import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
+import type { NotifierPort } from '../ports/notifier.port.js';
+import { LeaseLost, leaseLapsed, type HeldLease, type WorkflowRunner } from '../workflow/runner.js';
+import { assertMayManage, assertSameIncarnation, audit, getTarget, type Target } from './shared.js';
+
+/** How many times destroy looks again for servers a launch still in flight may have added. */
+const SWEEPS = 3;
+
+export interface DestroyDeps {
+  repo: Pick<EnvironmentRepository, 'get'>;
+  events: Pick<EnvironmentRepository, 'appendEvent'>;
+  runner: Pick<WorkflowRunner, 'begin'>;
+  notifier: NotifierPort;
+  clock: Clock;
+  logger: Logger;
+  admins: readonly string[];
+}
 
 /**
- * Terminates every server of an environment (those on record and any found
- * by its tags) and records it as destroyed. Safe to run again after a crash;
- * a second click while it runs starts nothing.
+ * A person asks to destroy an environment: it moves to `destroying` (taking
+ * the lease from any flow at work on it, which stops at its next write) and
+ * the destroy flow terminates its servers. A second click while it runs
+ * starts nothing.
  */
 export class DestroyEnvironment {
-  constructor(private readonly ctx: UseCaseContext) {}
+  constructor(private readonly deps: DestroyDeps) {}
 
-  /** The checks a confirmation button repeats: exists, may be managed by `actor`, may be destroyed. */
-  async check(name: string, actor: string): Promise<Environment> {
-    assertValidName(name);
-    const env = await getOrThrow(this.ctx, name);
-    if (!mayManage(env, actor, this.ctx.admins)) {
-      throw new DomainError(
-        ErrorCodes.NOT_AUTHORIZED,
-        `Only <@${env.owner}> (the owner) or an admin can destroy \`${env.name}\`. Ask them in a thread, or ask ops.`,
-        { name, actor },
-      );
-    }
+  /** The checks a confirmation repeats: exists, is the one meant, may be managed by `actor`, may be destroyed. */
+  async check(target: Target, actor: string): Promise<Environment> {
+    const env = await getTarget(this.deps.repo, target);
+    assertMayManage(env, actor, this.deps.admins, 'destroy');
     if (env.state !== 'destroying') assertTransition(env.name, env.state, 'destroying');
     return env;
   }
 
-  /**
-   * Marks it destroying and terminates in the background. `started` is false
-   * when it was already being destroyed by a live worker (nothing new begins).
-   */
-  async execute(name: string, actor: string): Promise<{ environment: Environment; started: boolean }> {
-    const { ctx } = this;
-    await this.check(name, actor);
-    const { environment, changed } = await tryUpdate(ctx, name, (e) => {
-      if (e.state === 'destroying') return leaseLapsed(e, ctx.clock.now()) ? withLease(ctx, e) : undefined;
-      if (!mayManage(e, actor, ctx.admins)) return undefined;
-      const now = ctx.clock.now();
-      return withLease(ctx, startStep({ ...transition(e, 'destroying', now), destroyedBy: actor }, 'destroy', 'Terminating every instance', now));
+  /** `started` is false when it was already being destroyed (nothing new begins). */
+  async execute(target: Target, actor: string): Promise<{ environment: Environment; started: boolean }> {
+    const { deps } = this;
+    await this.check(target, actor);
+    const { environment, changed } = await deps.runner.begin(target.name, (e) => {
+      assertSameIncarnation(e, target);
+      assertMayManage(e, actor, deps.admins, 'destroy');
+      // Already being destroyed: a lapsed worker's destroy is taken over; a live one is left alone.
+      if (e.state === 'destroying') return leaseLapsed(e, deps.clock.now()) ? { ...e } : undefined;
+      const now = deps.clock.now();
+      return startStep({ ...transition(e, 'destroying', now), destroyedBy: actor }, 'destroy', 'Terminating every instance', now);
     });
-    if (!changed) return { environment, started: false };
-    await audit(ctx, environment, 'destroy:requested', 'Destroy requested', actor);
-    ctx.background.run(`destroy ${name}`, () => this.terminate(name));
-    return { environment: await showProgress(ctx, environment), started: true };
+    if (!changed || environment.state !== 'destroying') return { environment, started: false };
+    await audit(deps, environment, 'destroy:requested', 'Destroy requested', actor);
+    await deps.notifier.showProgress(environment);
+    return { environment, started: true };
   }
+}
 
-  /** The work itself; also what a resumed sweep calls. Claims the lease first, so one worker does it. */
-  async terminate(name: string): Promise<Environment> {
-    const { ctx } = this;
-    const claim = await tryUpdate(ctx, name, (e) =>
-      e.state === 'destroying' && (leaseLapsed(e, ctx.clock.now()) || e.lease?.holder === ctx.workerId) ? withLease(ctx, e) : undefined,
-    );
-    let env = claim.environment;
-    if (!claim.changed) return env;
+export interface DestroyFlowDeps {
+  compute: ComputePort;
+  notifier: NotifierPort;
+  events: Pick<EnvironmentRepository, 'appendEvent'>;
+  clock: Clock;
+  logger: Logger;
+  timeouts: { runningMs: number };
+}
+
+/**
+ * Terminates every server of an environment (those on record and any found
+ * by its id's tag) and records it as destroyed. Safe to run again after a
+ * crash: terminating is idempotent, and it finds the servers again by tag.
+ */
+export class DestroyFlow {
+  constructor(private readonly deps: DestroyFlowDeps) {}
+
+  readonly run = async (lease: HeldLease): Promise<void> => {
+    const { deps } = this;
+    let env = lease.environment;
+    const terminated = new Set<string>();
     try {
-      const tagged = await ctx.compute.findByEnvironment(name);
-      const ids = [...new Set([...env.servers.map((s) => s.instanceId), ...tagged.map((i) => i.instanceId)])];
-      if (ids.length) {
-        await ctx.compute.terminate(ids);
-        await ctx.compute.waitUntilTerminated(ids, { timeoutMs: ctx.timeouts.runningMs });
+      // A launch still in flight when destroy began may add servers late: look again until none is left.
+      for (let sweep = 1; sweep <= SWEEPS; sweep++) {
+        await lease.ensureHeld();
+        const tagged = await deps.compute.findByEnvironment(env.id);
+        // The first time, the servers on record too (tags may be missing on what a crash left); after that, what is new.
+        const onRecord = sweep === 1 ? env.servers.map((s) => s.instanceId) : [];
+        const ids = [...new Set([...onRecord, ...tagged.map((i) => i.instanceId)])];
+        if (!ids.length) break;
+        await deps.compute.terminate(ids);
+        await deps.compute.waitUntilTerminated(ids, { timeoutMs: deps.timeouts.runningMs, signal: lease.signal });
+        ids.forEach((id) => terminated.add(id));
       }
-      const done = await tryUpdate(ctx, name, (e) => {
-        if (e.state !== 'destroying') return undefined;
-        const now = ctx.clock.now();
-        const next = transition(finishStep(e, 'destroy', now, `${ids.length} terminated`), 'destroyed', now);
-        delete next.lease;
+      env = await lease.update((e) => {
+        const now = deps.clock.now();
+        const next = transition(finishStep(e, 'destroy', now, `${terminated.size} terminated`), 'destroyed', now);
         delete next.dueAt;
         return { ...next, servers: next.servers.map((s) => ({ ...s, state: 'terminated' as const })) };
       });
-      env = done.environment;
-      if (!done.changed) return env;
-      await audit(ctx, env, 'state:destroyed', `Destroyed; terminated ${ids.join(', ') || 'nothing (no servers)'}`);
-      env = await showProgress(ctx, env);
-      await tell(ctx, 'destroyed note', () => ctx.notifier.threadNote(env, `\`${env.name}\` was destroyed.`));
-      return env;
+      await audit(deps, env, 'state:destroyed', `Destroyed; terminated ${[...terminated].join(', ') || 'nothing (no servers)'}`);
+      await deps.notifier.showProgress(env);
+      await deps.notifier.threadNote(env, `destroyed:${env.stateChangedAt}`, `\`${env.name}\` was destroyed.`);
     } catch (error) {
-      const domain = isDomainError(error) ? error : new DomainError(ErrorCodes.CLOUD_ERROR, String((error as Error)?.message ?? error), {}, true);
-      env = await update(ctx, name, (e) =>
-        e.state === 'destroying'
-          ? fail(e, { step: 'destroy', code: domain.code, reason: domain.message, retryable: true }, ctx.clock.now())
-          : undefined,
-      );
-      await audit(ctx, env, 'state:failed', `Destroy failed: ${domain.message}`);
-      env = await showProgress(ctx, env);
-      await tell(ctx, 'owner failure', () => ctx.notifier.failed(env));
-      await tell(ctx, 'ops alert', () => ctx.notifier.opsAlert(env));
-      return env;
+      if (error instanceof LeaseLost) throw error;
+      const domain = asDomainError(error);
+      deps.logger.warn({ err: error, environment: env.name }, 'destroy failed');
+      env = await lease.fail({ step: 'destroy', code: domain.code, reason: domain.message, retryable: true });
+      await audit(deps, env, 'state:failed', `Destroy failed: ${domain.message}`);
+      await deps.notifier.showProgress(env);
+      await deps.notifier.failed(env);
+      await deps.notifier.opsAlert(env);
     }
-  }
+  };
 }

@@ -1,32 +1,36 @@
 import type { Environment } from '../environment/environment.js';
 import { LIVE_STATES } from '../environment/lifecycle.js';
-import type { AuditEvent } from '../ports/environment-repository.port.js';
-import { assertValidName } from '../environment/name.rules.js';
-import { getOrThrow, type UseCaseContext } from './context.js';
+import type { Template } from '../environment/template.js';
+import type { AuditEvent, EnvironmentRepository } from '../ports/environment-repository.port.js';
+import { getTarget } from './shared.js';
 
 /** Read-only views: what `/server list` and `/server status` show. */
 export class EnvironmentQueries {
-  constructor(private readonly ctx: UseCaseContext) {}
+  constructor(private readonly deps: { repo: Pick<EnvironmentRepository, 'get' | 'listByOwner' | 'listByState' | 'listEvents'>; templates: readonly Template[] }) {}
 
   mine(owner: string): Promise<Environment[]> {
-    return this.ctx.repo.listByOwner(owner);
+    return this.deps.repo.listByOwner(owner);
   }
 
   /** Every live environment, newest first: one indexed query per live state, never a scan. */
   async all(): Promise<Environment[]> {
-    const lists = await Promise.all(LIVE_STATES.map((s) => this.ctx.repo.listByState(s)));
+    const lists = await Promise.all(LIVE_STATES.map((s) => this.deps.repo.listByState(s)));
     return lists.flat().sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
   async status(name: string, events = 10): Promise<{ environment: Environment; events: AuditEvent[] }> {
-    assertValidName(name);
-    const environment = await getOrThrow(this.ctx, name);
+    const environment = await getTarget(this.deps.repo, { name });
     // The name may have been used before: only this environment's own story.
-    const own = (await this.ctx.repo.listEvents(name, events)).filter((e) => e.at >= environment.createdAt);
+    const own = (await this.deps.repo.listEvents(name, events)).filter((e) => e.at >= environment.createdAt);
     return { environment, events: own };
   }
 
-  get templates() {
-    return this.ctx.templates;
+  /** The environment as stored now, or undefined: what a reply checks before saying what happened. */
+  find(name: string): Promise<Environment | undefined> {
+    return this.deps.repo.get(name);
+  }
+
+  get templates(): readonly Template[] {
+    return this.deps.templates;
   }
 }

@@ -1,11 +1,15 @@
 import { newEnvironment, type Environment } from '../environment/environment.js';
 import { DomainError, ErrorCodes } from '../environment/errors.js';
+import { newEnvironmentId } from '../environment/ids.js';
 import { isLive } from '../environment/lifecycle.js';
 import { assertValidName } from '../environment/name.rules.js';
+import type { Template } from '../environment/template.js';
 import { validateChoice, validateRequest, type RequestInput } from '../policies/request.policy.js';
-import { audit, withLease, type UseCaseContext } from './context.js';
-import { showProgress } from './progress.js';
-import type { ProvisionEnvironment } from './provision.use-case.js';
+import type { Clock, Logger } from '../ports/clock.port.js';
+import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
+import type { NotifierPort } from '../ports/notifier.port.js';
+import type { WorkflowRunner } from '../workflow/runner.js';
+import { audit } from './shared.js';
 
 export interface RequestCommand extends RequestInput {
   owner: string;
@@ -14,20 +18,27 @@ export interface RequestCommand extends RequestInput {
   channel?: string;
 }
 
+export interface RequestDeps {
+  repo: Pick<EnvironmentRepository, 'get' | 'create' | 'appendEvent'>;
+  runner: Pick<WorkflowRunner, 'leaseNew' | 'adopt'>;
+  notifier: NotifierPort;
+  clock: Clock;
+  logger: Logger;
+  templates: readonly Template[];
+}
+
 /**
- * Records the intent first (so a crash after this point is resumed, not
- * lost), shows the message, then provisions in the background. A repeated
- * request (same requestId) returns the existing environment and does nothing.
+ * Records the intent first, holding the lease (so a crash after this point
+ * is resumed, not lost), shows the message, then provisions in the
+ * background. A repeated request (same requestId) returns the existing
+ * environment and does nothing.
  */
 export class RequestEnvironment {
-  constructor(
-    private readonly ctx: UseCaseContext,
-    private readonly provision: ProvisionEnvironment,
-  ) {}
+  constructor(private readonly deps: RequestDeps) {}
 
-  /** Validation only: what the modal and the command check before anything is written. */
+  /** Validation only, no I/O: what the form checks before it is acknowledged. */
   validate(input: RequestInput) {
-    return validateRequest(input, this.ctx.templates);
+    return validateRequest(input, this.deps.templates);
   }
 
   /** The parts of a request checked before the form opens: a name (rules, free) and a template choice. */
@@ -36,12 +47,12 @@ export class RequestEnvironment {
       assertValidName(input.name);
       await this.assertAvailable(input.name);
     }
-    if (input.template) validateChoice({ ...input, template: input.template }, this.ctx.templates);
+    if (input.template) validateChoice({ ...input, template: input.template }, this.deps.templates);
   }
 
   /** NAME_TAKEN, naming the owner, when a live environment holds the name. */
   async assertAvailable(name: string, requestId?: string): Promise<void> {
-    const existing = await this.ctx.repo.get(name);
+    const existing = await this.deps.repo.get(name);
     if (existing && isLive(existing.state) && existing.requestId !== requestId) {
       throw new DomainError(
         ErrorCodes.NAME_TAKEN,
@@ -52,9 +63,12 @@ export class RequestEnvironment {
   }
 
   async execute(cmd: RequestCommand): Promise<{ environment: Environment; created: boolean }> {
+    const { deps } = this;
     const valid = this.validate(cmd);
+    const now = deps.clock.now();
     const draft = newEnvironment(
       {
+        id: newEnvironmentId(now),
         name: valid.name,
         owner: cmd.owner,
         template: valid.template.name,
@@ -65,15 +79,14 @@ export class RequestEnvironment {
         hourlyCostUsd: valid.hourlyCostUsd,
         ...(cmd.channel ? { channel: cmd.channel } : {}),
       },
-      this.ctx.clock.now(),
+      now,
     );
-    // Created with this worker's lease: a sweep elsewhere must not take it over before provisioning starts.
-    const result = await this.ctx.repo.create(withLease(this.ctx, draft));
+    const result = await deps.repo.create(deps.runner.leaseNew(draft));
     if (!result.created) return { environment: result.environment, created: false };
-    let env = result.environment;
-    await audit(this.ctx, env, 'requested', `Requested ${valid.count} × ${valid.instanceType} from \`${valid.template.name}\``, cmd.owner);
-    env = await showProgress(this.ctx, env);
-    this.ctx.background.run(`provision ${env.name}`, () => this.provision.execute(env.name));
+    const env = result.environment;
+    await audit({ ...deps, events: deps.repo }, env, 'requested', `Requested ${valid.count} × ${valid.instanceType} from \`${valid.template.name}\``, cmd.owner);
+    await deps.notifier.showProgress(env);
+    deps.runner.adopt(env);
     return { environment: env, created: true };
   }
 }

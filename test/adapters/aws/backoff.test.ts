@@ -52,6 +52,27 @@ describe('pollWithBackoff', () => {
     expect(clock.sleeps).toEqual([400, 400, 200]);
     expect(calls).toBe(4);
   });
+
+  it('rejects with the reason of its signal, without checking again once it is aborted', async () => {
+    const clock = fakeClock();
+    const stop = new AbortController();
+    const reason = new Error('lease lost');
+    let calls = 0;
+    const polling = pollWithBackoff(
+      async () => {
+        calls += 1;
+        if (calls === 2) stop.abort(reason);
+        return undefined;
+      },
+      { clock, deadline: clock.now().getTime() + 60_000, initialMs: 100, maxMs: 100, jitter: 0, signal: stop.signal },
+    );
+    await expect(polling).rejects.toBe(reason);
+    expect(calls).toBe(2);
+
+    await expect(
+      pollWithBackoff(async () => 'never asked', { clock, deadline: Infinity, initialMs: 1, maxMs: 1, signal: stop.signal }),
+    ).rejects.toBe(reason);
+  });
 });
 
 describe('retryWithBackoff', () => {
@@ -105,6 +126,22 @@ describe('retryWithBackoff', () => {
       }),
     ).rejects.toBe(throttled);
     expect(calls).toBe(5); // at 0, 300, 600, 900 and 1000 ms
+  });
+
+  it('stops retrying when its signal is aborted, with the signal\'s reason', async () => {
+    const clock = fakeClock();
+    const stop = new AbortController();
+    let calls = 0;
+    const retrying = retryWithBackoff(
+      () => {
+        calls += 1;
+        stop.abort('shutting down');
+        return Promise.reject(throttled);
+      },
+      { clock, shouldRetry: isThrottling, maxAttempts: 5, initialMs: 10, maxMs: 100, signal: stop.signal },
+    );
+    await expect(retrying).rejects.toBe('shutting down');
+    expect(calls).toBe(1);
   });
 });
 

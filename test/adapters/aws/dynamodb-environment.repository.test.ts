@@ -13,6 +13,10 @@ import {
   keys,
 } from '../../../src/adapters/aws/dynamodb-environment.repository.js';
 import { newEnvironment, transition, type Environment } from '../../../src/core/environment/environment.js';
+import { newEnvironmentId } from '../../../src/core/environment/ids.js';
+import { DynamoDbDeliveryClaims } from '../../../src/adapters/aws/dynamodb-delivery-claims.js';
+import { DynamoDbLeadership } from '../../../src/adapters/aws/dynamodb-leadership.js';
+import { DynamoDbMessageLedger } from '../../../src/adapters/aws/dynamodb-message-ledger.js';
 import { DomainError, ErrorCodes } from '../../../src/core/environment/errors.js';
 import { motoClientConfig, TEST_REGION, uniqueName } from '../../support/aws.js';
 import { startDynalite } from '../../support/dynalite.js';
@@ -76,6 +80,7 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
   function makeEnv(overrides: Partial<Parameters<typeof newEnvironment>[0]> = {}, at = new Date(nowMs)): Environment {
     return newEnvironment(
       {
+        id: newEnvironmentId(at),
         name: uniqueName('env'),
         owner: 'U0OWNER',
         template: 'web',
@@ -275,6 +280,23 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
       }
     });
 
+    it('with a fence, writes only while the stored lease has that holder and token', async () => {
+      const stored = (await repo.create({ ...makeEnv(), state: 'provisioning', fence: 3, lease: { holder: 'w1', token: 3, until: new Date(T0 + 30_000).toISOString() } })).environment;
+      const saved = await repo.save({ ...stored, purpose: 'by w1' }, { holder: 'w1', token: 3 });
+      expect(saved.purpose).toBe('by w1');
+
+      // The same version but another token (a takeover the writer has not seen) or another holder: refused.
+      const byOldToken = await catchError(repo.save({ ...saved, purpose: 'stale' }, { holder: 'w1', token: 2 }));
+      expect(byOldToken.code).toBe(ErrorCodes.CONCURRENT_MODIFICATION);
+      const byOther = await catchError(repo.save({ ...saved, purpose: 'stale' }, { holder: 'w2', token: 3 }));
+      expect(byOther.code).toBe(ErrorCodes.CONCURRENT_MODIFICATION);
+      const { lease: _gone, ...withoutLease } = saved;
+      const released = await repo.save(withoutLease);
+      const afterRelease = await catchError(repo.save({ ...released, purpose: 'stale' }, { holder: 'w1', token: 3 }));
+      expect(afterRelease.code).toBe(ErrorCodes.CONCURRENT_MODIFICATION);
+      expect((await repo.get(stored.name))?.purpose).toBe('by w1');
+    });
+
     it('never creates an environment that does not exist', async () => {
       const error = await catchError(repo.save({ ...makeEnv(), version: 1 }));
 
@@ -366,24 +388,123 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
     });
   });
 
-  describe('claimDelivery', () => {
-    it('claims a delivery once until it expires, then again', async () => {
-      const key = uniqueName('delivery');
-      nowMs = T0;
+  describe('delivery claims', () => {
+    const claims = () => new DynamoDbDeliveryClaims(doc, tableName, clock);
 
-      expect(await repo.claimDelivery(key, 60)).toBe(true);
-      expect(await repo.claimDelivery(key, 60)).toBe(false);
-      nowMs = T0 + 60_000;
-      expect(await repo.claimDelivery(key, 60)).toBe(false);
-      nowMs = T0 + 61_000;
-      expect(await repo.claimDelivery(key, 60)).toBe(true);
-      expect(await repo.claimDelivery(key, 60)).toBe(false);
+    it('a redelivery is dropped while the first is in progress and after it is done; a dead worker\'s claim lapses', async () => {
+      const key = uniqueName('event');
+      nowMs = T0;
+      expect(await claims().begin(key, 30)).toBe('claimed');
+      expect(await claims().begin(key, 30)).toBe('in-progress');
+      await claims().finish(key, 3600);
+      nowMs = T0 + minutes(5);
+      expect(await claims().begin(key, 30)).toBe('done');
+
+      const died = uniqueName('event');
+      expect(await claims().begin(died, 30)).toBe('claimed');
+      nowMs += 31_000;
+      expect(await claims().begin(died, 30)).toBe('claimed');
       nowMs = T0;
     });
 
-    it('keeps keys apart', async () => {
-      expect(await repo.claimDelivery(uniqueName('delivery'), 60)).toBe(true);
-      expect(await repo.claimDelivery(uniqueName('delivery'), 60)).toBe(true);
+    it('an abandoned claim can be claimed again at once', async () => {
+      const key = uniqueName('event');
+      expect(await claims().begin(key, 30)).toBe('claimed');
+      await claims().abandon(key);
+      expect(await claims().begin(key, 30)).toBe('claimed');
+    });
+
+    it('expired claims are deleted, found through the sparse index; live ones are kept', async () => {
+      nowMs = T0 - minutes(120);
+      const old = uniqueName('event');
+      await claims().begin(old, 30);
+      await claims().finish(old, 60);
+      nowMs = T0;
+      const fresh = uniqueName('event');
+      await claims().begin(fresh, 30);
+      expect(await claims().purgeExpired(1000)).toBeGreaterThanOrEqual(1);
+      const raw = async (k: string) => (await doc.send(new GetCommand({ TableName: tableName, Key: keys.delivery(k), ConsistentRead: true }))).Item;
+      expect(await raw(old)).toBeUndefined();
+      expect(await raw(fresh)).toBeDefined();
+    });
+  });
+
+  describe('leadership', () => {
+    it('one leader at a time; it renews; another takes over when it lapses or is released, with a higher token', async () => {
+      const job = uniqueName('job');
+      const lead = new DynamoDbLeadership(doc, tableName, job, clock);
+      nowMs = T0;
+      const a = await lead.acquire('A', 20_000);
+      expect(a.leader).toBe(true);
+      expect((await lead.acquire('B', 20_000)).leader).toBe(false);
+      nowMs = T0 + 10_000;
+      expect(await lead.acquire('A', 20_000)).toEqual({ leader: true, token: a.token });
+      nowMs = T0 + 25_000;
+      expect((await lead.acquire('B', 20_000)).leader).toBe(false);
+      nowMs = T0 + 31_000;
+      const b = await lead.acquire('B', 20_000);
+      expect(b).toEqual({ leader: true, token: a.token + 1 });
+      await lead.release('B');
+      const c = await lead.acquire('C', 20_000);
+      expect(c).toEqual({ leader: true, token: b.token + 1 });
+      nowMs = T0;
+    });
+
+    it('of replicas racing for a lapsed lease, one wins', async () => {
+      const job = uniqueName('job');
+      const lead = new DynamoDbLeadership(doc, tableName, job, clock);
+      const results = await Promise.all(['A', 'B', 'C', 'D'].map((h) => lead.acquire(h, 20_000)));
+      expect(results.filter((r) => r.leader)).toHaveLength(1);
+    });
+  });
+
+  describe('message ledger', () => {
+    const ledger = () => new DynamoDbMessageLedger(doc, tableName, clock);
+    const key = () => ({ name: uniqueName('env'), id: newEnvironmentId(new Date(nowMs)) });
+
+    it('one poster; the others learn where the message is', async () => {
+      const k = key();
+      nowMs = T0;
+      expect(await ledger().claimPost(k, 'A', 10_000)).toEqual({ claimed: true });
+      expect(await ledger().claimPost(k, 'B', 10_000)).toEqual({ claimed: false });
+      await ledger().recordPost(k, { channel: 'C1', ts: '1.1' });
+      expect(await ledger().claimPost(k, 'B', 10_000)).toEqual({ claimed: false, message: { channel: 'C1', ts: '1.1' } });
+      expect(await ledger().get(k)).toMatchObject({ message: { channel: 'C1', ts: '1.1' } });
+    });
+
+    it('a poster that died lets its claim lapse', async () => {
+      const k = key();
+      nowMs = T0;
+      expect((await ledger().claimPost(k, 'A', 10_000)).claimed).toBe(true);
+      nowMs = T0 + 11_000;
+      expect((await ledger().claimPost(k, 'B', 10_000)).claimed).toBe(true);
+      nowMs = T0;
+    });
+
+    it('an older version is dropped after a newer one was claimed', async () => {
+      const k = key();
+      expect(await ledger().claimVersion(k, 7)).toBe(true);
+      expect(await ledger().claimVersion(k, 9)).toBe(true);
+      expect(await ledger().claimVersion(k, 8)).toBe(false);
+      expect(await ledger().claimVersion(k, 9)).toBe(false);
+      expect(await ledger().claimVersion(k, 9, { again: true })).toBe(true);
+      expect((await ledger().get(k))?.shown).toBe(9);
+    });
+
+    it('a line is told once; a failed or abandoned one can be told again', async () => {
+      const k = key();
+      nowMs = T0;
+      expect(await ledger().claimLine(k, 'step:launch', 10_000)).toBe(true);
+      expect(await ledger().claimLine(k, 'step:launch', 10_000)).toBe(false);
+      await ledger().lineTold(k, 'step:launch');
+      nowMs = T0 + minutes(60);
+      expect(await ledger().claimLine(k, 'step:launch', 10_000)).toBe(false);
+      expect(await ledger().claimLine(k, 'note:ready', 10_000)).toBe(true);
+      await ledger().lineFailed(k, 'note:ready');
+      expect(await ledger().claimLine(k, 'note:ready', 10_000)).toBe(true);
+      nowMs += 11_000;
+      expect(await ledger().claimLine(k, 'note:ready', 10_000)).toBe(true);
+      nowMs = T0;
     });
   });
 
@@ -423,6 +544,9 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
 
       expect(error.code).toBe(ErrorCodes.STORE_ERROR);
       expect((error.cause as Error).name).toBe('ResourceNotFoundException');
+      // What people may read is a sentence; the SDK's own words are for the logs.
+      expect(error.message).not.toMatch(/ResourceNotFound|Requested resource|table/i);
+      expect(error.details).toMatchObject({ sdkError: 'ResourceNotFoundException', operation: 'get' });
     });
   });
 });

@@ -18,6 +18,7 @@ import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { Ec2Compute, clientToken } from '../../../src/adapters/aws/ec2-compute.adapter.js';
 import { DomainError, ErrorCodes } from '../../../src/core/environment/errors.js';
+import { newEnvironmentId } from '../../../src/core/environment/ids.js';
 import type { LaunchRequest } from '../../../src/core/ports/compute.port.js';
 import { motoClientConfig, uniqueName } from '../../support/aws.js';
 import { fakeClock, type FakeClock } from './fake-clock.js';
@@ -27,8 +28,10 @@ const WAIT = { timeoutMs: 10 * 60_000 };
 
 function launchRequest(overrides: Partial<LaunchRequest> = {}): LaunchRequest {
   const environment = overrides.environment ?? uniqueName('ec2');
+  const environmentId = overrides.environmentId ?? newEnvironmentId(new Date());
   const attempt = overrides.attempt ?? 1;
   return {
+    environmentId,
     environment,
     owner: 'U0OWNER',
     template: 'small-linux',
@@ -40,7 +43,7 @@ function launchRequest(overrides: Partial<LaunchRequest> = {}): LaunchRequest {
     volumes: [{ device: '/dev/xvda', sizeGiB: 20, type: 'gp3' }],
     tags: { team: 'data', 'managed-by': 'a-template-cannot-override-this' },
     attempt,
-    idempotencyKey: `${environment}#${attempt}`,
+    idempotencyKey: `dormouse-${environmentId}-${attempt}`,
     ...overrides,
   };
 }
@@ -61,9 +64,10 @@ describe('Ec2Compute against moto', () => {
     compute = new Ec2Compute({ ec2, ssm, clock });
   });
 
-  async function describeEnvironment(environment: string): Promise<Ec2Instance[]> {
+  /** What EC2 holds for this environment id, in every state, as moto sees it (not through the adapter). */
+  async function describeEnvironment(environmentId: string): Promise<Ec2Instance[]> {
     const out = await ec2.send(
-      new DescribeInstancesCommand({ Filters: [{ Name: 'tag:dormouse:environment', Values: [environment] }] }),
+      new DescribeInstancesCommand({ Filters: [{ Name: 'tag:dormouse:environment-id', Values: [environmentId] }] }),
     );
     return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
   }
@@ -98,7 +102,7 @@ describe('Ec2Compute against moto', () => {
     expect(polls.every((n) => n === 2)).toBe(true);
 
     const ami = (await ssm.send(new GetParameterCommand({ Name: AL2023_PARAMETER }))).Parameter?.Value;
-    const described = await describeEnvironment(request.environment);
+    const described = await describeEnvironment(request.environmentId);
     expect(described).toHaveLength(2);
     for (const instance of described) {
       expect(instance.ImageId).toBe(ami);
@@ -108,44 +112,54 @@ describe('Ec2Compute against moto', () => {
     }
   });
 
-  it('tags instances and their volumes, each with its own index and name', async () => {
+  it('tags instances and their volumes at launch: environment id and name, owner, template, attempt, Name', async () => {
     const request = launchRequest();
-    const running = await launchAndWait(request);
+    await launchAndWait(request);
 
-    const common = {
+    const ours = {
       'managed-by': 'dormouse',
+      'dormouse:environment-id': request.environmentId,
       'dormouse:environment': request.environment,
       'dormouse:owner': 'U0OWNER',
       'dormouse:template': 'small-linux',
       'dormouse:attempt': '1',
+      Name: `dormouse-${request.environment}`,
       team: 'data',
     };
-    const instances = await describeEnvironment(request.environment);
-    const instanceTags = instances.map((i) => tagsOf(i.Tags));
-    for (const tags of instanceTags) expect(tags).toMatchObject(common);
-    expect(instanceTags.map((t) => [t['dormouse:index'], t.Name]).sort()).toEqual([
-      ['0', `${request.environment}-0`],
-      ['1', `${request.environment}-1`],
-    ]);
+    const instances = await describeEnvironment(request.environmentId);
+    expect(instances).toHaveLength(2);
+    for (const instance of instances) {
+      expect(tagsOf(instance.Tags)).toEqual(ours);
+      expect(tagsOf(instance.Tags)).not.toHaveProperty('dormouse:index');
+    }
 
     const volumes =
       (
         await ec2.send(
-          new DescribeVolumesCommand({ Filters: [{ Name: 'tag:dormouse:environment', Values: [request.environment] }] }),
+          new DescribeVolumesCommand({
+            Filters: [{ Name: 'tag:dormouse:environment-id', Values: [request.environmentId] }],
+          }),
         )
       ).Volumes ?? [];
     expect(volumes).toHaveLength(2);
     for (const volume of volumes) {
       expect(volume).toMatchObject({ Size: 20, VolumeType: 'gp3', Encrypted: true });
-      expect(tagsOf(volume.Tags)).toMatchObject(common);
+      expect(tagsOf(volume.Tags)).toEqual(ours);
     }
-    // Each volume carries the index of the server it is attached to.
-    const indexById = new Map(running.map((s) => [s.instanceId, String(s.index)]));
-    for (const volume of volumes) {
-      const attachedTo = volume.Attachments?.[0]?.InstanceId;
-      expect(tagsOf(volume.Tags)['dormouse:index']).toBe(indexById.get(attachedTo ?? ''));
-    }
-    expect(new Set(volumes.map((v) => tagsOf(v.Tags)['dormouse:index']))).toEqual(new Set(['0', '1']));
+  });
+
+  it('numbers the servers by AmiLaunchIndex, which moto sets to 0 … count-1 in one RunInstances call', async () => {
+    const request = launchRequest({ count: 3 });
+    const launched = await compute.launch(request);
+
+    const described = await describeEnvironment(request.environmentId);
+    const launchIndexById = new Map(described.map((i) => [i.InstanceId, i.AmiLaunchIndex]));
+    expect([...launchIndexById.values()].sort()).toEqual([0, 1, 2]);
+    expect(launched.map((i) => i.index)).toEqual([0, 1, 2]);
+    for (const server of launched) expect(server.index).toBe(launchIndexById.get(server.instanceId));
+    // Found again later, each keeps its number.
+    const found = await compute.findByEnvironment(request.environmentId);
+    expect(found.map((i) => [i.instanceId, i.index])).toEqual(launched.map((i) => [i.instanceId, i.index]));
   });
 
   it('returns the same servers when the same attempt is launched again, and creates none', async () => {
@@ -154,50 +168,70 @@ describe('Ec2Compute against moto', () => {
     const again = await compute.launch(request);
 
     expect(again.map((i) => i.instanceId)).toEqual(first.map((i) => i.instanceId));
-    expect(await describeEnvironment(request.environment)).toHaveLength(2);
+    expect(await describeEnvironment(request.environmentId)).toHaveLength(2);
+  });
+
+  it('shares one RunInstances between two launches of the same attempt at once in this process', async () => {
+    const request = launchRequest();
+    const send = vi.spyOn(ec2, 'send');
+    const [a, b] = await Promise.all([compute.launch(request), compute.launch(request)]);
+
+    expect(b.map((i) => i.instanceId)).toEqual(a.map((i) => i.instanceId));
+    expect(send.mock.calls.filter(([command]) => command instanceof RunInstancesCommand)).toHaveLength(1);
+    expect(await describeEnvironment(request.environmentId)).toHaveLength(2);
+  });
+
+  it('returns a set whose servers have ended as it is, so the caller sees it is incomplete, and launches nothing', async () => {
+    const request = launchRequest();
+    const first = await launchAndWait(request);
+    await compute.terminate([first[1]?.instanceId ?? '']);
+    await compute.waitUntilTerminated([first[1]?.instanceId ?? ''], WAIT);
+
+    const again = await compute.launch(request);
+
+    expect(again.map((i) => [i.instanceId, i.state])).toEqual([
+      [first[0]?.instanceId, 'running'],
+      [first[1]?.instanceId, 'terminated'],
+    ]);
+    expect(await describeEnvironment(request.environmentId)).toHaveLength(2);
   });
 
   it('launches new servers for a new attempt', async () => {
     const first = launchRequest();
     const firstServers = await compute.launch(first);
-    const second = launchRequest({ environment: first.environment, attempt: 2 });
+    const second = launchRequest({ environmentId: first.environmentId, environment: first.environment, attempt: 2 });
     const secondServers = await compute.launch(second);
 
     expect(secondServers).toHaveLength(2);
     expect(secondServers.every((i) => i.attempt === 2)).toBe(true);
     const firstIds = new Set(firstServers.map((i) => i.instanceId));
     expect(secondServers.some((i) => firstIds.has(i.instanceId))).toBe(false);
-    expect(await describeEnvironment(first.environment)).toHaveLength(4);
+    expect(await describeEnvironment(first.environmentId)).toHaveLength(4);
   });
 
-  it('completes the tagging of a launch that was interrupted right after RunInstances', async () => {
+  it('adopts a launch whose answer was lost (a crash right after RunInstances): found by its tags, numbered by AmiLaunchIndex', async () => {
     const request = launchRequest({ count: 3 });
-    // What a crash between RunInstances and CreateTags leaves behind: shared tags, no index.
-    await ec2.send(
+    // What a crash between RunInstances and its answer leaves behind: the servers, tagged, unknown to the caller.
+    const tags = [
+      { Key: 'managed-by', Value: 'dormouse' },
+      { Key: 'dormouse:environment-id', Value: request.environmentId },
+      { Key: 'dormouse:attempt', Value: '1' },
+    ];
+    const lost = await ec2.send(
       new RunInstancesCommand({
         ImageId: 'ami-0123456789abcdef0',
         InstanceType: 't3.micro',
         MinCount: 3,
         MaxCount: 3,
-        TagSpecifications: [
-          {
-            ResourceType: 'instance',
-            Tags: [
-              { Key: 'managed-by', Value: 'dormouse' },
-              { Key: 'dormouse:environment', Value: request.environment },
-              { Key: 'dormouse:attempt', Value: '1' },
-            ],
-          },
-        ],
+        TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
       }),
     );
 
     const servers = await compute.launch(request);
 
     expect(servers.map((s) => s.index)).toEqual([0, 1, 2]);
-    const described = await describeEnvironment(request.environment);
-    expect(described).toHaveLength(3);
-    expect(described.map((i) => tagsOf(i.Tags)['dormouse:index']).sort()).toEqual(['0', '1', '2']);
+    expect(new Set(servers.map((s) => s.instanceId))).toEqual(new Set(lost.Instances?.map((i) => i.InstanceId)));
+    expect(await describeEnvironment(request.environmentId)).toHaveLength(3);
   });
 
   it('passes a long idempotency key as a 64-character token derived from it', async () => {
@@ -206,7 +240,7 @@ describe('Ec2Compute against moto', () => {
     expect(clientToken(key)).toBe(clientToken(key));
     const request = launchRequest({ count: 1, idempotencyKey: key });
     await compute.launch(request);
-    const [instance] = await describeEnvironment(request.environment);
+    const [instance] = await describeEnvironment(request.environmentId);
     expect(instance?.ClientToken).toBe(clientToken(key));
   });
 
@@ -225,7 +259,7 @@ describe('Ec2Compute against moto', () => {
 
     await launchAndWait(request);
 
-    const described = await describeEnvironment(request.environment);
+    const described = await describeEnvironment(request.environmentId);
     expect(described.map((i) => i.SubnetId)).toEqual([subnetA.Subnet?.SubnetId, subnetA.Subnet?.SubnetId]);
     for (const instance of described) {
       expect(instance.SecurityGroups?.map((g) => g.GroupId)).toEqual([group.GroupId]);
@@ -245,7 +279,7 @@ describe('Ec2Compute against moto', () => {
     const request = launchRequest({ count: 1, image: 'ami-0abcdef1234567890' });
     await compute.launch(request);
     expect(send).not.toHaveBeenCalled();
-    expect((await describeEnvironment(request.environment))[0]?.ImageId).toBe('ami-0abcdef1234567890');
+    expect((await describeEnvironment(request.environmentId))[0]?.ImageId).toBe('ami-0abcdef1234567890');
   });
 
   it('says which image parameter does not exist', async () => {
@@ -262,7 +296,7 @@ describe('Ec2Compute against moto', () => {
     const error = await compute.launch(request).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: ErrorCodes.LAUNCH_FAILED, retryable: false });
     expect((error as DomainError).message).toContain(request.instanceProfile);
-    expect(await describeEnvironment(request.environment)).toHaveLength(0);
+    expect(await describeEnvironment(request.environmentId)).toHaveLength(0);
   });
 
   it('finds the live servers of one environment only', async () => {
@@ -273,12 +307,12 @@ describe('Ec2Compute against moto', () => {
     await compute.terminate([second?.instanceId ?? '']);
     await compute.waitUntilTerminated([second?.instanceId ?? ''], WAIT);
 
-    const found = await compute.findByEnvironment(mine.environment);
+    const found = await compute.findByEnvironment(mine.environmentId);
 
     expect(found.map((i) => i.instanceId)).toEqual([mineServers[0]?.instanceId]);
     expect(found[0]).toMatchObject({ index: 0, attempt: 1, state: 'running' });
     expect(otherServers).toHaveLength(2);
-    expect(await compute.findByEnvironment(uniqueName('nobody'))).toEqual([]);
+    expect(await compute.findByEnvironment(newEnvironmentId(new Date()))).toEqual([]);
   });
 
   it('terminates servers and waits until they are gone', async () => {
@@ -290,7 +324,7 @@ describe('Ec2Compute against moto', () => {
     await compute.waitUntilTerminated(ids, { ...WAIT, onPoll: (instances) => polled.push(instances.map((i) => i.state)) });
 
     expect(polled.at(-1)).toEqual(['terminated', 'terminated']);
-    expect(await compute.findByEnvironment(request.environment)).toEqual([]);
+    expect(await compute.findByEnvironment(request.environmentId)).toEqual([]);
   });
 
   it('treats servers that are already terminated or unknown as terminated', async () => {
@@ -348,6 +382,30 @@ describe('Ec2Compute against moto', () => {
     expect(clock.sleeps[1]).toBeGreaterThan(clock.sleeps[0] ?? Infinity);
     expect(Math.max(...clock.sleeps)).toBeLessThanOrEqual(15_000);
   });
+
+  it('stops waiting when its signal is aborted, with the signal\'s reason, and polls no more', async () => {
+    const launched = await compute.launch(launchRequest({ count: 1 }));
+    const id = launched[0]?.instanceId ?? '';
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
+    const stop = new AbortController();
+    const reason = new Error('the lease was lost');
+    let polls = 0;
+
+    const error = await compute
+      .waitUntilRunning([id], {
+        ...WAIT,
+        signal: stop.signal,
+        onPoll: () => {
+          polls += 1;
+          if (polls === 2) stop.abort(reason);
+        },
+      })
+      .catch((e: unknown) => e);
+
+    expect(error).toBe(reason);
+    expect(polls).toBe(2);
+    expect(clock.elapsedMs()).toBeLessThan(WAIT.timeoutMs);
+  });
 });
 
 describe('Ec2Compute error translation', () => {
@@ -403,7 +461,6 @@ describe('Ec2Compute error translation', () => {
       .rejectsOnce(ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503))
       .rejectsOnce(ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503))
       .resolves({ Instances: [{ InstanceId: 'i-00000000000000001', AmiLaunchIndex: 0, State: { Name: 'pending' } }] });
-    ec2Mock.on(CreateTagsCommand).resolves({});
 
     const servers = await compute.launch({ ...request(), count: 1 });
 
@@ -464,64 +521,68 @@ describe('Ec2Compute error translation', () => {
     expect(input?.TagSpecifications?.map((s) => s.ResourceType)).toEqual(['instance', 'volume']);
   });
 
-  it('tags the volumes once the servers run, as real EC2 lists no volumes for pending instances', async () => {
+  it('writes every tag in RunInstances and never calls CreateTags (the IAM role may only tag at launch)', async () => {
+    const running = (i: number) => ({
+      InstanceId: `i-0000000000000000${i}`,
+      AmiLaunchIndex: i,
+      State: { Name: 'running' as const },
+      PrivateIpAddress: `10.0.0.${i + 10}`,
+    });
     ec2Mock.on(RunInstancesCommand).resolves({
-      Instances: [0, 1].map((i) => ({ InstanceId: `i-0000000000000000${i}`, AmiLaunchIndex: i, State: { Name: 'pending' } })),
+      Instances: [1, 0].map((i) => ({ InstanceId: `i-0000000000000000${i}`, AmiLaunchIndex: i, State: { Name: 'pending' } })),
     });
-    ec2Mock.on(CreateTagsCommand).resolves({});
-    const launched = await compute.launch({ ...request(), environment: 'alpha' });
-    expect(ec2Mock.commandCalls(CreateTagsCommand).map((c) => c.args[0].input.Resources)).toEqual([
-      ['i-00000000000000000'],
-      ['i-00000000000000001'],
-    ]);
-    ec2Mock.resetHistory();
-    ec2Mock.on(DescribeInstancesCommand).resolves({
-      Reservations: [
-        {
-          Instances: [0, 1].map((i) => ({
-            InstanceId: `i-0000000000000000${i}`,
-            AmiLaunchIndex: i,
-            State: { Name: 'running' },
-            PrivateIpAddress: `10.0.0.${i + 10}`,
-            BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeId: `vol-0${i}` } }],
-            Tags: [
-              { Key: 'managed-by', Value: 'dormouse' },
-              { Key: 'dormouse:environment', Value: 'alpha' },
-              { Key: 'dormouse:attempt', Value: '1' },
-              { Key: 'dormouse:index', Value: String(i) },
-            ],
-          })),
-        },
-      ],
-    });
-
+    const launched = await compute.launch({ ...request(), environment: 'alpha', environmentId: '01JD3Q8Z6KX7W8Y9A0B1C2D3E4' });
+    ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [running(1), running(0)] }] });
     await compute.waitUntilRunning(
       launched.map((i) => i.instanceId),
       WAIT,
     );
 
-    expect(ec2Mock.commandCalls(CreateTagsCommand).map((c) => c.args[0].input)).toEqual([
-      {
-        Resources: ['i-00000000000000000', 'vol-00'],
-        Tags: [
-          { Key: 'dormouse:index', Value: '0' },
-          { Key: 'Name', Value: 'alpha-0' },
-        ],
-      },
-      {
-        Resources: ['i-00000000000000001', 'vol-01'],
-        Tags: [
-          { Key: 'dormouse:index', Value: '1' },
-          { Key: 'Name', Value: 'alpha-1' },
-        ],
-      },
+    // Numbered by AmiLaunchIndex, whatever order EC2 answers in.
+    expect(launched.map((i) => [i.instanceId, i.index])).toEqual([
+      ['i-00000000000000000', 0],
+      ['i-00000000000000001', 1],
     ]);
+    expect(ec2Mock.commandCalls(CreateTagsCommand)).toHaveLength(0);
+    const specs = ec2Mock.commandCalls(RunInstancesCommand)[0]?.args[0].input.TagSpecifications ?? [];
+    expect(specs.map((s) => s.ResourceType)).toEqual(['instance', 'volume']);
+    for (const spec of specs) {
+      expect(tagsOf(spec.Tags)).toEqual({
+        team: 'data',
+        Name: 'dormouse-alpha',
+        'managed-by': 'dormouse',
+        'dormouse:environment-id': '01JD3Q8Z6KX7W8Y9A0B1C2D3E4',
+        'dormouse:environment': 'alpha',
+        'dormouse:owner': 'U0OWNER',
+        'dormouse:template': 'small-linux',
+        'dormouse:attempt': '1',
+      });
+    }
+  });
+
+  it('looks servers up by environment id, never by name', async () => {
+    await compute.findByEnvironment('01JD3Q8Z6KX7W8Y9A0B1C2D3E4');
+    await compute.launch({ ...request(), environmentId: '01JD3Q8Z6KX7W8Y9A0B1C2D3E5' }).catch(() => undefined);
+
+    const filters = ec2Mock.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input.Filters ?? []);
+    expect(filters[0]).toEqual([
+      { Name: 'tag:managed-by', Values: ['dormouse'] },
+      { Name: 'tag:dormouse:environment-id', Values: ['01JD3Q8Z6KX7W8Y9A0B1C2D3E4'] },
+      { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+    ]);
+    // The launch's lookup takes every state: a set whose servers ended is still that attempt's set.
+    expect(filters[1]).toEqual([
+      { Name: 'tag:managed-by', Values: ['dormouse'] },
+      { Name: 'tag:dormouse:environment-id', Values: ['01JD3Q8Z6KX7W8Y9A0B1C2D3E5'] },
+      { Name: 'tag:dormouse:attempt', Values: ['1'] },
+    ]);
+    for (const f of filters) expect(f.some((x) => x.Name === 'tag:dormouse:environment')).toBe(false);
   });
 
   it('turns a failing DescribeInstances into a cloud error', async () => {
     ec2Mock.on(DescribeInstancesCommand).rejects(ec2Error('UnauthorizedOperation', 'You are not authorized'));
 
-    const error = await compute.findByEnvironment('alpha').catch((e: unknown) => e);
+    const error = await compute.findByEnvironment('01JD3Q8Z6KX7W8Y9A0B1C2D3E4').catch((e: unknown) => e);
 
     expect(error).toMatchObject({ code: ErrorCodes.CLOUD_ERROR, details: { awsCode: 'UnauthorizedOperation' } });
   });

@@ -16,15 +16,18 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SsmRemoteCommand } from '../../../src/adapters/aws/ssm-remote-command.adapter.js';
+import { SsmRemoteCommand, commandComment } from '../../../src/adapters/aws/ssm-remote-command.adapter.js';
 import { DomainError, ErrorCodes } from '../../../src/core/environment/errors.js';
 import { renderScript, type RemoteStep } from '../../../src/core/ports/remote-command.port.js';
 import { motoClientConfig, uniqueName } from '../../support/aws.js';
 import { fakeClock, type FakeClock } from './fake-clock.js';
 
+let keys = 0;
 function step(overrides: Partial<RemoteStep> = {}): RemoteStep {
+  keys += 1;
   return {
     name: 'install-packages',
+    key: `01JD3Q8Z6KX7W8Y9A0B1C2D3E4/1.0/0/install-packages#${process.pid}.${Date.now()}.${keys}`,
     script: 'set -eu\necho "setting up $DORMOUSE_ENVIRONMENT"',
     timeoutSeconds: 600,
     sandboxSafe: false,
@@ -38,25 +41,32 @@ const AGENT = { agentTimeoutMs: 5 * 60_000 };
 describe('SsmRemoteCommand against moto', () => {
   let ssm: SSMClient;
   let instanceId: string;
+  let otherInstanceId: string;
   let workdir: string;
 
   beforeAll(async () => {
     const ec2 = new EC2Client(motoClientConfig());
     const out = await ec2.send(
-      new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
+      new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', InstanceType: 't3.micro', MinCount: 2, MaxCount: 2 }),
     );
     instanceId = out.Instances?.[0]?.InstanceId ?? '';
+    otherInstanceId = out.Instances?.[1]?.InstanceId ?? '';
     ssm = new SSMClient(motoClientConfig());
     workdir = mkdtempSync(join(tmpdir(), 'dormouse-ssm-'));
   });
 
   afterAll(() => rmSync(workdir, { recursive: true, force: true }));
 
-  /** The command moto recorded for this step (moto's SendCommand fans out to every instance, so find it by comment). */
-  async function recordedCommand(comment: string) {
+  /** Commands moto recorded with this comment (its ListCommands piles every instance into InstanceIds, so go by comment). */
+  async function recorded(comment: string) {
     const out = await ssm.send(new ListCommandsCommand({ InstanceId: instanceId }));
-    const command = out.Commands?.find((c) => c.Comment === comment);
+    return (out.Commands ?? []).filter((c) => c.Comment === comment);
+  }
+
+  async function recordedCommand(comment: string) {
+    const [command, ...more] = await recorded(comment);
     expect(command).toBeDefined();
+    expect(more).toEqual([]);
     return command;
   }
 
@@ -65,11 +75,13 @@ describe('SsmRemoteCommand against moto', () => {
     const onAccepted = vi.fn();
     const remote = new SsmRemoteCommand({ ssm, clock: fakeClock() });
 
-    const result = await remote.run(instanceId, step({ name }), { ...AGENT, onAccepted });
+    const sent = step({ name });
+    const result = await remote.run(instanceId, sent, { ...AGENT, onAccepted });
 
     expect(result).toEqual({ status: 'Success', exitCode: 0, stdoutTail: '', stderrTail: '', durationMs: 0 });
     expect(onAccepted).toHaveBeenCalledOnce();
-    const command = await recordedCommand(`dormouse ${name}`);
+    const command = await recordedCommand(commandComment(instanceId, sent));
+    expect(command?.Comment).toMatch(new RegExp(`^dormouse [0-9a-f]{24} ${name}$`));
     expect(command?.DocumentName).toBe('AWS-RunShellScript');
     expect(command?.Parameters?.executionTimeout).toEqual(['600']);
     expect(command?.Parameters?.commands).toEqual([
@@ -89,7 +101,7 @@ describe('SsmRemoteCommand against moto', () => {
 
     await remote.run(instanceId, sent, AGENT);
 
-    const commands = (await recordedCommand(`dormouse ${name}`))?.Parameters?.commands ?? [];
+    const commands = (await recordedCommand(commandComment(instanceId, sent)))?.Parameters?.commands ?? [];
     expect(commands.join('\n')).toBe(renderScript(sent));
     // Run what SSM would run, as AWS-RunShellScript does: the lines as one script.
     const printed = execFileSync('sh', ['-c', commands.join('\n')], { encoding: 'utf8' });
@@ -100,12 +112,31 @@ describe('SsmRemoteCommand against moto', () => {
   it('keeps the comment within the 100 characters SSM allows', async () => {
     const name = `${uniqueName('long')}-${'x'.repeat(120)}`;
     const remote = new SsmRemoteCommand({ ssm, clock: fakeClock() });
+    const sent = step({ name });
 
-    await remote.run(instanceId, step({ name }), AGENT);
+    await remote.run(instanceId, sent, AGENT);
 
-    const out = await ssm.send(new ListCommandsCommand({ InstanceId: instanceId }));
-    const command = out.Commands?.find((c) => c.Comment === `dormouse ${name}`.slice(0, 100));
+    const command = await recordedCommand(commandComment(instanceId, sent));
     expect(command?.Comment).toHaveLength(100);
+    // Cut at the end: the key's hash, which finds the command again, is whole.
+    expect(command?.Comment?.startsWith(`dormouse ${commandComment(instanceId, sent).split(' ')[1]} ${name.slice(0, 20)}`)).toBe(true);
+
+    // Another process (a new adapter) with the same key attaches instead of sending.
+    const again = await new SsmRemoteCommand({ ssm, clock: fakeClock() }).run(instanceId, sent, AGENT);
+    expect(again.status).toBe('Success');
+    expect(await recorded(commandComment(instanceId, sent))).toHaveLength(1);
+  });
+
+  it('sends again for the same key on another instance: the instance is part of what the key means', async () => {
+    const remote = new SsmRemoteCommand({ ssm, clock: fakeClock() });
+    const sent = step();
+
+    await remote.run(instanceId, sent, AGENT);
+    await remote.run(otherInstanceId, sent, AGENT);
+
+    expect(commandComment(otherInstanceId, sent)).not.toBe(commandComment(instanceId, sent));
+    expect(await recorded(commandComment(instanceId, sent))).toHaveLength(1);
+    expect(await recorded(commandComment(otherInstanceId, sent))).toHaveLength(1);
   });
 });
 
@@ -274,13 +305,14 @@ describe('SsmRemoteCommand with SSM outcomes moto cannot produce', () => {
 
   it('sends the script lines, its execution timeout and a delivery timeout', async () => {
     ssmMock.on(GetCommandInvocationCommand).resolves(invocation({ Status: 'Success', ResponseCode: 0 }));
+    const sent = step({ timeoutSeconds: 900 });
 
-    await remote.run(instanceId, step({ timeoutSeconds: 900 }), AGENT);
+    await remote.run(instanceId, sent, AGENT);
 
     expect(ssmMock.commandCalls(SendCommandCommand)[0]?.args[0].input).toEqual({
       InstanceIds: [instanceId],
       DocumentName: 'AWS-RunShellScript',
-      Comment: 'dormouse install-packages',
+      Comment: commandComment(instanceId, sent),
       TimeoutSeconds: 600,
       Parameters: {
         commands: [
@@ -308,5 +340,116 @@ describe('SsmRemoteCommand with SSM outcomes moto cannot produce', () => {
 
     expect(error).toMatchObject({ code: ErrorCodes.CLOUD_ERROR, details: { awsCode: 'InvalidDocument' } });
     expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
+  });
+
+  it('attaches to a command with the same key that SSM lists, on any page, without sending', async () => {
+    const sent = step();
+    ssmMock
+      .on(ListCommandsCommand)
+      .resolvesOnce({ Commands: [{ CommandId: 'other', Comment: 'dormouse 000000000000000000000000 install-packages' }], NextToken: 'page-2' })
+      .resolves({ Commands: [{ CommandId, Comment: commandComment(instanceId, sent) }] });
+    ssmMock.on(GetCommandInvocationCommand).resolves(invocation({ Status: 'Success', ResponseCode: 0, StandardOutputContent: 'ok' }));
+    const onAccepted = vi.fn();
+
+    const result = await remote.run(instanceId, sent, { ...AGENT, onAccepted });
+
+    expect(result).toMatchObject({ status: 'Success', exitCode: 0, stdoutTail: 'ok' });
+    expect(onAccepted).toHaveBeenCalledOnce();
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(0);
+    const lists = ssmMock.commandCalls(ListCommandsCommand).map((c) => c.args[0].input);
+    expect(lists).toEqual([
+      { InstanceId: instanceId, MaxResults: 50, NextToken: undefined },
+      { InstanceId: instanceId, MaxResults: 50, NextToken: 'page-2' },
+    ]);
+    expect(ssmMock.commandCalls(GetCommandInvocationCommand)[0]?.args[0].input).toEqual({ CommandId, InstanceId: instanceId });
+  });
+
+  it('takes ListCommands refusing an instance whose agent never registered for "nothing sent yet"', async () => {
+    ssmMock.on(ListCommandsCommand).rejects(agentNotRegistered());
+    ssmMock.on(GetCommandInvocationCommand).resolves(invocation({ Status: 'Success', ResponseCode: 0 }));
+
+    expect((await remote.run(instanceId, step(), AGENT)).status).toBe('Success');
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
+  });
+
+  it('sends once for two runs of the same key at once, and not again for a later run', async () => {
+    ssmMock.on(GetCommandInvocationCommand).resolvesOnce(inProgress).resolves(invocation({ Status: 'Success', ResponseCode: 0 }));
+    const sent = step();
+    const accepted = vi.fn();
+
+    const results = await Promise.all([
+      remote.run(instanceId, sent, { ...AGENT, onAccepted: accepted }),
+      remote.run(instanceId, sent, { ...AGENT, onAccepted: accepted }),
+    ]);
+    const later = await remote.run(instanceId, sent, AGENT);
+
+    expect([...results, later].map((r) => r.status)).toEqual(['Success', 'Success', 'Success']);
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
+    expect(accepted).toHaveBeenCalledTimes(2);
+  });
+
+  it('stops waiting for the agent when the signal is aborted, with its reason, and sends nothing more', async () => {
+    const stop = new AbortController();
+    let tries = 0;
+    ssmMock.on(SendCommandCommand).callsFake(() => {
+      tries += 1;
+      if (tries === 2) stop.abort(new Error('lease lost'));
+      throw agentNotRegistered();
+    });
+
+    const error = await remote.run(instanceId, step(), { ...AGENT, signal: stop.signal }).catch((e: unknown) => e);
+
+    expect(error).toBe(stop.signal.reason);
+    expect(tries).toBe(2);
+    expect(clock.elapsedMs()).toBeLessThan(AGENT.agentTimeoutMs);
+  });
+
+  it('stops polling when the signal is aborted, with its reason, and leaves the command running (no CancelCommand)', async () => {
+    ssmMock.on(GetCommandInvocationCommand).resolves(inProgress);
+    const stop = new AbortController();
+    const polls = () => ssmMock.commandCalls(GetCommandInvocationCommand).length;
+    clock = fakeClock();
+    const sleep = clock.sleep;
+    clock.sleep = async (ms, signal) => {
+      if (polls() === 3) stop.abort('shutting down');
+      return sleep(ms, signal);
+    };
+    remote = new SsmRemoteCommand({ ssm, clock });
+
+    const error = await remote.run(instanceId, step(), { ...AGENT, signal: stop.signal }).catch((e: unknown) => e);
+
+    expect(error).toBe('shutting down');
+    expect(polls()).toBe(3);
+    expect(ssmMock.commandCalls(CancelCommandCommand)).toHaveLength(0);
+  });
+
+  it('sends nothing for a run whose signal is already aborted', async () => {
+    const error = await remote.run(instanceId, step(), { ...AGENT, signal: AbortSignal.abort('stopped') }).catch((e: unknown) => e);
+
+    expect(error).toBe('stopped');
+    expect(ssmMock.commandCalls(ListCommandsCommand)).toHaveLength(0);
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(0);
+  });
+
+  it('lets a second run of the same key go on when the run it shared a send with is aborted', async () => {
+    let sends = 0;
+    ssmMock.on(SendCommandCommand).callsFake(() => {
+      sends += 1;
+      if (sends === 1) first.abort('first run stopped');
+      if (sends < 3) throw agentNotRegistered();
+      return { Command: { CommandId } };
+    });
+    ssmMock.on(GetCommandInvocationCommand).resolves(invocation({ Status: 'Success', ResponseCode: 0 }));
+    const first = new AbortController();
+    const sent = step();
+
+    const [a, b] = await Promise.allSettled([
+      remote.run(instanceId, sent, { ...AGENT, signal: first.signal }),
+      remote.run(instanceId, sent, AGENT),
+    ]);
+
+    expect(a).toMatchObject({ status: 'rejected', reason: 'first run stopped' });
+    expect(b).toMatchObject({ status: 'fulfilled', value: { status: 'Success' } });
+    expect(sends).toBe(3);
   });
 });

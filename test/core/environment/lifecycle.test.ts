@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { newEnvironment, transition, fail } from '../../../src/core/environment/environment.js';
 import { DomainError, ErrorCodes } from '../../../src/core/environment/errors.js';
-import { STATES, TRANSITIONS, canTransition, isLive, type EnvironmentState } from '../../../src/core/environment/lifecycle.js';
+import { STATES, TRANSITIONS, TRANSITIONAL_STATES, availableActions, canTransition, flowOf, isLive, type EnvironmentState } from '../../../src/core/environment/lifecycle.js';
 
 const env = (state: EnvironmentState) => ({
   ...newEnvironment(
-    { name: 'api-staging', owner: 'U1', template: 'api', instanceType: 't3.medium', count: 1, purpose: '', requestId: 'r', hourlyCostUsd: 0.04 },
+    { id: '01JD3Q8Z6KX7W8Y9A0B1C2D3E4', name: 'api-staging', owner: 'U1', template: 'api', instanceType: 't3.medium', count: 1, purpose: '', requestId: 'r', hourlyCostUsd: 0.04 },
     new Date('2026-01-01T00:00:00Z'),
   ),
   state,
@@ -39,6 +39,8 @@ const EXPECTED: Array<[EnvironmentState, EnvironmentState, boolean]> = [
   ['failed', 'ready', false],
   ['provisioning', 'failed', true],
   ['bootstrapping', 'failed', true],
+  ['bootstrapping', 'provisioning', true],
+  ['failed', 'requested', true],
   ['asleep', 'failed', false],
 ];
 
@@ -96,6 +98,27 @@ describe('transition table', () => {
     expect(failed.state).toBe('failed');
     expect(failed.failure).toMatchObject({ step: 'bootstrap', from: 'bootstrapping', retryable: true });
     expect(failed.progress[0]).toMatchObject({ status: 'failed', endedAt: '2026-01-01T00:01:00.000Z' });
+  });
+});
+
+describe('derived from the table', () => {
+  it('a flow works in exactly the transitional states, and each of them can fail or be destroyed', () => {
+    expect([...TRANSITIONAL_STATES].sort()).toEqual(['bootstrapping', 'destroying', 'provisioning', 'requested', 'saving', 'waking']);
+    for (const s of TRANSITIONAL_STATES) {
+      expect(flowOf(s)).toBeDefined();
+      expect(canTransition(s, 'failed') || s === 'requested', s).toBe(true);
+    }
+  });
+
+  it('the buttons a message offers follow the table: retry back to failure.from, destroy where it can go', () => {
+    const failure = (from: EnvironmentState, retryable = true) => ({ from, retryable });
+    expect(availableActions({ state: 'failed', failure: failure('bootstrapping') })).toEqual({ retry: true, destroy: true });
+    expect(availableActions({ state: 'failed', failure: failure('bootstrapping', false) })).toEqual({ retry: false, destroy: true });
+    // failed → ready is not in the table, so a failure recorded "from ready" cannot be retried.
+    expect(availableActions({ state: 'failed', failure: failure('ready') }).retry).toBe(false);
+    expect(availableActions({ state: 'ready' })).toEqual({ retry: false, destroy: true });
+    expect(availableActions({ state: 'destroying' })).toEqual({ retry: false, destroy: false });
+    expect(availableActions({ state: 'destroyed' })).toEqual({ retry: false, destroy: false });
   });
 });
 

@@ -1,123 +1,105 @@
 /**
- * Runs a sandbox-safe step on this machine: `bash -c <script>` in its own
- * process group, so a timeout (or the end of the step) can stop everything the
- * script started. Nothing a step starts is left running after it ends.
+ * Runs a sandbox-safe step on this machine the way an SSM agent runs it on a
+ * server: apart from the bot. step-runner.sh is started detached (its own
+ * process group, no pipe to this process, unref'd), runs the script in the
+ * server's data directory, enforces the step's timeout, and writes the result
+ * next to the command's files. So the step finishes, and its result is
+ * there, even if this process is killed or paused meanwhile; whoever waits
+ * for it (this process, or another after a restart) reads the files.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:os';
-import { performance } from 'node:perf_hooks';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 
-export interface HostRunOptions {
+const RUNNER = fileURLToPath(new URL('./step-runner.sh', import.meta.url));
+/** Bytes read from the end of an output file: enough for the last lines, bounded for chatty scripts. */
+const MAX_TAIL_BYTES = 64 * 1024;
+/** Whether /proc tells us which program a pid runs (Linux): then a recycled pid is never taken for a runner. */
+const HAS_PROC = existsSync('/proc/self/cmdline');
+
+export interface RunnerStart {
+  /** Where the command's files live: `<prefix>.sh` must exist. */
+  prefix: string;
   cwd: string;
-  /** The whole environment of the script: nothing else of this process leaks in. */
+  /** The whole environment of the step: nothing else of this process leaks in. */
   env: Readonly<Record<string, string>>;
   timeoutMs: number;
-  /** How many lines of each stream to keep (default 20). */
-  tailLines?: number;
+  /** Waited before the script (the slow-step fault), within the timeout. */
+  delayMs: number;
 }
 
-export interface HostRunResult {
-  status: 'Success' | 'Failed' | 'TimedOut';
-  /** Absent when the step timed out; 128 + n when a signal n ended it. */
-  exitCode?: number;
-  stdoutTail: string;
-  stderrTail: string;
-  durationMs: number;
+/** Starts step-runner.sh for a command; resolves with its pid once it runs (rejects if bash cannot start). */
+export function startRunner(options: RunnerStart): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [RUNNER, options.prefix, seconds(options.timeoutMs), seconds(options.delayMs)], {
+      cwd: options.cwd,
+      env: { ...options.env },
+      stdio: 'ignore',
+      detached: true,
+    });
+    child.once('error', reject);
+    child.once('spawn', () => {
+      child.unref();
+      resolve(child.pid ?? 0);
+    });
+  });
 }
 
-/** After the script exits, how long to wait for its pipes to close before ending what it left behind. */
-const EXIT_GRACE_MS = 250;
-/** After killing on timeout, how long to wait for the pipes before giving up on them. */
-const KILL_GRACE_MS = 2000;
-/** Bytes of each stream kept in memory: enough for the last lines, bounded for chatty scripts. */
-const MAX_KEPT_BYTES = 64 * 1024;
-
-class Tail {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    while (this.size > MAX_KEPT_BYTES && this.chunks.length > 1) {
-      this.size -= this.chunks.shift()?.length ?? 0;
-    }
-  }
-  lines(n: number): string {
-    let text = Buffer.concat(this.chunks).toString('utf8');
-    if (text.length > MAX_KEPT_BYTES) text = text.slice(-MAX_KEPT_BYTES);
-    const lines = text.replace(/\r?\n$/, '').split(/\r?\n/);
-    return text === '' ? '' : lines.slice(-n).join('\n');
-  }
+function seconds(ms: number): string {
+  return (Math.max(0, ms) / 1000).toFixed(3);
 }
 
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
+/** Kills a process group (the runner's, or the step's), if it is still the command's. */
+export async function killGroup(pid: number, prefix: string): Promise<void> {
+  if (!(await isRunning(pid, prefix))) return;
   try {
-    // Negative pid: the whole process group (the child leads it: `detached`).
-    process.kill(-child.pid, 'SIGKILL');
+    process.kill(-pid, 'SIGKILL');
   } catch {
     // ESRCH: nothing left in the group.
   }
 }
 
-export function runOnHost(script: string, options: HostRunOptions): Promise<HostRunResult> {
-  const tailLines = options.tailLines ?? 20;
-  const started = performance.now();
-  const stdout = new Tail();
-  const stderr = new Tail();
+/**
+ * Whether the pid still runs this command's runner or step: on Linux its
+ * command line names the command's files (a dead runner's pid may have been
+ * given to anything since); elsewhere, whether the pid exists at all.
+ */
+export async function isRunning(pid: number, prefix: string): Promise<boolean> {
+  if (!Number.isInteger(pid) || pid <= 1) return false;
+  if (HAS_PROC) {
+    try {
+      // A zombie (ended, not yet reaped) has an empty command line: ended.
+      return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes(prefix);
+    } catch {
+      return false;
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
-  return new Promise((resolve) => {
-    let settled = false;
-    let timedOut = false;
-    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-
-    const child = spawn('bash', ['-c', script], {
-      cwd: options.cwd,
-      env: { ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    child.stdout?.on('data', (c: Buffer) => stdout.push(c));
-    child.stderr?.on('data', (c: Buffer) => stderr.push(c));
-
-    const finish = (): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      // Whatever the script left in its group (background jobs) ends with it.
-      killGroup(child);
-      const durationMs = Math.round(performance.now() - started);
-      const stdoutTail = stdout.lines(tailLines);
-      const stderrTail = stderr.lines(tailLines);
-      if (timedOut) {
-        resolve({ status: 'TimedOut', stdoutTail, stderrTail, durationMs });
-        return;
-      }
-      let exitCode = exit?.code ?? undefined;
-      if (exitCode === undefined && exit?.signal) exitCode = 128 + (constants.signals[exit.signal] ?? 0);
-      resolve({ status: exitCode === 0 ? 'Success' : 'Failed', exitCode: exitCode ?? 1, stdoutTail, stderrTail, durationMs });
-    };
-
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(child);
-      setTimeout(finish, KILL_GRACE_MS).unref();
-    }, options.timeoutMs);
-
-    child.once('error', (e) => {
-      // bash could not be started (missing, or the folder vanished).
-      stderr.push(Buffer.from(`sandbox: could not start bash: ${e.message}\n`));
-      exit ??= { code: 127, signal: null };
-      finish();
-    });
-    child.once('exit', (code, signal) => {
-      exit = { code, signal };
-      // Background jobs may still hold the pipes open; do not wait for them long.
-      setTimeout(finish, EXIT_GRACE_MS).unref();
-    });
-    child.once('close', (code, signal) => {
-      exit ??= { code, signal };
-      finish();
-    });
-  });
+/** The last `lines` lines of an output file ('' when it does not exist). */
+export async function readTail(path: string, lines: number): Promise<string> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw e;
+  }
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, MAX_TAIL_BYTES);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    const text = buffer.toString('utf8');
+    return text === '' ? '' : text.replace(/\r?\n$/, '').split(/\r?\n/).slice(-lines).join('\n');
+  } finally {
+    await handle.close();
+  }
 }

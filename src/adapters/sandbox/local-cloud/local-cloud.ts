@@ -11,22 +11,34 @@
  *   agent accepts commands `agentMs` later; after terminate it is
  *   shutting-down for `terminateMs`, then terminated. Nothing runs on timers,
  *   so a restarted process sees servers exactly where they would be.
+ * - Servers carry the environment's unique id and are found by it; a name
+ *   reused by a later environment never finds the earlier one's servers.
+ *   A launch is all or none: if any server of that environment id and
+ *   attempt exists (in any state), all of them are returned and none launched.
  * - Terminate never deletes: the folder and its data stay, marked terminated
  *   in instance.json, and are no longer listed by findByEnvironment. Removing
  *   the data of a terminated server is left to a person (delete the folder).
- * - Bootstrap steps are written to the server's bootstrap.log (the exact
- *   script, as SSM would receive it) and are not executed on this machine,
- *   unless the step is marked sandbox-safe: then `bash -c` runs it in the
- *   server's data directory, with only the step's variables, PATH, HOME, LANG
- *   and DORMOUSE_DATA_DIR in its environment (never this process's tokens).
+ * - Commands live on the server, as with SSM (see command-files.ts): each is
+ *   a file named by its idempotency key, so a second run of a key, from this
+ *   process or another, attaches to the command instead of sending it again.
+ *   A step is written to the server's bootstrap.log (the exact script, as SSM
+ *   would receive it) and is not executed on this machine, unless it is
+ *   marked sandbox-safe: then step-runner.sh runs it, detached from this
+ *   process, in the server's data directory, with only the step's variables,
+ *   PATH, HOME, LANG and DORMOUSE_DATA_DIR in its environment (never this
+ *   process's tokens), and writes its result to a file (see host-shell.ts).
  * - Faults from configuration (sandbox-faults.ts) refuse launches and make
  *   steps fail, slow down or hang.
  *
- * One process owns a root folder at a time: launches are serialised within
- * the process (so a double click does not launch twice), not across processes.
+ * Several processes may share one root folder (two replicas of the bot):
+ * launch, terminate and the refresh of a server's snapshot take a lock file
+ * in the root (root-lock.ts) for their read-modify-write, every JSON file is
+ * replaced atomically, and command files are created exclusively.
  */
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ComputePort, Instance, InstanceState, LaunchRequest, WaitOptions } from '../../../core/ports/compute.port.js';
-import type { Clock } from '../../../core/ports/notifier.port.js';
+import type { Clock } from '../../../core/ports/clock.port.js';
 import {
   renderScript,
   type CommandResult,
@@ -35,13 +47,16 @@ import {
   type RunOptions,
 } from '../../../core/ports/remote-command.port.js';
 import { DomainError, ErrorCodes } from '../../../core/environment/errors.js';
-import { runOnHost } from './host-shell.js';
+import { CommandFiles, commandHash, type CommandRecord, type HostResult } from './command-files.js';
+import { isRunning, killGroup, readTail, startRunner } from './host-shell.js';
+import { withFileLock } from './root-lock.js';
 import { resolveSandboxDelays, type SandboxDelays } from './sandbox-delays.js';
 import { capacityRefuses, type SandboxFaults } from './sandbox-faults.js';
 import { isGone, newInstanceId, ServerFolders, stateAt, type ServerRecord } from './server-folders.js';
 
 export { DEFAULT_SANDBOX_DELAYS, FAST_SANDBOX_DELAYS, parseSandboxDelays, type SandboxDelays } from './sandbox-delays.js';
 export { formatSandboxFaults, parseSandboxFaults, type SandboxFaults } from './sandbox-faults.js';
+export type { CommandRecord } from './command-files.js';
 
 export interface LocalCloudOptions {
   /** Where servers live (`<rootDir>/servers/<instanceId>/`); created on first launch. */
@@ -63,6 +78,20 @@ export const RECORDED_STEP_STDOUT = '(sandbox: step recorded, not run on this ma
 
 const TAIL_LINES = 20;
 const FAULTS_SETTING = 'DORMOUSE_SANDBOX_FAULTS';
+/** How long a step's runner may take to start (write its pid) before the command is taken for lost. */
+const RUNNER_START_GRACE_MS = 10_000;
+/** How long past a step's timeout its runner may take to end it and write the result. */
+const RUNNER_END_GRACE_MS = 5_000;
+
+/** How a step is carried out, decided once, by the run that sends it. */
+interface StepPlan {
+  mode: CommandRecord['mode'];
+  hangs: boolean;
+  fails: boolean;
+  slowMs: number;
+  /** For bootstrap.log. */
+  how: string;
+}
 
 export class LocalCloud implements ComputePort, RemoteCommandPort {
   /** This cloud as EC2. */
@@ -75,6 +104,7 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
 
   private readonly clock: Clock;
   private readonly folders: ServerFolders;
+  private readonly lockPath: string;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: LocalCloudOptions) {
@@ -83,6 +113,7 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
     this.delays = Object.freeze(resolveSandboxDelays(options.delays));
     this.faults = Object.freeze({ ...options.faults });
     this.folders = new ServerFolders(options.rootDir);
+    this.lockPath = join(options.rootDir, 'cloud.lock');
   }
 
   // ---------------------------------------------------------------- compute
@@ -95,50 +126,35 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
         { environment: request.environment, count: request.count },
       );
     }
-    return this.serial(async () => {
+    return this.exclusive(async () => {
       const now = this.clock.now();
       const all = await this.folders.list();
-      // Idempotency (EC2's ClientToken and tags): servers of this environment and
-      // attempt that are still alive are returned, and only missing indexes launched.
-      const existing = all.filter(
-        (r) => r.environment === request.environment && r.attempt === request.attempt && !isGone(stateAt(r, now)),
-      );
-      const have = new Set(existing.map((r) => r.index));
-      const missing = Array.from({ length: request.count }, (_, i) => i).filter((i) => !have.has(i));
-      if (missing.length > 0 && capacityRefuses(this.faults, request.instanceType)) {
-        throw new DomainError(
-          ErrorCodes.CAPACITY,
-          `There is not enough ${request.instanceType} capacity to launch ${request.count} server${request.count === 1 ? '' : 's'} ` +
-            `for \`${request.environment}\` right now. Try again in a few minutes, or pick another instance type. ` +
-            `(Sandbox: refused on purpose by the capacity fault in ${FAULTS_SETTING}.)`,
-          { environment: request.environment, instanceType: request.instanceType, count: request.count, fault: 'capacity' },
-          true,
-        );
-      }
+      // Idempotency (EC2's ClientToken and tags): a set launched for this environment id and
+      // attempt is returned as it is, whatever became of its servers, and nothing is launched.
+      const existing = all.filter((r) => r.environmentId === request.environmentId && r.attempt === request.attempt);
+      if (existing.length > 0) return existing.sort(byAttemptThenIndex).map((r) => toInstance(r, now));
+
+      if (capacityRefuses(this.faults, request.instanceType)) throw capacityError(request);
       const usedIps = new Set(all.map((r) => r.privateIp));
-      const created: ServerRecord[] = [];
-      for (const index of missing) {
+      const records = Array.from({ length: request.count }, (_, index) => {
         const record = this.newRecord(request, index, now, nextFreeIp(usedIps));
         usedIps.add(record.privateIp);
-        await this.folders.create(
-          record,
-          logEntry(
-            now,
-            `launch ${record.instanceId}: environment ${record.environment}, server ${index}, attempt ${record.attempt}, ` +
-              `${record.instanceType}, image ${record.image}, ip ${record.privateIp}; running at ${record.runningAt}, agent online at ${record.agentOnlineAt}`,
-          ),
-        );
-        created.push(record);
-      }
-      return [...existing, ...created].sort(byAttemptThenIndex).map((r) => toInstance(r, now));
+        return record;
+      });
+      // Every folder first, then every record: a server exists once its record does, so the set
+      // appears whole (short of a crash between two record writes, which leaves a set the caller
+      // sees is incomplete, as it would see servers EC2 lost).
+      for (const r of records) await this.folders.prepare(r.instanceId, logEntry(now, launchLine(r)));
+      for (const r of records) await this.folders.write(r);
+      return records.map((r) => toInstance(r, now));
     });
   }
 
-  async findByEnvironment(environment: string): Promise<Instance[]> {
+  async findByEnvironment(environmentId: string): Promise<Instance[]> {
     const now = this.clock.now();
     const records = await this.folders.list();
     return records
-      .filter((r) => r.environment === environment && stateAt(r, now) !== 'terminated')
+      .filter((r) => r.environmentId === environmentId && !isGone(stateAt(r, now)))
       .sort(byAttemptThenIndex)
       .map((r) => toInstance(r, now));
   }
@@ -161,7 +177,7 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
   }
 
   async terminate(instanceIds: readonly string[]): Promise<void> {
-    await this.serial(async () => {
+    await this.exclusive(async () => {
       for (const id of instanceIds) {
         const record = await this.folders.read(id);
         // Already gone (or never ours) is not an error, as with EC2.
@@ -193,44 +209,20 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
   // --------------------------------------------------------------- commands
 
   async run(instanceId: string, step: RemoteStep, options: RunOptions): Promise<CommandResult> {
-    await this.waitForAgent(instanceId, step, options);
+    options.signal?.throwIfAborted();
+    const server = await this.folders.read(instanceId);
+    if (!server) {
+      throw new DomainError(
+        ErrorCodes.AGENT_OFFLINE,
+        `There is no server ${instanceId} in the sandbox, so step "${step.name}" could not be sent. Retry to launch the servers again.`,
+        { instanceId, step: step.name },
+      );
+    }
+    const files = new CommandFiles(this.folders.commandsDir(instanceId), commandHash(step.key));
+    // Sent before (by a run that crashed, paused or is still waiting): attach to it.
+    const command = (await files.read()) ?? (await this.send(server, step, files, options));
     options.onAccepted?.();
-
-    const script = renderScript(step);
-    const faults = this.faults;
-    const hangs = faults.timeoutStep?.includes(step.name) ?? false;
-    const fails = faults.failStep?.includes(step.name) ?? false;
-    const slowMs = faults.slowStep?.[step.name] ?? 0;
-    const executes = step.sandboxSafe && !hangs && !fails;
-    const how = hangs
-      ? `not run: the timeout-step fault makes it hang`
-      : fails
-        ? `not run: the fail-step fault makes it fail`
-        : executes
-          ? `run on this machine in ${this.folders.dataDir(instanceId)}`
-          : `recorded only: not marked sandbox-safe`;
-
-    const sentAt = this.clock.now();
-    await this.folders.appendLog(
-      instanceId,
-      logEntry(sentAt, `step ${step.name}: sent (timeout ${step.timeoutSeconds} s; ${how})`) + indent(script, '  | '),
-    );
-
-    const result = executes
-      ? await this.execute(instanceId, step, script, slowMs)
-      : await this.simulate(step, { hangs, fails, slowMs });
-
-    const r = result;
-    await this.folders.appendLog(
-      instanceId,
-      logEntry(
-        this.clock.now(),
-        `step ${step.name}: ${r.status}${r.exitCode === undefined ? '' : `, exit code ${r.exitCode}`}, ${r.durationMs} ms`,
-      ) +
-        (r.stdoutTail ? indent(r.stdoutTail, '  stdout | ') : '') +
-        (r.stderrTail ? indent(r.stderrTail, '  stderr | ') : ''),
-    );
-    return result;
+    return this.awaitResult(instanceId, files, command, options.signal);
   }
 
   // ------------------------------------------------------ console and tests
@@ -259,12 +251,28 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
     return out;
   }
 
-  // --------------------------------------------------------------- internals
+  /** Every command sent to the server, oldest first (its history, as `aws ssm list-commands` shows it). */
+  async commandsOf(instanceId: string): Promise<CommandRecord[]> {
+    const dir = this.folders.commandsDir(instanceId);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    const hashes = names.filter((n) => /^[0-9a-f]{32}\.json$/.test(n)).map((n) => n.slice(0, 32));
+    const records = await Promise.all(hashes.map((h) => new CommandFiles(dir, h).read()));
+    return records.filter((r): r is CommandRecord => r !== undefined).sort((a, b) => a.sentAt.localeCompare(b.sentAt));
+  }
+
+  // ------------------------------------------------------ compute internals
 
   private newRecord(request: LaunchRequest, index: number, now: Date, privateIp: string): ServerRecord {
     const at = (ms: number) => new Date(now.getTime() + ms).toISOString();
     return {
       instanceId: newInstanceId(),
+      environmentId: request.environmentId,
       environment: request.environment,
       owner: request.owner,
       template: request.template,
@@ -274,14 +282,15 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
       instanceType: request.instanceType,
       image: request.image,
       privateIp,
+      // As on EC2: one set of tags for the whole launch; the index is the record's own field.
       tags: {
         ...request.tags,
-        Name: `dormouse-${request.environment}-${index}`,
+        Name: `dormouse-${request.environment}`,
         'managed-by': 'dormouse',
+        'dormouse:environment-id': request.environmentId,
         'dormouse:environment': request.environment,
         'dormouse:owner': request.owner,
         'dormouse:template': request.template,
-        'dormouse:index': String(index),
         'dormouse:attempt': String(request.attempt),
       },
       state: 'pending',
@@ -296,8 +305,8 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
     const now = this.clock.now();
     const state = stateAt(record, now);
     if (state !== record.state) {
-      await this.serial(async () => {
-        // Re-read inside the queue: never write back a record older than a terminate.
+      await this.exclusive(async () => {
+        // Re-read under the lock: never write back a record older than a terminate (from any process).
         const fresh = await this.folders.read(record.instanceId);
         if (fresh && stateAt(fresh, now) !== fresh.state) {
           fresh.state = stateAt(fresh, now);
@@ -321,8 +330,10 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
     goal: InstanceState,
     check: (instances: Instance[], records: ServerRecord[]) => { done: boolean; nextChangeMs?: number },
   ): Promise<Instance[]> {
+    const { signal } = options;
     const started = this.clock.now().getTime();
     for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
       const records: ServerRecord[] = [];
       for (const id of instanceIds) {
         const record = await this.folders.read(id);
@@ -353,14 +364,190 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
           true,
         );
       }
-      await this.clock.sleep(Math.max(1, Math.min(this.backoff(attempt), nextChangeMs, options.timeoutMs - elapsed)));
+      await this.clock.sleep(
+        Math.max(1, Math.min(this.backoff(attempt), nextChangeMs, options.timeoutMs - elapsed)),
+        signal,
+      );
     }
+  }
+
+  // ----------------------------------------------------- command internals
+
+  /**
+   * Sends a step whose key this server has not seen: once its agent is
+   * online, the command file is created (exclusively: if another run got
+   * there first, this one attaches to that command), logged, and, for a step
+   * run on this machine, handed to a detached runner.
+   */
+  private async send(server: ServerRecord, step: RemoteStep, files: CommandFiles, options: RunOptions): Promise<CommandRecord> {
+    await this.waitForAgent(server.instanceId, step, options);
+    const plan = this.plan(server.instanceId, step);
+    const sentAt = this.clock.now();
+    const command: CommandRecord = {
+      key: step.key,
+      step: step.name,
+      sentAt: sentAt.toISOString(),
+      timeoutSeconds: step.timeoutSeconds,
+      mode: plan.mode,
+      ...(plan.mode === 'simulated' ? this.simulatedOutcome(step, plan, sentAt) : { hostSentAtMs: Date.now() }),
+    };
+    if (!(await files.create(command))) return (await files.read()) ?? command;
+
+    const script = renderScript(step);
+    await this.folders.appendLog(
+      server.instanceId,
+      logEntry(sentAt, `step ${step.name}: sent (key ${step.key}; timeout ${step.timeoutSeconds} s; ${plan.how})`) +
+        indent(script, '  | '),
+    );
+    if (plan.mode === 'host') await this.startOnHost(server.instanceId, step, script, files, plan.slowMs);
+    return command;
+  }
+
+  /** How the step is carried out, from the faults and whether it may run on this machine. */
+  private plan(instanceId: string, step: RemoteStep): StepPlan {
+    const hangs = this.faults.timeoutStep?.includes(step.name) ?? false;
+    const fails = this.faults.failStep?.includes(step.name) ?? false;
+    const slowMs = this.faults.slowStep?.[step.name] ?? 0;
+    const tooSlow = slowMs >= step.timeoutSeconds * 1000;
+    const executes = step.sandboxSafe && !hangs && !fails && !tooSlow;
+    const how = hangs
+      ? 'not run: the timeout-step fault makes it hang'
+      : fails
+        ? 'not run: the fail-step fault makes it fail'
+        : executes
+          ? `run on this machine in ${this.folders.dataDir(instanceId)}`
+          : step.sandboxSafe
+            ? 'not run: the slow-step fault makes it outlast its timeout'
+            : 'recorded only: not marked sandbox-safe';
+    return { mode: executes ? 'host' : 'simulated', hangs, fails, slowMs, how };
+  }
+
+  /** A step that is not run here: it takes `stepMs` (plus any slow-step fault), bounded by its timeout. */
+  private simulatedOutcome(step: RemoteStep, plan: StepPlan, sentAt: Date): Pick<CommandRecord, 'endsAt' | 'outcome'> {
+    const timeoutMs = Math.max(0, step.timeoutSeconds * 1000);
+    const needed = this.delays.stepMs + plan.slowMs;
+    const endsAfter = (ms: number) => new Date(sentAt.getTime() + ms).toISOString();
+    if (plan.hangs || needed > timeoutMs) {
+      const why = plan.hangs
+        ? `the fault timeout-step:${step.name} makes it hang (${FAULTS_SETTING})`
+        : `the fault slow-step:${step.name}=${plan.slowMs} makes it take longer than its timeout (${FAULTS_SETTING})`;
+      return {
+        endsAt: endsAfter(timeoutMs),
+        outcome: {
+          status: 'TimedOut',
+          stdoutTail: '',
+          stderrTail: `sandbox: step "${step.name}" timed out after ${step.timeoutSeconds} s on purpose: ${why}.`,
+        },
+      };
+    }
+    if (plan.fails) {
+      return {
+        endsAt: endsAfter(needed),
+        outcome: {
+          status: 'Failed',
+          exitCode: 1,
+          stdoutTail: '',
+          stderrTail: `sandbox: step "${step.name}" failed on purpose: the fault fail-step:${step.name} is injected by configuration (${FAULTS_SETTING}).`,
+        },
+      };
+    }
+    return { endsAt: endsAfter(needed), outcome: { status: 'Success', exitCode: 0, stdoutTail: RECORDED_STEP_STDOUT, stderrTail: '' } };
+  }
+
+  /** Hands a sandbox-safe step to step-runner.sh; a runner that cannot start is the step's result. */
+  private async startOnHost(instanceId: string, step: RemoteStep, script: string, files: CommandFiles, slowMs: number): Promise<void> {
+    const dataDir = this.folders.dataDir(instanceId);
+    await files.writeScript(script);
+    try {
+      await startRunner({
+        prefix: files.prefix,
+        cwd: dataDir,
+        env: {
+          PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+          ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
+          LANG: 'C.UTF-8',
+          ...step.env,
+          DORMOUSE_DATA_DIR: dataDir,
+        },
+        timeoutMs: step.timeoutSeconds * 1000,
+        delayMs: slowMs,
+      });
+    } catch (e) {
+      await files.recordResult({ exitCode: 127, timedOut: false, durationMs: 0, note: `sandbox: could not start bash: ${(e as Error).message}` });
+    }
+  }
+
+  /** Waits (polling with backoff on the clock) until the command has a result, then logs it once. */
+  private async awaitResult(
+    instanceId: string,
+    files: CommandFiles,
+    command: CommandRecord,
+    signal: AbortSignal | undefined,
+  ): Promise<CommandResult> {
+    for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
+      const seen = command.mode === 'simulated' ? this.simulatedResult(command) : await this.hostResult(files, command);
+      if ('result' in seen) {
+        if (await files.claimReport()) await this.folders.appendLog(instanceId, resultEntry(this.clock.now(), command.step, seen.result));
+        return seen.result;
+      }
+      await this.clock.sleep(Math.max(1, Math.min(this.backoff(attempt), seen.nextCheckMs)), signal);
+    }
+  }
+
+  private simulatedResult(command: CommandRecord): { result: CommandResult } | { nextCheckMs: number } {
+    const now = this.clock.now().getTime();
+    const endsAt = Date.parse(command.endsAt ?? command.sentAt);
+    if (now < endsAt || !command.outcome) return { nextCheckMs: endsAt - now };
+    return { result: { ...command.outcome, durationMs: endsAt - Date.parse(command.sentAt) } };
+  }
+
+  /**
+   * The result step-runner.sh wrote, or, when it cannot write one any more,
+   * the one the cloud records for it: its runner never started, died (killed,
+   * or the machine restarted), or outlived the step's timeout. Measured in
+   * real time: the runner is a real process, whatever clock the cloud has.
+   */
+  private async hostResult(files: CommandFiles, command: CommandRecord): Promise<{ result: CommandResult } | { nextCheckMs: number }> {
+    const written = await files.readResult();
+    if (written) return { result: await hostCommandResult(files, written) };
+
+    const elapsedMs = Date.now() - (command.hostSentAtMs ?? 0);
+    const runner = await files.readPid('.runner');
+    const lost = async (note: string, timedOut = false): Promise<{ result: CommandResult }> => {
+      await this.killRunner(files, runner);
+      const recorded = await files.recordResult({ ...(timedOut ? {} : { exitCode: 1 }), timedOut, durationMs: elapsedMs, note });
+      return { result: await hostCommandResult(files, recorded) };
+    };
+
+    if (runner === undefined) {
+      if (elapsedMs < RUNNER_START_GRACE_MS) return { nextCheckMs: Infinity };
+      return lost(`sandbox: step "${command.step}" was recorded, but its runner never started (the process that sent it stopped first). Retry.`);
+    }
+    if (!(await isRunning(runner, files.prefix))) {
+      // It writes the result before it ends: look once more before calling it lost.
+      const late = await files.readResult();
+      if (late) return { result: await hostCommandResult(files, late) };
+      return lost(`sandbox: the runner of step "${command.step}" ended without a result (killed, or this machine restarted). Retry.`);
+    }
+    if (elapsedMs > command.timeoutSeconds * 1000 + RUNNER_END_GRACE_MS) {
+      return lost(`sandbox: step "${command.step}" outlived its timeout of ${command.timeoutSeconds} s and was killed.`, true);
+    }
+    return { nextCheckMs: Infinity };
+  }
+
+  /** Ends the runner and the step (their process groups), if they are still this command's. */
+  private async killRunner(files: CommandFiles, runner: number | undefined): Promise<void> {
+    if (runner !== undefined) await killGroup(runner, files.prefix);
+    const step = await files.readPid('.pid');
+    if (step !== undefined) await killGroup(step, files.prefix);
   }
 
   /** Waits, like SSM answering InvalidInstanceId, until the server's agent has registered. */
   private async waitForAgent(instanceId: string, step: RemoteStep, options: RunOptions): Promise<void> {
     const started = this.clock.now().getTime();
     for (let attempt = 0; ; attempt++) {
+      options.signal?.throwIfAborted();
       const record = await this.folders.read(instanceId);
       const now = this.clock.now().getTime();
       if (!record) {
@@ -392,77 +579,65 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
       }
       await this.clock.sleep(
         Math.max(1, Math.min(this.backoff(attempt), onlineAt - now, options.agentTimeoutMs - elapsed)),
+        options.signal,
       );
     }
-  }
-
-  /** A step that is not run here: it takes `stepMs` (plus any slow-step fault), bounded by its timeout. */
-  private async simulate(
-    step: RemoteStep,
-    f: { hangs: boolean; fails: boolean; slowMs: number },
-  ): Promise<CommandResult> {
-    const started = this.clock.now().getTime();
-    const timeoutMs = Math.max(0, step.timeoutSeconds * 1000);
-    const elapsed = () => this.clock.now().getTime() - started;
-    const needed = this.delays.stepMs + f.slowMs;
-    if (f.hangs || needed > timeoutMs) {
-      await this.clock.sleep(timeoutMs);
-      const why = f.hangs
-        ? `the fault timeout-step:${step.name} makes it hang (${FAULTS_SETTING})`
-        : `the fault slow-step:${step.name}=${f.slowMs} makes it take longer than its timeout (${FAULTS_SETTING})`;
-      return {
-        status: 'TimedOut',
-        stdoutTail: '',
-        stderrTail: `sandbox: step "${step.name}" timed out after ${step.timeoutSeconds} s on purpose: ${why}.`,
-        durationMs: elapsed(),
-      };
-    }
-    await this.clock.sleep(needed);
-    if (f.fails) {
-      return {
-        status: 'Failed',
-        exitCode: 1,
-        stdoutTail: '',
-        stderrTail: `sandbox: step "${step.name}" failed on purpose: the fault fail-step:${step.name} is injected by configuration (${FAULTS_SETTING}).`,
-        durationMs: elapsed(),
-      };
-    }
-    return { status: 'Success', exitCode: 0, stdoutTail: RECORDED_STEP_STDOUT, stderrTail: '', durationMs: elapsed() };
-  }
-
-  /** A sandbox-safe step, run for real; a slow-step fault delays it and counts against its timeout. */
-  private async execute(instanceId: string, step: RemoteStep, script: string, slowMs: number): Promise<CommandResult> {
-    const timeoutMs = Math.max(0, step.timeoutSeconds * 1000);
-    if (slowMs >= timeoutMs) {
-      return this.simulate(step, { hangs: false, fails: false, slowMs });
-    }
-    if (slowMs > 0) await this.clock.sleep(slowMs);
-    const dataDir = this.folders.dataDir(instanceId);
-    const result = await runOnHost(script, {
-      cwd: dataDir,
-      env: {
-        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-        ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
-        LANG: 'C.UTF-8',
-        ...step.env,
-        DORMOUSE_DATA_DIR: dataDir,
-      },
-      timeoutMs: timeoutMs - slowMs,
-      tailLines: TAIL_LINES,
-    });
-    return { ...result, durationMs: result.durationMs + slowMs };
   }
 
   private backoff(attempt: number): number {
     return this.delays.pollMs * 2 ** Math.min(attempt, 3);
   }
 
-  /** Runs `fn` after every write queued before it (launch, terminate, snapshot refresh). */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(fn, fn);
+  /**
+   * Runs `fn` holding the root's lock file (so no other process changes the
+   * registry meanwhile), after every call queued before it in this process
+   * (so this process never waits on its own lock).
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const locked = async () => {
+      await mkdir(this.rootDir, { recursive: true });
+      return withFileLock(this.lockPath, fn);
+    };
+    const result = this.queue.then(locked, locked);
     this.queue = result.catch(() => undefined);
     return result;
   }
+}
+
+/** The port's result from what the runner (or the cloud, for a lost runner) recorded, with the output's last lines. */
+async function hostCommandResult(files: CommandFiles, result: HostResult): Promise<CommandResult> {
+  const stdoutTail = await readTail(files.path('.stdout'), TAIL_LINES);
+  const stderr = await readTail(files.path('.stderr'), TAIL_LINES);
+  const stderrTail = result.note ? [stderr, result.note].filter(Boolean).join('\n').split('\n').slice(-TAIL_LINES).join('\n') : stderr;
+  if (result.timedOut) return { status: 'TimedOut', stdoutTail, stderrTail, durationMs: result.durationMs };
+  const exitCode = result.exitCode ?? 1;
+  return { status: exitCode === 0 ? 'Success' : 'Failed', exitCode, stdoutTail, stderrTail, durationMs: result.durationMs };
+}
+
+function capacityError(request: LaunchRequest): DomainError {
+  return new DomainError(
+    ErrorCodes.CAPACITY,
+    `There is not enough ${request.instanceType} capacity to launch ${request.count} server${request.count === 1 ? '' : 's'} ` +
+      `for \`${request.environment}\` right now. Try again in a few minutes, or pick another instance type. ` +
+      `(Sandbox: refused on purpose by the capacity fault in ${FAULTS_SETTING}.)`,
+    { environment: request.environment, instanceType: request.instanceType, count: request.count, fault: 'capacity' },
+    true,
+  );
+}
+
+function launchLine(r: ServerRecord): string {
+  return (
+    `launch ${r.instanceId}: environment ${r.environment} (${r.environmentId}), server ${r.index}, attempt ${r.attempt}, ` +
+    `${r.instanceType}, image ${r.image}, ip ${r.privateIp}; running at ${r.runningAt}, agent online at ${r.agentOnlineAt}`
+  );
+}
+
+function resultEntry(at: Date, step: string, r: CommandResult): string {
+  return (
+    logEntry(at, `step ${step}: ${r.status}${r.exitCode === undefined ? '' : `, exit code ${r.exitCode}`}, ${r.durationMs} ms`) +
+    (r.stdoutTail ? indent(r.stdoutTail, '  stdout | ') : '') +
+    (r.stderrTail ? indent(r.stderrTail, '  stderr | ') : '')
+  );
 }
 
 function toInstance(record: ServerRecord, now: Date): Instance {

@@ -5,6 +5,7 @@
  *     instance.json   the record below
  *     data/           the server's data directory (what sleep/wake save and restore)
  *     bootstrap.log   launch, every step (script and result), terminate
+ *     commands/       one set of files per command sent (see command-files.ts)
  *
  * The folders are the registry, so a restarted process finds its servers.
  * A server's state is computed from the timestamps in its record and the
@@ -13,15 +14,19 @@
  * whenever the cloud looks at the server.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { appendFile, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstanceState } from '../../../core/ports/compute.port.js';
 
 export interface ServerRecord {
   instanceId: string;
+  /** The environment's unique id: what finds the server again (an older record without one matches no id). */
+  environmentId: string;
+  /** Its name, for people. */
   environment: string;
   owner: string;
   template: string;
+  /** Its place in the launch that made it (EC2's AmiLaunchIndex). */
   index: number;
   attempt: number;
   idempotencyKey: string;
@@ -81,18 +86,24 @@ export class ServerFolders {
     return join(this.folder(instanceId), 'bootstrap.log');
   }
 
+  commandsDir(instanceId: string): string {
+    return join(this.folder(instanceId), 'commands');
+  }
+
   private recordPath(instanceId: string): string {
     return join(this.folder(instanceId), 'instance.json');
   }
 
-  /** Creates the folder (failing if the id is taken), its data directory, record and log. */
-  async create(record: ServerRecord, logLine: string): Promise<void> {
+  /**
+   * Makes the folder (failing if the id is taken), its data directory and log,
+   * but not its record: a folder without instance.json is not (yet) a server,
+   * so a launch prepares every folder first and then writes the records.
+   */
+  async prepare(instanceId: string, logLine: string): Promise<void> {
     await mkdir(this.serversDir, { recursive: true });
-    await mkdir(this.folder(record.instanceId)); // not recursive: EEXIST on an id collision
-    await mkdir(this.dataDir(record.instanceId));
-    await appendFile(this.logPath(record.instanceId), logLine);
-    // The record last: a folder without instance.json is not (yet) a server.
-    await this.write(record);
+    await mkdir(this.folder(instanceId)); // not recursive: EEXIST on an id collision
+    await mkdir(this.dataDir(instanceId));
+    await appendFile(this.logPath(instanceId), logLine);
   }
 
   /** The record, or undefined for an unknown (or malformed) id or an unreadable record. */
@@ -118,16 +129,53 @@ export class ServerFolders {
     return records.filter((r): r is ServerRecord => r !== undefined);
   }
 
-  /** Replaces the record atomically (write aside, then rename): a reader never sees half a file. */
+  /** Replaces the record atomically: a reader, in this process or another, never sees half a file. */
   async write(record: ServerRecord): Promise<void> {
-    const path = this.recordPath(record.instanceId);
-    const tmp = `${path}.${randomUUID()}.tmp`;
-    await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
-    await rename(tmp, path);
+    await writeJsonAtomic(this.recordPath(record.instanceId), record);
   }
 
   async appendLog(instanceId: string, text: string): Promise<void> {
     await appendFile(this.logPath(instanceId), text);
+  }
+}
+
+/** Writes aside, then renames into place: a reader never sees half a file. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${randomUUID()}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}
+
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Creates the file whole, or not at all if it exists: written aside, then
+ * hard-linked into place (link fails with EEXIST where rename would replace).
+ * Returns false when another writer, in this process or another, was first.
+ */
+export async function createJsonExclusive(path: string, value: unknown): Promise<boolean> {
+  const tmp = `${path}.${randomUUID()}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  try {
+    await link(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/** The parsed JSON file, or undefined when it does not exist. */
+export async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as unknown;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
   }
 }
 
@@ -149,5 +197,6 @@ function parseRecord(text: string): ServerRecord | undefined {
     typeof r.launchedAt === 'string' &&
     typeof r.runningAt === 'string' &&
     typeof r.agentOnlineAt === 'string';
-  return ok ? (r as ServerRecord) : undefined;
+  // Folders from before environment ids were recorded: they match no id.
+  return ok ? ({ ...r, environmentId: typeof r.environmentId === 'string' ? r.environmentId : '' } as ServerRecord) : undefined;
 }

@@ -1,7 +1,8 @@
 /** The one message per environment, updated in place as it moves. Pure. */
 import type { Environment } from '../../../core/environment/environment.js';
 import { formatUsd } from '../../../core/environment/template.js';
-import { Ids } from '../ids.js';
+import { availableActions } from '../../../core/environment/lifecycle.js';
+import { environmentValue, Ids } from '../ids.js';
 import { esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate } from './text.js';
 
 export type Block = Record<string, unknown>;
@@ -42,16 +43,18 @@ export function environmentBlocks(env: Environment): Block[] {
     if (f.output) text += `\n\`\`\`${esc(truncate(f.output, 2000))}\`\`\``;
     blocks.push({ type: 'section', text: md(text) });
   }
+  // The buttons follow the transition table: what this state may become.
+  const can = availableActions(env);
   const actions: Block[] = [];
-  if (env.state === 'failed') {
-    actions.push({ type: 'button', text: plain('Retry', 75), action_id: Ids.action.retry, value: env.name, style: 'primary' });
+  if (can.retry) {
+    actions.push({ type: 'button', text: plain('Retry', 75), action_id: Ids.action.retry, value: environmentValue(env), style: 'primary' });
   }
-  if (['ready', 'failed', 'asleep', 'awaiting_approval'].includes(env.state)) {
+  if (can.destroy) {
     actions.push({
       type: 'button',
       text: plain('Destroy', 75),
       action_id: Ids.action.destroy,
-      value: env.name,
+      value: environmentValue(env),
       style: 'danger',
       confirm: destroyConfirmDialog(env.name),
     });
@@ -110,8 +113,8 @@ export function opsAlertBlocks(env: Environment): Block[] {
     type: 'actions',
     block_id: 'ops_actions',
     elements: [
-      { type: 'button', text: plain('Retry', 75), action_id: Ids.action.opsRetry, value: env.name, style: 'primary' },
-      { type: 'button', text: plain('Destroy', 75), action_id: Ids.action.opsDestroy, value: env.name, style: 'danger', confirm: destroyConfirmDialog(env.name) },
+      { type: 'button', text: plain('Retry', 75), action_id: Ids.action.opsRetry, value: environmentValue(env), style: 'primary' },
+      { type: 'button', text: plain('Destroy', 75), action_id: Ids.action.opsDestroy, value: environmentValue(env), style: 'danger', confirm: destroyConfirmDialog(env.name) },
     ],
   });
   return blocks;

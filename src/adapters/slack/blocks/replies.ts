@@ -2,7 +2,7 @@
 import type { Environment } from '../../../core/environment/environment.js';
 import type { AuditEvent } from '../../../core/ports/environment-repository.port.js';
 import { formatUsd, type Template } from '../../../core/environment/template.js';
-import { Ids } from '../ids.js';
+import { environmentValue, Ids } from '../ids.js';
 import type { Block } from './environment.message.js';
 import { age, esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate } from './text.js';
 
@@ -130,8 +130,8 @@ export function destroyConfirmReply(env: Environment): Reply {
         type: 'actions',
         block_id: 'destroy_confirm',
         elements: [
-          { type: 'button', text: plain(`Destroy ${env.name}`, 75), style: 'danger', action_id: Ids.action.destroyConfirm, value: env.name },
-          { type: 'button', text: plain('Cancel', 75), action_id: Ids.action.destroyCancel, value: env.name },
+          { type: 'button', text: plain(`Destroy ${env.name}`, 75), style: 'danger', action_id: Ids.action.destroyConfirm, value: environmentValue(env) },
+          { type: 'button', text: plain('Cancel', 75), action_id: Ids.action.destroyCancel, value: environmentValue(env) },
         ],
       },
     ],

@@ -23,7 +23,13 @@ const option = (text: string, value: string, description?: string) => ({
   ...(description ? { description: plain(truncate(description, 75), 75) } : {}),
 });
 
-export function requestModal(templates: readonly Template[], state: RequestModalState, metadata: RequestModalMetadata): Block {
+/** A problem found after the form was sent (the name was taken meanwhile): shown under its field. */
+export interface FormProblem {
+  field: 'name' | 'template' | 'count' | 'type' | 'purpose';
+  text: string;
+}
+
+export function requestModal(templates: readonly Template[], state: RequestModalState, metadata: RequestModalMetadata, problem?: FormProblem): Block {
   const template = state.template ?? templates[0];
   const templateOptions = templates.slice(0, 100).map((t) =>
     option(`${t.name}: ${formatUsd(t.instanceTypes[t.instanceType] ?? 0)}/h per server`, t.name, t.description),
@@ -93,6 +99,10 @@ export function requestModal(templates: readonly Template[], state: RequestModal
       ...(state.purpose ? { initial_value: truncate(state.purpose, PURPOSE_MAX) } : {}),
     },
   });
+  if (problem) {
+    const at = blocks.findIndex((b) => b.block_id === blockIdFor(problem.field, template));
+    blocks.splice(at + 1, 0, { type: 'context', block_id: 'problem', elements: [{ type: 'mrkdwn', text: truncate(`:warning: ${problem.text}`, 2000) }] });
+  }
   return {
     type: 'modal',
     callback_id: Ids.view.request,
@@ -135,4 +145,15 @@ export function blockIdFor(field: 'name' | 'template' | 'count' | 'type' | 'purp
     default:
       return Ids.block[field];
   }
+}
+
+/** What the form turns into once sent: a sentence (recording it, or what happened), and Close. */
+export function noticeModal(text: string): Block {
+  return {
+    type: 'modal',
+    callback_id: Ids.view.notice,
+    title: plain('New environment', 24),
+    close: plain('Close', 24),
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000) } }],
+  };
 }

@@ -1,6 +1,7 @@
-import type { Logger, Clock } from '../../../core/ports/notifier.port.js';
+import { randomBytes } from 'node:crypto';
+import type { Clock, Logger } from '../../../core/ports/clock.port.js';
 import type { UseCases } from '../../../core/use-cases/index.js';
-import { isDomainError } from '../../../core/environment/errors.js';
+import { asDomainError, isOurFault } from '../../../core/environment/errors.js';
 import { errorReply, type Reply } from '../blocks/replies.js';
 
 export interface ListenerDeps {
@@ -9,9 +10,24 @@ export interface ListenerDeps {
   logger: Logger;
 }
 
-/** A domain error becomes the sentence for the person; anything else a generic one (and a log line). */
-export function replyForError(error: unknown, logger: Logger): Reply {
-  if (isDomainError(error)) return errorReply(error.message);
-  logger.error({ err: error }, 'unexpected error in a Slack listener');
-  return errorReply('Something went wrong on our side; nothing was changed. Try again in a minute, and tell ops if it keeps happening.');
+/** A short reference that ops can find in the logs: 8 characters people can read out. */
+export function newReference(): string {
+  const alphabet = 'ABCDEFGHJKMNPQRSTVWXYZ23456789';
+  return [...randomBytes(8)].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+/**
+ * An error as the person who can act on it should read it. A problem with
+ * what they asked is its sentence. A fault on Dormouse's side (the store,
+ * the cloud, a bug) is a sentence and a reference; what went wrong inside
+ * goes to the log under that reference, never to the person. `outcome` says
+ * what really happened, when the caller knows (it read the store again).
+ */
+export function replyForError(error: unknown, logger: Logger, outcome?: string): Reply {
+  const domain = asDomainError(error);
+  if (!isOurFault(error)) return errorReply(outcome ? `${domain.message} ${outcome}` : domain.message);
+  const ref = newReference();
+  logger.error({ err: error, ref, code: domain.code, details: domain.details }, 'a request failed on our side');
+  const what = domain.code === 'STORE.ERROR' ? 'Dormouse could not reach its database just now' : domain.code === 'CLOUD.ERROR' ? 'AWS did not answer as expected' : 'Something went wrong inside Dormouse';
+  return errorReply(`${what} (ref \`${ref}\`). ${outcome ?? 'Try again in a minute.'} If it keeps happening, tell ops and quote the ref.`);
 }

@@ -3,9 +3,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { commandHash } from '../../../../src/adapters/sandbox/local-cloud/command-files.js';
 import { DomainError, ErrorCodes } from '../../../../src/core/environment/errors.js';
+import { newEnvironmentId } from '../../../../src/core/environment/ids.js';
 import type { Instance, LaunchRequest } from '../../../../src/core/ports/compute.port.js';
-import { systemClock } from '../../../../src/core/ports/notifier.port.js';
+import { systemClock } from '../../../../src/core/ports/clock.port.js';
 import type { RemoteStep } from '../../../../src/core/ports/remote-command.port.js';
 import {
   FAST_SANDBOX_DELAYS,
@@ -13,12 +15,18 @@ import {
   RECORDED_STEP_STDOUT,
   type SandboxFaults,
 } from '../../../../src/adapters/sandbox/local-cloud/local-cloud.js';
+import { eventually } from '../../../support/eventually.js';
 import { ManualClock } from './manual-clock.js';
 
 const delays = FAST_SANDBOX_DELAYS;
+/** The environment most tests launch: `demo`, with this id. */
+const DEMO_ID = '01JD3Q8Z6KX7W8Y9A0B1C2D3E4';
 
 function launchRequest(overrides: Partial<LaunchRequest> = {}): LaunchRequest {
+  const environmentId = overrides.environmentId ?? DEMO_ID;
+  const attempt = overrides.attempt ?? 1;
   return {
+    environmentId,
     environment: 'demo',
     owner: 'U123',
     template: 'web',
@@ -29,14 +37,30 @@ function launchRequest(overrides: Partial<LaunchRequest> = {}): LaunchRequest {
     securityGroups: ['sg-1'],
     volumes: [{ device: '/dev/xvda', sizeGiB: 20, type: 'gp3' }],
     tags: { team: 'payments' },
-    attempt: 1,
-    idempotencyKey: 'demo-1',
+    attempt,
+    idempotencyKey: `dormouse-${environmentId}-${attempt}`,
     ...overrides,
   };
 }
 
+let runs = 0;
+/** A step with a key of its own (as the core builds one per server, step and retry), unless the test gives one. */
 function step(overrides: Partial<RemoteStep> = {}): RemoteStep {
-  return { name: 'install', script: 'echo hi', timeoutSeconds: 60, sandboxSafe: false, env: {}, ...overrides };
+  runs += 1;
+  return {
+    name: 'install',
+    key: `${DEMO_ID}/1.0/0/install#${runs}`,
+    script: 'echo hi',
+    timeoutSeconds: 60,
+    sandboxSafe: false,
+    env: {},
+    ...overrides,
+  };
+}
+
+/** The "sent" lines of a step in the server's bootstrap.log: how many times it was sent. */
+async function sentLines(c: LocalCloud, instanceId: string, name = 'install'): Promise<number> {
+  return (await readFile(c.serverLogPath(instanceId), 'utf8')).split(`step ${name}: sent`).length - 1;
 }
 
 /** Alive and not a zombie (a container's init may not reap orphans at once). */
@@ -96,9 +120,9 @@ describe('LocalCloud as compute', () => {
     }
 
     clock.advance(delays.bootMs - 1);
-    expect((await c.findByEnvironment('demo')).map((i) => i.state)).toEqual(['pending', 'pending']);
+    expect((await c.findByEnvironment(DEMO_ID)).map((i) => i.state)).toEqual(['pending', 'pending']);
     clock.advance(1);
-    const running = await c.findByEnvironment('demo');
+    const running = await c.findByEnvironment(DEMO_ID);
     expect(running.map((i) => i.state)).toEqual(['running', 'running']);
     const ips = running.map((i) => i.privateIp);
     for (const ip of ips) expect(ip).toMatch(/^10\.0\.\d{1,3}\.\d{1,3}$/);
@@ -114,6 +138,7 @@ describe('LocalCloud as compute', () => {
     const record = JSON.parse(await readFile(join(folder, 'instance.json'), 'utf8'));
     expect(record).toMatchObject({
       instanceId: id,
+      environmentId: DEMO_ID,
       environment: 'demo',
       owner: 'U123',
       index: 0,
@@ -123,13 +148,17 @@ describe('LocalCloud as compute', () => {
       launchedAt: clock.now().toISOString(),
       tags: {
         team: 'payments',
+        Name: 'dormouse-demo',
         'managed-by': 'dormouse',
+        'dormouse:environment-id': DEMO_ID,
         'dormouse:environment': 'demo',
         'dormouse:owner': 'U123',
-        'dormouse:index': '0',
+        'dormouse:template': 'web',
         'dormouse:attempt': '1',
       },
     });
+    // As on EC2, no tag tells the servers of one launch apart: the index is the record's own.
+    expect(record.tags).not.toHaveProperty('dormouse:index');
     expect(c.serverDataDir(id)).toBe(join(folder, 'data'));
     expect(existsSync(c.serverDataDir(id))).toBe(true);
     expect(await readFile(join(folder, 'bootstrap.log'), 'utf8')).toContain(`launch ${id}`);
@@ -168,26 +197,86 @@ describe('LocalCloud as compute', () => {
     expect(e.message).toContain(launched[0]!.instanceId);
   });
 
-  it('is idempotent per environment and attempt: a repeated launch returns the same servers', async () => {
+  it('is idempotent per environment id and attempt: a repeated launch returns the same servers', async () => {
     const c = cloud();
     const first = await c.launch(launchRequest());
     const again = await c.launch(launchRequest());
     expect(again.map((i) => i.instanceId)).toEqual(first.map((i) => i.instanceId));
 
     // Concurrent double click: still two servers.
-    const [a, b] = await Promise.all([
-      c.launch(launchRequest({ environment: 'twice' })),
-      c.launch(launchRequest({ environment: 'twice' })),
-    ]);
+    const twice = launchRequest({ environmentId: newEnvironmentId(clock.now()), environment: 'twice' });
+    const [a, b] = await Promise.all([c.launch(twice), c.launch(twice)]);
     expect(a.map((i) => i.instanceId)).toEqual(b.map((i) => i.instanceId));
-    expect(await c.findByEnvironment('twice')).toHaveLength(2);
+    expect(await c.findByEnvironment(twice.environmentId)).toHaveLength(2);
 
-    // A larger count only adds the missing indexes; a new attempt launches new servers.
+    // All or none: a larger count for the same attempt launches nothing more; a new attempt launches a new set.
     const three = await c.launch(launchRequest({ count: 3 }));
-    expect(three.slice(0, 2).map((i) => i.instanceId)).toEqual(first.map((i) => i.instanceId));
-    expect(three.map((i) => i.index)).toEqual([0, 1, 2]);
-    const second = await c.launch(launchRequest({ attempt: 2, idempotencyKey: 'demo-2' }));
+    expect(three.map((i) => i.instanceId)).toEqual(first.map((i) => i.instanceId));
+    const second = await c.launch(launchRequest({ attempt: 2 }));
+    expect(second).toHaveLength(2);
     expect(second.some((i) => first.some((f) => f.instanceId === i.instanceId))).toBe(false);
+    expect((await c.describeAll()).filter((s) => s.environmentId === DEMO_ID)).toHaveLength(4);
+  });
+
+  it('returns a set whose servers have ended as it is (the caller sees it is incomplete) and launches nothing', async () => {
+    const c = cloud();
+    const first = await c.launch(launchRequest());
+    clock.advance(delays.bootMs);
+    await c.terminate([first[1]!.instanceId]);
+    clock.advance(delays.terminateMs);
+
+    const again = await c.launch(launchRequest());
+
+    expect(again.map((i) => [i.instanceId, i.state])).toEqual([
+      [first[0]!.instanceId, 'running'],
+      [first[1]!.instanceId, 'terminated'],
+    ]);
+    expect(await c.describeAll()).toHaveLength(2);
+  });
+
+  it('never gives a reused name the servers of the environment that had it before', async () => {
+    const c = cloud();
+    const old = await c.launch(launchRequest());
+    const reused = launchRequest({ environmentId: newEnvironmentId(clock.now()) });
+
+    const fresh = await c.launch(reused);
+
+    expect(fresh.some((i) => old.some((o) => o.instanceId === i.instanceId))).toBe(false);
+    expect((await c.findByEnvironment(reused.environmentId)).map((i) => i.instanceId)).toEqual(fresh.map((i) => i.instanceId));
+    expect((await c.findByEnvironment(DEMO_ID)).map((i) => i.instanceId)).toEqual(old.map((i) => i.instanceId));
+  });
+
+  it('launches once when two processes share the folder and launch the same attempt at once (the lock file)', async () => {
+    // Two clouds on one folder have separate in-process queues: only the lock file keeps them apart.
+    const [a, b] = [cloud(), cloud()];
+    const results = await Promise.all([a.launch(launchRequest({ count: 3 })), b.launch(launchRequest({ count: 3 }))]);
+
+    expect(results[0].map((i) => i.instanceId)).toEqual(results[1].map((i) => i.instanceId));
+    expect(await a.describeAll()).toHaveLength(3);
+    expect(existsSync(join(rootDir, 'cloud.lock'))).toBe(false);
+  });
+
+  it('breaks a lock left by a process that died, and waits for one held by a live process', async () => {
+    const lock = join(rootDir, 'cloud.lock');
+    await writeFile(lock, JSON.stringify({ pid: 2 ** 22 + 12345, at: Date.now(), nonce: 'dead' }));
+    expect(await cloud().launch(launchRequest({ count: 1 }))).toHaveLength(1);
+    expect(existsSync(lock)).toBe(false);
+
+    // Held by a live process (this one stands in for it): the launch waits until it is released.
+    await writeFile(lock, JSON.stringify({ pid: process.pid, at: Date.now(), nonce: 'live' }));
+    let launched = false;
+    const launching = cloud()
+      .launch(launchRequest({ count: 1, environmentId: newEnvironmentId(clock.now()) }))
+      .then(() => (launched = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(launched).toBe(false);
+    await rm(lock);
+    await launching;
+    expect(launched).toBe(true);
+
+    // Older than 30 s: stale, even if its process lives (paused, say).
+    await writeFile(lock, JSON.stringify({ pid: process.pid, at: Date.now() - 31_000, nonce: 'old' }));
+    expect(await cloud().launch(launchRequest({ count: 1, environmentId: newEnvironmentId(clock.now()) }))).toHaveLength(1);
   });
 
   it('keeps its servers across a restart: a new LocalCloud on the same folder finds them where they would be', async () => {
@@ -195,7 +284,7 @@ describe('LocalCloud as compute', () => {
     clock.advance(delays.bootMs); // time passes while the process is down
 
     const restarted = cloud();
-    const found = await restarted.findByEnvironment('demo');
+    const found = await restarted.findByEnvironment(DEMO_ID);
     expect(found.map((i) => i.instanceId)).toEqual(launched.map((i) => i.instanceId));
     expect(found.map((i) => i.state)).toEqual(['running', 'running']);
     // And it is still idempotent after the restart.
@@ -211,10 +300,12 @@ describe('LocalCloud as compute', () => {
     await writeFile(join(c.serverDataDir(id), 'precious.txt'), 'keep me');
 
     await c.terminate([id]);
-    expect((await c.findByEnvironment('demo')).map((i) => i.state)).toEqual(['shutting-down']);
+    expect((await c.describe(id))?.state).toBe('shutting-down');
+    // Like EC2's: shutting-down and terminated servers are no longer the environment's.
+    expect(await c.findByEnvironment(DEMO_ID)).toEqual([]);
     await c.waitUntilTerminated([id], { timeoutMs: 10_000 });
 
-    expect(await c.findByEnvironment('demo')).toEqual([]);
+    expect(await c.findByEnvironment(DEMO_ID)).toEqual([]);
     const all = await c.describeAll();
     expect(all.map((s) => [s.instanceId, s.state])).toEqual([[id, 'terminated']]);
     expect(await readFile(join(c.serverDataDir(id), 'precious.txt'), 'utf8')).toBe('keep me');
@@ -223,9 +314,32 @@ describe('LocalCloud as compute', () => {
 
     // Terminating again, or an unknown id, is not an error.
     await c.terminate([id, 'i-00000000000000000']);
-    // A new launch of the same attempt after a destroy gets new servers.
-    const relaunched = await c.launch(launchRequest({ count: 1 }));
+    // The next environment of that name (a new id) gets new servers.
+    const relaunched = await c.launch(launchRequest({ count: 1, environmentId: newEnvironmentId(clock.now()) }));
     expect(relaunched[0]!.instanceId).not.toBe(id);
+  });
+
+  it('stops waiting when the signal is aborted, with its reason', async () => {
+    const c = new LocalCloud({ rootDir, clock, delays: { ...delays, bootMs: 60_000 } });
+    const [server] = await c.launch(launchRequest({ count: 1 }));
+    const stop = new AbortController();
+    let polls = 0;
+    const error = await c
+      .waitUntilRunning([server!.instanceId], {
+        timeoutMs: 120_000,
+        signal: stop.signal,
+        onPoll: () => {
+          if (++polls === 3) stop.abort(new Error('lease lost'));
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBe(stop.signal.reason);
+    expect(polls).toBe(3);
+
+    await c.terminate([server!.instanceId]);
+    await expect(
+      c.waitUntilTerminated([server!.instanceId], { timeoutMs: 60_000, signal: AbortSignal.abort('stopping') }),
+    ).rejects.toBe('stopping');
   });
 
   it('waitUntilRunning reports a terminated server as INSTANCE_LOST', async () => {
@@ -411,6 +525,118 @@ describe('LocalCloud as remote commands', () => {
   });
 });
 
+describe('LocalCloud commands are kept on the server, by key', () => {
+  it('records each command as a file named by its key: key, step, when it was sent, and for a simulated step its end and result', async () => {
+    const c = cloud();
+    const [server] = await readyServers(c);
+    const id = server!.instanceId;
+    const sentAt = clock.now().toISOString();
+    const sent = step({ key: 'env-1/1.0/0/install' });
+
+    await c.run(id, sent, { agentTimeoutMs: 1000 });
+
+    const file = join(rootDir, 'servers', id, 'commands', `${commandHash(sent.key)}.json`);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({
+      key: 'env-1/1.0/0/install',
+      step: 'install',
+      sentAt,
+      timeoutSeconds: 60,
+      mode: 'simulated',
+      endsAt: new Date(Date.parse(sentAt) + delays.stepMs).toISOString(),
+      outcome: { status: 'Success', exitCode: 0, stdoutTail: RECORDED_STEP_STDOUT, stderrTail: '' },
+    });
+    expect(await c.commandsOf(id)).toHaveLength(1);
+  });
+
+  it('sends a key once: a second run, at once or later, attaches to the command and gets its result', async () => {
+    const c = cloud();
+    const [server] = await readyServers(c);
+    const id = server!.instanceId;
+    const sent = step();
+    const accepted: number[] = [];
+
+    const [a, b] = await Promise.all([
+      c.run(id, sent, { agentTimeoutMs: 1000, onAccepted: () => accepted.push(1) }),
+      c.run(id, sent, { agentTimeoutMs: 1000, onAccepted: () => accepted.push(2) }),
+    ]);
+    const later = await c.run(id, sent, { agentTimeoutMs: 1000 });
+
+    expect([a, b, later].map((r) => [r.status, r.durationMs])).toEqual([
+      ['Success', delays.stepMs],
+      ['Success', delays.stepMs],
+      ['Success', delays.stepMs],
+    ]);
+    expect(accepted.sort()).toEqual([1, 2]);
+    expect(await sentLines(c, id)).toBe(1);
+    // Its result is logged once, however many runs waited for it.
+    expect((await readFile(c.serverLogPath(id), 'utf8')).split('step install: Success').length - 1).toBe(1);
+    // Another key is another command.
+    await c.run(id, step(), { agentTimeoutMs: 1000 });
+    expect(await sentLines(c, id)).toBe(2);
+    expect(await c.commandsOf(id)).toHaveLength(2);
+  });
+
+  it('attaches to a command sent by another process on the folder: a sandbox-safe step runs once', async () => {
+    const a = new LocalCloud({ rootDir, clock: systemClock, delays });
+    const b = new LocalCloud({ rootDir, clock: systemClock, delays });
+    const [server] = await a.launch(launchRequest({ count: 1 }));
+    const id = server!.instanceId;
+    await a.waitUntilRunning([id], { timeoutMs: 5000 });
+    const sent = step({ sandboxSafe: true, script: 'sleep 0.3\necho ran >> runs.txt\necho done' });
+
+    const [first, second] = await Promise.all([
+      a.run(id, sent, { agentTimeoutMs: 5000 }),
+      new Promise((r) => setTimeout(r, 100)).then(() => b.run(id, sent, { agentTimeoutMs: 5000 })),
+    ]);
+
+    expect(first).toMatchObject({ status: 'Success', exitCode: 0, stdoutTail: 'done' });
+    expect(second).toEqual(first);
+    expect(await readFile(join(a.serverDataDir(id), 'runs.txt'), 'utf8')).toBe('ran\n');
+    expect(await sentLines(a, id)).toBe(1);
+  });
+
+  it('stops waiting when the signal is aborted, with its reason; the command goes on and a later run gets its result', async () => {
+    const c = cloud({ slowStep: { install: 5000 } });
+    const [server] = await readyServers(c);
+    const sent = step();
+    const stop = new AbortController();
+
+    const error = await c
+      .run(server!.instanceId, sent, { agentTimeoutMs: 1000, signal: stop.signal, onAccepted: () => stop.abort('lease lost') })
+      .catch((e: unknown) => e);
+    expect(error).toBe('lease lost');
+
+    const result = await c.run(server!.instanceId, sent, { agentTimeoutMs: 1000 });
+    expect(result).toMatchObject({ status: 'Success', durationMs: delays.stepMs + 5000 });
+    expect(await sentLines(c, server!.instanceId)).toBe(1);
+
+    await expect(c.run(server!.instanceId, step(), { agentTimeoutMs: 1000, signal: AbortSignal.abort('stopped') })).rejects.toBe('stopped');
+    expect(await sentLines(c, server!.instanceId)).toBe(1);
+  });
+
+  it('reports a sandbox-safe step whose runner was killed as Failed, saying so, instead of waiting for ever', async () => {
+    const c = new LocalCloud({ rootDir, clock: systemClock, delays });
+    const [server] = await c.launch(launchRequest({ count: 1 }));
+    const id = server!.instanceId;
+    await c.waitUntilRunning([id], { timeoutMs: 5000 });
+    const sent = step({ sandboxSafe: true, script: 'echo started\nsleep 30' });
+    const stop = new AbortController();
+    await c.run(id, sent, { agentTimeoutMs: 5000, signal: stop.signal, onAccepted: () => stop.abort() }).catch(() => undefined);
+
+    // What a reboot of the machine (or a person's kill) does to the runner and its step.
+    const prefix = join(rootDir, 'servers', id, 'commands', commandHash(sent.key));
+    const pid = async (suffix: string) => Number((await readFile(prefix + suffix, 'utf8').catch(() => '')).trim());
+    await eventually(async () => expect(await readFile(`${prefix}.stdout`, 'utf8')).toBe('started\n'));
+    process.kill(-(await pid('.runner')), 'SIGKILL');
+    process.kill(-(await pid('.pid')), 'SIGKILL');
+
+    const result = await c.run(id, sent, { agentTimeoutMs: 5000 });
+    expect(result.status).toBe('Failed');
+    expect(result.stdoutTail).toBe('started');
+    expect(result.stderrTail).toContain('ended without a result');
+  });
+});
+
 describe('LocalCloud faults', () => {
   it('capacity: refuses every launch with a retryable INSUFFICIENT_CAPACITY and launches nothing', async () => {
     const c = cloud({ capacity: true });
@@ -490,6 +716,6 @@ describe('LocalCloud on the real clock', () => {
     expect(result).toMatchObject({ status: 'Success', exitCode: 0, stdoutTail: 'ok' });
     await c.terminate([running!.instanceId]);
     await c.waitUntilTerminated([running!.instanceId], { timeoutMs: 5000 });
-    expect(await c.findByEnvironment('demo')).toEqual([]);
+    expect(await c.findByEnvironment(DEMO_ID)).toEqual([]);
   });
 });

@@ -1,9 +1,10 @@
-import type { Clock } from '../../../../src/core/ports/notifier.port.js';
+import type { Clock } from '../../../../src/core/ports/clock.port.js';
 
 /**
  * A clock that only moves when told to, or when someone sleeps on it: a
  * sleep moves time forward by exactly its length and returns at once. So
- * waits and simulated durations can be checked to the millisecond.
+ * waits and simulated durations can be checked to the millisecond. A sleep
+ * whose signal is already aborted returns without moving time.
  */
 export class ManualClock implements Clock {
   /** Every sleep asked for, in order. */
@@ -18,9 +19,9 @@ export class ManualClock implements Clock {
     return new Date(this.t);
   }
 
-  async sleep(ms: number): Promise<void> {
+  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.sleeps.push(ms);
-    this.t += ms;
+    if (!signal?.aborted) this.t += ms;
     await new Promise((resolve) => setImmediate(resolve));
   }
 

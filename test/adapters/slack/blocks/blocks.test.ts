@@ -15,7 +15,7 @@ const now = new Date('2026-11-27T10:00:00Z');
 function env(overrides: Partial<Environment> = {}): Environment {
   return {
     ...newEnvironment(
-      { name: 'api-staging', owner: 'U0DEV', template: 'api', instanceType: 't3.medium', count: 2, purpose: 'load tests <!channel> & <https://evil|click>', requestId: 'r', hourlyCostUsd: 0.0832 },
+      { id: '01JD3Q8Z6KX7W8Y9A0B1C2D3E4', name: 'api-staging', owner: 'U0DEV', template: 'api', instanceType: 't3.medium', count: 2, purpose: 'load tests <!channel> & <https://evil|click>', requestId: 'r', hourlyCostUsd: 0.0832 },
       new Date('2026-11-27T09:00:00Z'),
     ),
     ...overrides,
@@ -50,11 +50,20 @@ describe('environment message', () => {
     expect(text).toContain('10.1.2.3');
   });
 
-  it('offers Retry and Destroy when failed, only Destroy when ready, nothing while working', () => {
+  it('offers the buttons the transition table allows: Retry back to where it failed, Destroy wherever it can go', () => {
     const labels = (e: Environment) => environmentBlocks(e).flatMap((b) => ((b.elements as Array<{ type: string; text?: { text: string } }>) ?? []).filter((x) => x.type === 'button').map((x) => x.text?.text));
-    expect(labels(env({ state: 'failed' }))).toEqual(['Retry', 'Destroy']);
+    const failure = { step: 'bootstrap' as const, code: 'X', reason: 'r', from: 'bootstrapping' as const, retryable: true, at: '2026-11-27T09:02:00Z' };
+    expect(labels(env({ state: 'failed', failure }))).toEqual(['Retry', 'Destroy']);
+    expect(labels(env({ state: 'failed', failure: { ...failure, retryable: false } }))).toEqual(['Destroy']);
     expect(labels(env({ state: 'ready' }))).toEqual(['Destroy']);
-    expect(labels(env({ state: 'provisioning' }))).toEqual([]);
+    expect(labels(env({ state: 'provisioning' }))).toEqual(['Destroy']);
+    expect(labels(env({ state: 'destroying' }))).toEqual([]);
+    expect(labels(env({ state: 'destroyed' }))).toEqual([]);
+  });
+
+  it('its buttons name the environment by name and id, so an older message\'s button acts on nothing newer', () => {
+    const values = environmentBlocks(env({ state: 'ready' })).flatMap((b) => ((b.elements as Array<{ value?: string }>) ?? []).map((x) => x.value)).filter(Boolean);
+    expect(values).toEqual(['api-staging:01JD3Q8Z6KX7W8Y9A0B1C2D3E4']);
   });
 
   it('matches its snapshot', () => {

@@ -2,35 +2,42 @@
  * Destroy buttons. On an environment's message and in the ops alert the
  * button carries Slack's own confirmation dialog, so a click is the
  * confirmed intent; `/server destroy` answers with Destroy / Cancel buttons.
+ * The button names the environment by name and id: one from the message of
+ * an earlier environment of that name acts on nothing.
  */
 import type { AllMiddlewareArgs, BlockButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
+import { isOurFault } from '../../../../core/environment/errors.js';
 import { infoReply } from '../../blocks/replies.js';
+import { parseEnvironmentValue } from '../../ids.js';
+import { replier } from '../../reply.js';
+import { stateNow } from '../truth.js';
 import { replyForError, type ListenerDeps } from '../deps.js';
 
 type Args = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs;
 
 export function destroyAction(deps: ListenerDeps, opts: { replaceOriginal: boolean }) {
-  return async ({ ack, body, action, respond }: Args): Promise<void> => {
+  return async ({ ack, body, action }: Args): Promise<void> => {
     await ack();
-    const log = deps.logger.child({ user: body.user.id, action: action.action_id, environment: action.value });
-    const name = action.value ?? '';
+    const target = parseEnvironmentValue(action.value);
+    const log = deps.logger.child({ user: body.user.id, action: action.action_id, environment: target.name });
+    const answer = replier(body.response_url, log);
     try {
-      const { started } = await deps.useCases.destroy.execute(name, body.user.id);
+      const { started } = await deps.useCases.destroy.execute(target, body.user.id);
       const r = started
-        ? infoReply(`:wastebasket: Destroying \`${name}\` (by <@${body.user.id}>); its message shows the progress.`)
-        : infoReply(`\`${name}\` is already being destroyed; its message shows the progress.`);
-      await respond({ ...r, response_type: 'ephemeral', replace_original: opts.replaceOriginal } as never);
+        ? infoReply(`:wastebasket: Destroying \`${target.name}\` (by <@${body.user.id}>); its message shows the progress.`)
+        : infoReply(`\`${target.name}\` is already being destroyed; its message shows the progress.`);
+      await answer({ ...r, replace_original: opts.replaceOriginal });
     } catch (error) {
-      await respond({ ...replyForError(error, log), response_type: 'ephemeral', replace_original: false } as never);
+      const happened = isOurFault(error) ? await stateNow(deps, target.name) : undefined;
+      await answer(replyForError(error, log, happened));
     }
   };
 }
 
 export function destroyCancelAction(deps: ListenerDeps) {
-  return async ({ ack, action, respond }: Args): Promise<void> => {
+  return async ({ ack, action, body }: Args): Promise<void> => {
     await ack();
-    await respond({ ...infoReply(`Kept \`${action.value ?? ''}\`: nothing was destroyed.`), replace_original: true } as never).catch((err: unknown) =>
-      deps.logger.warn({ err }, 'could not answer cancel'),
-    );
+    const { name } = parseEnvironmentValue(action.value);
+    await replier(body.response_url, deps.logger)({ ...infoReply(`Kept \`${name}\`: nothing was destroyed.`), replace_original: true });
   };
 }

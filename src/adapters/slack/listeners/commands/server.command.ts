@@ -1,19 +1,28 @@
-/** `/server …`: acked at once, then answered ephemerally (or with the form). */
+/**
+ * `/server …`: acknowledged at once, with no I/O before it; then answered
+ * ephemerally through the response URL (retried), or with the form.
+ */
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
-import { DomainError, ErrorCodes } from '../../../../core/environment/errors.js';
+import { DomainError, ErrorCodes, isOurFault } from '../../../../core/environment/errors.js';
 import { clip } from '../../../../core/environment/name.rules.js';
+import type { RequestCommand } from '../../../../core/use-cases/request.use-case.js';
 import { parseServerCommand } from '../../command-parser.js';
-import { destroyConfirmReply, helpReply, infoReply, listReply, requestedReply, statusReply, templatesReply, type Reply } from '../../blocks/replies.js';
+import { destroyConfirmReply, helpReply, infoReply, listReply, statusReply, templatesReply, type Reply } from '../../blocks/replies.js';
 import { requestModal } from '../../blocks/request.modal.js';
+import { replier } from '../../reply.js';
 import { replyForError, type ListenerDeps } from '../deps.js';
+import { requestTruthfully, stateNow } from '../truth.js';
 
 type Args = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
 export function serverCommand(deps: ListenerDeps) {
-  return async ({ ack, command, respond, client }: Args): Promise<void> => {
+  return async ({ ack, command, client }: Args): Promise<void> => {
     await ack();
     const log = deps.logger.child({ user: command.user_id, command: 'server' });
-    const reply = (r: Reply) => respond({ response_type: 'ephemeral', replace_original: false, ...r } as never);
+    const answer = replier(command.response_url, log);
+    const reply = (r: Reply) => answer(r);
+    /** For a fault on our side: what really happened, when the command could have changed something. */
+    let outcome: (() => Promise<string>) | undefined;
     try {
       const parsed = parseServerCommand(command.text ?? '');
       if (!parsed.ok) return void (await reply(helpReply(`:warning: ${parsed.problem}`)));
@@ -38,15 +47,8 @@ export function serverCommand(deps: ListenerDeps) {
           const input = { name, template: flags.template ?? '', count, instanceType: flags.type, purpose: flags.purpose };
           if (name && flags.template) {
             // Everything needed is there: no form.
-            const { environment, created } = await useCases.request.execute({
-              ...input,
-              template: flags.template,
-              owner: command.user_id,
-              requestId: `cmd:${command.trigger_id}`,
-              channel: command.channel_id,
-            });
-            if (created) await reply(requestedReply(environment));
-            return;
+            const request: RequestCommand = { ...input, template: flags.template, owner: command.user_id, requestId: `cmd:${command.trigger_id}`, channel: command.channel_id };
+            return void (await reply(await requestTruthfully(deps, request, log)));
           }
           // Tell about a bad name or option now, not after the form is filled in.
           await useCases.request.precheck({ ...input, ...(flags.template ? { template: flags.template } : {}) });
@@ -74,11 +76,13 @@ export function serverCommand(deps: ListenerDeps) {
           return void (await reply(statusReply(environment, events, deps.clock.now())));
         }
         case 'destroy': {
-          const env = await useCases.destroy.check(needName('/server destroy <name>'), command.user_id);
+          const env = await useCases.destroy.check({ name: needName('/server destroy <name>') }, command.user_id);
           return void (await reply(destroyConfirmReply(env)));
         }
         case 'retry': {
-          const env = await useCases.retry.execute(needName('/server retry <name>'), command.user_id);
+          const name = needName('/server retry <name>');
+          outcome = () => stateNow(deps, name);
+          const env = await useCases.retry.execute({ name }, command.user_id);
           return void (await reply(infoReply(`:arrows_counterclockwise: Retrying \`${env.name}\`; its message shows the progress.`)));
         }
         case 'templates':
@@ -89,7 +93,8 @@ export function serverCommand(deps: ListenerDeps) {
           return void (await reply(helpReply(`:warning: \`${clip(sub, 30)}\` is not a \`/server\` command.`)));
       }
     } catch (error) {
-      await reply(replyForError(error, log)).catch((err: unknown) => log.warn({ err }, 'could not answer the command'));
+      const happened = isOurFault(error) ? await (outcome?.() ?? Promise.resolve('Nothing was changed.')) : undefined;
+      await reply(replyForError(error, log, happened));
     }
   };
 }

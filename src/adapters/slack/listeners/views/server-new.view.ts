@@ -1,16 +1,21 @@
 /**
- * The `/server new` form is submitted. Validation problems go back to the
- * form (`response_action: errors`, under the field at fault) and change
- * nothing; a valid request closes the form and starts the environment.
+ * The `/server new` form is submitted. What can be checked without I/O (the
+ * name's rules, the template, count, type and purpose) is checked before the
+ * ack, and a problem goes back under the field at fault, changing nothing.
+ * The rest needs the store, so it happens after the ack: the form turns into
+ * "recording…", then into what happened, or back into the form with the
+ * problem under its field (a name taken meanwhile). The form's view id is
+ * the request's id, so a form sent twice creates one environment.
  */
 import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
 import { ErrorCodes, isDomainError } from '../../../../core/environment/errors.js';
-import { blockIdFor, readRequestModal, type RequestModalMetadata } from '../../blocks/request.modal.js';
+import { noticeModal, readRequestModal, requestModal, blockIdFor, type FormProblem, type RequestModalMetadata } from '../../blocks/request.modal.js';
 import { replyForError, type ListenerDeps } from '../deps.js';
+import { requestTruthfully } from '../truth.js';
 
 type Args = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
 
-const FIELD_OF: Partial<Record<string, 'name' | 'template' | 'count' | 'type' | 'purpose'>> = {
+const FIELD_OF: Partial<Record<string, FormProblem['field']>> = {
   [ErrorCodes.NAME_INVALID]: 'name',
   [ErrorCodes.NAME_TAKEN]: 'name',
   [ErrorCodes.TEMPLATE_UNKNOWN]: 'template',
@@ -19,68 +24,55 @@ const FIELD_OF: Partial<Record<string, 'name' | 'template' | 'count' | 'type' | 
   [ErrorCodes.PURPOSE_INVALID]: 'purpose',
 };
 
+const fieldOf = (error: unknown): FormProblem['field'] | undefined => (isDomainError(error) ? FIELD_OF[error.code] : undefined);
+
 export function serverNewView(deps: ListenerDeps) {
   return async ({ ack, view, body, client }: Args): Promise<void> => {
     const log = deps.logger.child({ user: body.user.id, view: view.callback_id });
     const form = readRequestModal(view.state.values as never);
-    const template = deps.useCases.queries.templates.find((t) => t.name === form.template);
-    const requestId = `view:${view.id}`;
+    const templates = deps.useCases.queries.templates;
+    const template = templates.find((t) => t.name === form.template);
+    const request = { ...form, template: form.template ?? '' };
     try {
-      // Checked before the ack so that the person sees the problem in the form.
-      deps.useCases.request.validate({ ...form, template: form.template ?? '' });
-      await deps.useCases.request.assertAvailable(form.name, requestId);
+      deps.useCases.request.validate(request);
     } catch (error) {
-      const field = isDomainError(error) ? FIELD_OF[error.code] : undefined;
-      if (field) {
-        const message = await plainText((error as Error).message, client, log);
-        await ack({ response_action: 'errors', errors: { [blockIdFor(field, template)]: message } });
-        return;
-      }
-      // Not the person's input (the store is down, say): keep the form open and say so there.
-      const reply = replyForError(error, log);
-      await ack({ response_action: 'errors', errors: { [blockIdFor('name', template)]: reply.text.replace(/^:warning: /, '') } });
+      const field = fieldOf(error);
+      if (!field) throw error;
+      // Form errors are plain text.
+      await ack({ response_action: 'errors', errors: { [blockIdFor(field, template)]: (error as Error).message.replace(/`/g, '') } });
       return;
     }
-    await ack();
+    await ack({ response_action: 'update', view: noticeModal(`Recording your request for \`${form.name}\`…`) as never });
+
     const metadata = parseMetadata(view.private_metadata);
+    let next;
+    let sentence: string;
     try {
-      await deps.useCases.request.execute({
-        ...form,
-        template: form.template ?? '',
-        owner: body.user.id,
-        requestId,
-        ...(metadata.channel ? { channel: metadata.channel } : {}),
-      });
+      const reply = await requestTruthfully(
+        deps,
+        { ...request, owner: body.user.id, requestId: `view:${view.id}`, ...(metadata.channel ? { channel: metadata.channel } : {}) },
+        log,
+        (env) => ({ text: `:rocket: \`${env.name}\` is on its way. Its message${env.channel ? ` in <#${env.channel}>` : ''} shows the progress; you can close this.` }),
+      );
+      sentence = reply.text;
+      next = noticeModal(sentence);
     } catch (error) {
-      // Lost a race for the name after the check, or the store failed: tell the person directly.
-      const reply = replyForError(error, log);
-      const channel = metadata.channel ?? body.user.id;
-      await client.chat.postEphemeral({ channel, user: body.user.id, text: reply.text }).catch((err: unknown) => log.warn({ err }, 'could not tell the requester'));
+      const field = fieldOf(error);
+      sentence = field ? (error as Error).message : replyForError(error, log).text;
+      next = field
+        ? requestModal(templates, { name: form.name, ...(template ? { template } : {}), ...(form.count ? { count: form.count } : {}), ...(form.instanceType ? { instanceType: form.instanceType } : {}), purpose: form.purpose }, metadata, { field, text: sentence })
+        : noticeModal(sentence);
+    }
+    try {
+      await client.views.update({ view_id: view.id, view: next as never });
+    } catch (err) {
+      // The person closed the form meanwhile: tell them where they asked.
+      log.info({ err }, 'the form is gone; answering in the channel');
+      await client.chat
+        .postEphemeral({ channel: metadata.channel ?? body.user.id, user: body.user.id, text: sentence })
+        .catch((e: unknown) => log.warn({ err: e }, 'could not tell the requester'));
     }
   };
-}
-
-/**
- * Form errors are plain text: mentions become @names (users.info), code
- * marks go. The lookup is bounded so the form is still answered in time.
- */
-async function plainText(message: string, client: Args['client'], log: ListenerDeps['logger']): Promise<string> {
-  const ids = [...new Set([...message.matchAll(/<@([UW][A-Z0-9]+)>/g)].map((m) => m[1] as string))];
-  let text = message;
-  for (const id of ids) {
-    let name = 'its owner';
-    try {
-      const res = await Promise.race([
-        client.users.info({ user: id }),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('users.info took too long')), 1000)),
-      ]);
-      name = `@${res.user?.profile?.display_name || res.user?.real_name || res.user?.name || id}`;
-    } catch (err) {
-      log.debug({ err }, 'could not name a user');
-    }
-    text = text.split(`<@${id}>`).join(name);
-  }
-  return text.replace(/`/g, '');
 }
 
 function parseMetadata(raw: string | undefined): RequestModalMetadata {

@@ -1,0 +1,133 @@
+/**
+ * The notifier's memory, on the environments' table next to the environment
+ * it is about: `pk = ENV#<name>`, `sk = NOTE#<id>` (one per incarnation, so a
+ * reused name starts afresh). Every change is a conditional UpdateItem:
+ *
+ *   message    { channel, ts } once posted
+ *   postClaim  { holder, until }: who is posting it now (a crash lets it lapse)
+ *   shown      the highest environment version claimed for display
+ *   lines      line key → 'told', or the ISO time until which someone is telling it
+ *
+ * Two replicas showing versions 7 and 8 of one environment:
+ *
+ *   A  claim 7 ✔ ───────────── chat.update(7) ─── shown is 8 > 7: show the newest again
+ *   B  claim 8 ✔ ── chat.update(8) ──
+ *   (a claim of 7 after 8 was claimed fails: the older update is dropped)
+ * ─────────────────────────────────────────────────────────────────────────> time
+ */
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Clock } from '../../core/ports/clock.port.js';
+import type { LedgerEntry, LedgerKey, MessageLedger, MessageLocation, PostClaim } from '../../core/ports/message-ledger.port.js';
+import { isConditionalCheckFailed, isSdkError, keys, storeError } from './dynamodb-environment.repository.js';
+
+const TOLD = 'told';
+
+export class DynamoDbMessageLedger implements MessageLedger {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly clock: Pick<Clock, 'now'> = { now: () => new Date() },
+  ) {}
+
+  async get(key: LedgerKey): Promise<LedgerEntry | undefined> {
+    try {
+      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.ledger(key.name, key.id), ConsistentRead: true }));
+      if (!out.Item) return undefined;
+      const message = out.Item.message as MessageLocation | undefined;
+      return { shown: Number(out.Item.shown ?? 0), ...(message ? { message } : {}) };
+    } catch (e) {
+      throw storeError(e, 'ledger.get', this.tableName, key.name);
+    }
+  }
+
+  async claimPost(key: LedgerKey, holder: string, ttlMs: number): Promise<PostClaim> {
+    const now = this.clock.now();
+    const claimed = await this.update(
+      key,
+      'SET postClaim = :claim, shown = if_not_exists(shown, :zero), #lines = if_not_exists(#lines, :empty)',
+      'attribute_not_exists(message) AND (attribute_not_exists(postClaim) OR postClaim.#until < :now OR postClaim.#holder = :holder)',
+      { '#lines': 'lines', '#until': 'until', '#holder': 'holder' },
+      { ':claim': { holder, until: new Date(now.getTime() + ttlMs).toISOString() }, ':zero': 0, ':empty': {}, ':now': now.toISOString(), ':holder': holder },
+    );
+    if (claimed) return { claimed: true };
+    const entry = await this.get(key);
+    return { claimed: false, ...(entry?.message ? { message: entry.message } : {}) };
+  }
+
+  async recordPost(key: LedgerKey, message: MessageLocation): Promise<void> {
+    await this.update(key, 'SET message = :message REMOVE postClaim', undefined, undefined, { ':message': message });
+  }
+
+  async claimVersion(key: LedgerKey, version: number, options: { again?: boolean } = {}): Promise<boolean> {
+    return this.update(
+      key,
+      'SET shown = :v, #lines = if_not_exists(#lines, :empty)',
+      `attribute_not_exists(shown) OR shown ${options.again ? '<=' : '<'} :v`,
+      { '#lines': 'lines' },
+      { ':v': version, ':empty': {} },
+    );
+  }
+
+  async claimLine(key: LedgerKey, line: string, ttlMs: number): Promise<boolean> {
+    const now = this.clock.now();
+    // 'told' sorts after every ISO time, so a told line never counts as an expired claim.
+    const attempt = () =>
+      this.update(
+        key,
+        'SET #lines.#line = :until',
+        'attribute_not_exists(#lines.#line) OR #lines.#line < :now',
+        { '#lines': 'lines', '#line': line },
+        { ':until': new Date(now.getTime() + ttlMs).toISOString(), ':now': now.toISOString() },
+      );
+    try {
+      return await attempt();
+    } catch (e) {
+      // No ledger item (or no `lines` map) yet: make one, then claim.
+      if (!isMissingPath(e)) throw e;
+      await this.update(key, 'SET #lines = if_not_exists(#lines, :empty), shown = if_not_exists(shown, :zero)', undefined, { '#lines': 'lines' }, { ':empty': {}, ':zero': 0 });
+      return attempt();
+    }
+  }
+
+  async lineTold(key: LedgerKey, line: string): Promise<void> {
+    await this.update(key, 'SET #lines.#line = :told', undefined, { '#lines': 'lines', '#line': line }, { ':told': TOLD });
+  }
+
+  async lineFailed(key: LedgerKey, line: string): Promise<void> {
+    await this.update(key, 'REMOVE #lines.#line', '#lines.#line <> :told', { '#lines': 'lines', '#line': line }, { ':told': TOLD }).catch((e: unknown) => {
+      if (!isMissingPath(e)) throw e;
+    });
+  }
+
+  /** An UpdateItem; false when its condition did not hold. */
+  private async update(
+    key: LedgerKey,
+    expression: string,
+    condition: string | undefined,
+    names: Record<string, string> | undefined,
+    values: Record<string, unknown> | undefined,
+  ): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.ledger(key.name, key.id),
+          UpdateExpression: expression,
+          ...(condition ? { ConditionExpression: condition } : {}),
+          ...(names ? { ExpressionAttributeNames: names } : {}),
+          ...(values ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionalCheckFailed(e)) return false;
+      if (isMissingPath(e)) throw e;
+      throw storeError(e, 'ledger', this.tableName, key.name);
+    }
+  }
+}
+
+/** DynamoDB refuses `SET lines.x` when `lines` does not exist (ValidationException: "document path … invalid"). */
+function isMissingPath(e: unknown): boolean {
+  return isSdkError(e, 'ValidationException') && /document path/i.test(String((e as Error).message));
+}

@@ -1,0 +1,401 @@
+/**
+ * The runner every long flow uses (provision and destroy now; sleep, wake and
+ * repair next). Its job: exactly one worker works on an environment at a
+ * time, across replicas, crashes, pauses and restarts.
+ *
+ * - A flow starts with the write that moves the environment into a state a
+ *   flow works in (`begin`): that same write takes the lease, with a fencing
+ *   token one above any issued before. No separate "acquire" can race it.
+ * - Every write the flow makes goes through its `HeldLease`: read, check that
+ *   holder and token are still ours, change, write conditionally on version,
+ *   holder and token. A worker that lost its lease fails its next write and
+ *   stops (`LeaseLost`), without sending anything else.
+ * - Before acting outside the store (a launch, a command, a terminate) the
+ *   flow calls `ensureHeld()`, which renews the lease first when its local
+ *   validity is running out. A process that was paused past its lease finds
+ *   the lease taken at that renewal and stops before acting.
+ * - Leases are short and renewed through the injected clock; a graceful stop
+ *   gives them back, so another process resumes at once; a crash leaves them
+ *   to lapse, and the sweep (`resumeLapsed`) resumes what has lapsed.
+ * - A failure is recorded with the state to return to, retrying through
+ *   store outages until it lands or the lease is found taken.
+ *
+ * Time line of a takeover (worker A paused past its lease):
+ *
+ *   A  write token 3 ✔ ── paused ───────────────────────────── resumes: renew ✘ (token 4) → stops
+ *   B                        lease lapses ─ sweep: take token 4 ✔ ─ write ✔ ─ write ✔ …
+ * ──────────────────────────────────────────────────────────────────────────────────────> time
+ */
+import { DomainError, ErrorCodes, asDomainError, isDomainError } from '../environment/errors.js';
+import { fail, type Environment, type Failure } from '../environment/environment.js';
+import { flowOf, isTransitional, TRANSITIONAL_STATES, type FlowName } from '../environment/lifecycle.js';
+import type { Clock, Logger } from '../ports/clock.port.js';
+import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
+
+/** Why a flow must stop: its lease is gone, or this process is stopping. */
+export class LeaseLost extends Error {
+  override readonly name = 'LeaseLost';
+  constructor(
+    readonly reason: 'taken' | 'expired' | 'stopping' | 'released',
+    /** What the store held when the loss was found, when it was read. */
+    readonly environment?: Environment,
+  ) {
+    super(`lease ${reason}`);
+  }
+}
+
+export type Flow = (lease: HeldLease) => Promise<void>;
+
+export interface RunnerDeps {
+  repo: EnvironmentRepository;
+  clock: Clock;
+  logger: Logger;
+  /** This process, in leases. Unique per process start. */
+  workerId: string;
+  /** How long a lease lasts unless renewed (tens of seconds). */
+  leaseMs: number;
+  /** Backoff of store retries inside a flow (default 200 ms growing to 5 s). */
+  retry?: { initialMs: number; maxMs: number };
+}
+
+export interface Begun {
+  environment: Environment;
+  /** Whether this call wrote. Only the caller whose write landed may report that it started something. */
+  changed: boolean;
+}
+
+export const leaseLapsed = (env: Environment, now: Date): boolean => !env.lease || Date.parse(env.lease.until) <= now.getTime();
+
+export class WorkflowRunner {
+  private readonly flows = new Map<FlowName, Flow>();
+  private readonly running = new Map<string, { lease: HeldLease; done: Promise<void> }>();
+  private stopping = false;
+
+  constructor(private readonly deps: RunnerDeps) {}
+
+  get workerId(): string {
+    return this.deps.workerId;
+  }
+
+  register(name: FlowName, flow: Flow): this {
+    this.flows.set(name, flow);
+    return this;
+  }
+
+  /**
+   * Reads the environment, applies `change`, and writes it conditionally on
+   * the version read (a lost race re-reads and applies `change` again; it
+   * may return undefined to give up). When the result is in a state a flow
+   * works in, the same write takes the lease with a new fencing token and
+   * the flow starts in the background.
+   */
+  async begin(name: string, change: (env: Environment) => Environment | undefined): Promise<Begun> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.deps.repo.get(name);
+      if (!current) throw new DomainError(ErrorCodes.NOT_FOUND, `There is no environment called \`${name}\`.`, { name });
+      const next = change(current);
+      if (!next) return { environment: current, changed: false };
+      const leased = isTransitional(next.state) && !this.stopping ? this.takeLease(next, current.fence) : withoutLease(next);
+      try {
+        const stored = await this.deps.repo.save(leased);
+        if (stored.lease?.holder === this.deps.workerId) this.start(stored);
+        return { environment: stored, changed: true };
+      } catch (e) {
+        if (!isConflict(e) || attempt >= 10) throw e;
+        // A short jittered pause (real time: it only spreads racing writers apart) before reading again.
+        await new Promise((r) => setTimeout(r, Math.round(5 * attempt * (0.5 + Math.random()))));
+      }
+    }
+  }
+
+  /** A new environment, as `repo.create` should store it: holding the lease, token 1. */
+  leaseNew(env: Environment): Environment {
+    return this.takeLease(env, env.fence);
+  }
+
+  /** Starts the flow of an environment this worker just wrote with its own lease (after `repo.create`). */
+  adopt(env: Environment): void {
+    if (env.lease?.holder === this.deps.workerId) this.start(env);
+  }
+
+  /**
+   * The sweep: every environment in a state a registered flow works in whose
+   * lease has lapsed (its worker stopped, crashed or gave it back) is taken
+   * over with a new token and resumed. Returns the names taken over.
+   */
+  async resumeLapsed(): Promise<string[]> {
+    if (this.stopping) return [];
+    const taken: string[] = [];
+    for (const state of TRANSITIONAL_STATES) {
+      const flow = flowOf(state);
+      if (!flow || !this.flows.has(flow)) continue;
+      for (const env of await this.deps.repo.listByState(state)) {
+        if (!leaseLapsed(env, this.deps.clock.now())) continue;
+        const { changed } = await this.begin(env.name, (e) =>
+          e.id === env.id && isTransitional(e.state) && leaseLapsed(e, this.deps.clock.now()) ? { ...e } : undefined,
+        ).catch((err: unknown) => {
+          this.deps.logger.warn({ err, environment: env.name }, 'could not take over a lapsed environment');
+          return { changed: false };
+        });
+        if (changed) taken.push(env.name);
+      }
+    }
+    if (taken.length) this.deps.logger.info({ resumed: taken }, 'resumed environments whose worker stopped');
+    return taken;
+  }
+
+  isRunning(name: string): boolean {
+    return this.running.has(name);
+  }
+
+  get size(): number {
+    return this.running.size;
+  }
+
+  /** Resolves true when no flow runs in this process (including flows started meanwhile), false after `timeoutMs`. */
+  async idle(timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.running.size) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((r) => (timer = setTimeout(r, Math.min(left, 2 ** 31 - 1))));
+      await Promise.race([Promise.allSettled([...this.running.values()].map((r) => r.done)), timeout]);
+      clearTimeout(timer);
+    }
+    return true;
+  }
+
+  /**
+   * A graceful stop: no new flow starts, every flow is asked to stop at its
+   * next step, and each gives its lease back, so the next process (or another
+   * replica) resumes at once instead of waiting for the lease to lapse.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    for (const { lease } of this.running.values()) lease.stop('stopping');
+    if (!(await this.idle(graceMs))) {
+      this.deps.logger.warn({ running: [...this.running.keys()] }, 'stopping with flows still under way; their leases lapse and they resume elsewhere');
+    }
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────
+
+  private takeLease(env: Environment, fence: number): Environment {
+    const token = Math.max(fence, env.fence) + 1;
+    const until = new Date(this.deps.clock.now().getTime() + this.deps.leaseMs).toISOString();
+    return { ...env, fence: token, lease: { holder: this.deps.workerId, token, until } };
+  }
+
+  private start(env: Environment): void {
+    const flowName = flowOf(env.state);
+    const flow = flowName ? this.flows.get(flowName) : undefined;
+    if (!flow || !env.lease) return;
+    const previous = this.running.get(env.name);
+    // A flow of this process on an older lease (a click that re-took it): it stops at its next write.
+    previous?.lease.stop('released');
+    const lease = new HeldLease(this.deps, env, () => this.stopping);
+    const log = this.deps.logger.child({ environment: env.name, flow: flowName, token: env.lease.token });
+    const done = this.supervise(lease, flow, log).finally(() => {
+      if (this.running.get(env.name)?.lease === lease) this.running.delete(env.name);
+    });
+    this.running.set(env.name, { lease, done });
+  }
+
+  /** Runs a flow to its end; whatever escapes it is recorded as a failure, and a lease still held is given back. */
+  private async supervise(lease: HeldLease, flow: Flow, log: Logger): Promise<void> {
+    const heartbeat = lease.keepAlive(log);
+    try {
+      await flow(lease);
+    } catch (error) {
+      if (error instanceof LeaseLost) {
+        log.info({ reason: error.reason, state: error.environment?.state }, 'flow stopped: its lease is gone');
+      } else {
+        log.error({ err: error }, 'flow failed with an error it did not record');
+        await lease
+          .fail({ step: stepOf(lease.environment), code: asDomainError(error).code, reason: 'It stopped on an unexpected error.', retryable: true })
+          .catch((err: unknown) => log.warn({ err }, 'could not record the failure'));
+      }
+    } finally {
+      lease.stop('released');
+      await heartbeat;
+      if (lease.holdsTransitional) await lease.release().catch((err: unknown) => log.warn({ err }, 'could not give the lease back; it lapses'));
+    }
+  }
+}
+
+/**
+ * The lease one flow holds on one environment, and the only way that flow
+ * writes. Writes from one flow go one at a time (its servers work in parallel).
+ */
+export class HeldLease {
+  private readonly controller = new AbortController();
+  private readonly holder: string;
+  readonly token: number;
+  readonly name: string;
+  readonly id: string;
+  /** The last environment this lease wrote or read. */
+  environment: Environment;
+  /** Local time until which the lease is surely ours (from the start of the last write that renewed it). */
+  private validUntil: number;
+  private queue: Promise<unknown> = Promise.resolve();
+  private released = false;
+
+  constructor(
+    private readonly deps: RunnerDeps,
+    env: Environment,
+    private readonly runnerStopping: () => boolean,
+  ) {
+    if (!env.lease) throw new Error('HeldLease needs an environment with a lease');
+    this.holder = env.lease.holder;
+    this.token = env.lease.token;
+    this.name = env.name;
+    this.id = env.id;
+    this.environment = env;
+    this.validUntil = deps.clock.now().getTime() + deps.leaseMs;
+  }
+
+  /** Aborted when the lease is lost or the process stops: pass it to every wait. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get holdsTransitional(): boolean {
+    return !this.released && this.environment.lease?.token === this.token && isTransitional(this.environment.state);
+  }
+
+  /** Read, check the fence, change, write conditionally. `change` returning undefined writes nothing. */
+  update(change: (env: Environment) => Environment | undefined): Promise<Environment> {
+    return this.serial(() => this.write(change, { persistent: false }));
+  }
+
+  /** Before acting outside the store: throws LeaseLost when the lease is gone; renews it first when it runs short. */
+  async ensureHeld(): Promise<void> {
+    this.throwIfStopped();
+    if (this.deps.clock.now().getTime() > this.validUntil - this.deps.leaseMs / 2) await this.renew();
+  }
+
+  renew(): Promise<Environment> {
+    return this.serial(() => this.write((e) => ({ ...e }), { persistent: false }));
+  }
+
+  /**
+   * Records a failure, with the state to return to (`from`), retrying through
+   * store outages until it lands, even past the lease's local validity: only
+   * a takeover (a new token) stops it, and then the new holder redoes the step.
+   */
+  fail(failure: Omit<Failure, 'from' | 'at'>): Promise<Environment> {
+    return this.serial(() => this.write((e) => (e.state === 'failed' ? undefined : fail(e, failure, this.deps.clock.now())), { persistent: true }));
+  }
+
+  /** Gives the lease back: the environment keeps its state, and any replica's sweep may take it over at once. */
+  release(): Promise<void> {
+    return this.serial(async () => {
+      if (this.released) return;
+      await this.write((e) => withoutLease(e), { persistent: false, attempts: 3, ignoreStop: true });
+      this.released = true;
+    });
+  }
+
+  /** Stops the flow at its next step (its waits end at once). */
+  stop(reason: LeaseLost['reason']): void {
+    if (!this.controller.signal.aborted) this.controller.abort(new LeaseLost(reason, this.environment));
+  }
+
+  /** Renews every third of the lease until the flow ends; a renewal that finds the lease taken stops the flow. */
+  async keepAlive(log: Logger): Promise<void> {
+    const every = Math.max(50, Math.floor(this.deps.leaseMs / 3));
+    while (!this.signal.aborted) {
+      await this.deps.clock.sleep(every, this.signal);
+      if (this.signal.aborted) return;
+      await this.renew().catch((err: unknown) => {
+        if (!(err instanceof LeaseLost)) log.warn({ err }, 'could not renew the lease');
+      });
+    }
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────
+
+  private throwIfStopped(): void {
+    if (this.controller.signal.aborted) throw this.controller.signal.reason;
+    if (this.runnerStopping()) {
+      this.stop('stopping');
+      throw this.controller.signal.reason;
+    }
+  }
+
+  private lost(reason: LeaseLost['reason'], env?: Environment): never {
+    this.stop(reason);
+    throw new LeaseLost(reason, env);
+  }
+
+  private async write(
+    change: (env: Environment) => Environment | undefined,
+    opts: { persistent: boolean; attempts?: number; ignoreStop?: boolean },
+  ): Promise<Environment> {
+    const { clock, repo, leaseMs } = this.deps;
+    const retry = this.deps.retry ?? { initialMs: 200, maxMs: 5_000 };
+    let delay = retry.initialMs;
+    for (let attempt = 1; ; attempt++) {
+      if (!opts.persistent && !opts.ignoreStop) this.throwIfStopped();
+      if (this.released) this.lost('released');
+      try {
+        const current = await repo.get(this.name);
+        if (!current || current.id !== this.id || current.lease?.holder !== this.holder || current.lease.token !== this.token) {
+          this.lost('taken', current);
+        }
+        this.environment = current;
+        const changed = change(current);
+        if (!changed) return current;
+        const startedAt = clock.now().getTime();
+        const next = isTransitional(changed.state) && changed.lease !== undefined
+          ? { ...changed, lease: { holder: this.holder, token: this.token, until: new Date(startedAt + leaseMs).toISOString() } }
+          : withoutLease(changed);
+        const stored = await repo.save(next, { holder: this.holder, token: this.token });
+        this.environment = stored;
+        if (stored.lease) this.validUntil = startedAt + leaseMs;
+        else this.released = true;
+        return stored;
+      } catch (e) {
+        if (e instanceof LeaseLost) throw e;
+        // Someone wrote between our read and our write: read again (a takeover is found by the check above).
+        if (isConflict(e)) continue;
+        if (!isTransient(e) || (opts.attempts !== undefined && attempt >= opts.attempts)) throw e;
+        // The store is down or slow. Keep trying while the lease is surely ours; a failure record keeps trying regardless.
+        if (!opts.persistent && clock.now().getTime() > this.validUntil) this.lost('expired', this.environment);
+        await clock.sleep(delay, opts.persistent ? undefined : this.signal);
+        delay = Math.min(delay * 2, retry.maxMs);
+      }
+    }
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function withoutLease(env: Environment): Environment {
+  const next = { ...env };
+  delete next.lease;
+  return next;
+}
+
+const isConflict = (e: unknown): boolean => isDomainError(e) && e.code === ErrorCodes.CONCURRENT_MODIFICATION;
+const isTransient = (e: unknown): boolean => isDomainError(e) && e.code === ErrorCodes.STORE_ERROR && e.retryable;
+
+function stepOf(env: Environment): Failure['step'] {
+  switch (env.state) {
+    case 'destroying':
+      return 'destroy';
+    case 'saving':
+      return 'save';
+    case 'waking':
+      return 'wake';
+    case 'bootstrapping':
+      return 'bootstrap';
+    default:
+      return 'launch';
+  }
+}

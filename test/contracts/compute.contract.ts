@@ -1,0 +1,136 @@
+/**
+ * What every ComputePort must do, whatever cloud is behind it (EC2, the
+ * sandbox's local cloud): one suite, run against each adapter by
+ * compute.contract.test.ts. What only one adapter can show (EC2's error
+ * translation, the local cloud's faults) stays in that adapter's own tests.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newEnvironmentId } from '../../src/core/environment/ids.js';
+import type { ComputePort, LaunchRequest } from '../../src/core/ports/compute.port.js';
+
+export interface ComputeHarness {
+  compute: ComputePort;
+  /** A launch request for a new environment (an id and a name no other test uses), with 2 servers unless overridden. */
+  request(overrides?: Partial<LaunchRequest>): LaunchRequest;
+  /** How many servers the cloud holds for this environment id, in any state: seen directly, not through the adapter. */
+  countServers(environmentId: string): Promise<number>;
+  /** Long enough for servers to start or end on this cloud. */
+  timeoutMs: number;
+  close?(): Promise<void>;
+}
+
+/** An id of the shape the core gives environments (ULID-like, 26 characters). */
+export function freshEnvironmentId(): string {
+  return newEnvironmentId(new Date());
+}
+
+/** A server id no cloud has: the shape of EC2's, accepted by the local cloud too. */
+export const UNKNOWN_INSTANCE = 'i-0000000000dead000';
+
+export function computeContract(name: string, setUp: () => Promise<ComputeHarness>): void {
+  describe(`ComputePort contract: ${name}`, () => {
+    let h: ComputeHarness;
+
+    beforeEach(async () => {
+      h = await setUp();
+    });
+    afterEach(async () => {
+      await h.close?.();
+    });
+
+    const ids = (instances: readonly { instanceId: string }[]) => instances.map((i) => i.instanceId);
+
+    it('launches `count` servers numbered 0 … count-1, which run with private IPs once waited for', async () => {
+      const request = h.request({ count: 3 });
+      const launched = await h.compute.launch(request);
+
+      expect(launched.map((i) => i.index)).toEqual([0, 1, 2]);
+      expect(launched.every((i) => i.attempt === request.attempt)).toBe(true);
+      expect(new Set(ids(launched)).size).toBe(3);
+
+      const running = await h.compute.waitUntilRunning(ids(launched), { timeoutMs: h.timeoutMs });
+      expect(ids(running).sort()).toEqual(ids(launched).sort());
+      for (const server of running) {
+        expect(server.state).toBe('running');
+        expect(server.privateIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      }
+      expect(new Set(running.map((i) => i.privateIp)).size).toBe(3);
+      expect(await h.countServers(request.environmentId)).toBe(3);
+    });
+
+    it('launches nothing for an environment id and attempt launched before: it returns those servers', async () => {
+      const request = h.request();
+      const first = await h.compute.launch(request);
+      expect(await h.countServers(request.environmentId)).toBe(2);
+
+      const again = await h.compute.launch(request);
+      const atOnce = await Promise.all([h.compute.launch(request), h.compute.launch(request)]);
+
+      expect(ids(again)).toEqual(ids(first));
+      for (const servers of atOnce) expect(ids(servers)).toEqual(ids(first));
+      expect(await h.countServers(request.environmentId)).toBe(2);
+    });
+
+    it('launches a new set for the next attempt of the same environment', async () => {
+      const first = h.request();
+      const firstServers = await h.compute.launch(first);
+      const second = await h.compute.launch({ ...first, attempt: 2, idempotencyKey: `${first.idempotencyKey}-2` });
+
+      expect(second.map((i) => i.attempt)).toEqual([2, 2]);
+      expect(ids(second).some((id) => ids(firstServers).includes(id))).toBe(false);
+      expect(await h.countServers(first.environmentId)).toBe(4);
+    });
+
+    it('never gives a reused name the servers of the environment that had it before, nor the other way round', async () => {
+      const old = h.request();
+      const reused = h.request({ environment: old.environment, attempt: old.attempt });
+      expect(reused.environmentId).not.toBe(old.environmentId);
+
+      const oldServers = await h.compute.launch(old);
+      const newServers = await h.compute.launch(reused);
+
+      expect(ids(newServers).some((id) => ids(oldServers).includes(id))).toBe(false);
+      expect(ids(await h.compute.findByEnvironment(reused.environmentId)).sort()).toEqual(ids(newServers).sort());
+      expect(ids(await h.compute.findByEnvironment(old.environmentId)).sort()).toEqual(ids(oldServers).sort());
+      expect(await h.compute.findByEnvironment(freshEnvironmentId())).toEqual([]);
+    });
+
+    it('finds an environment\'s servers, leaving terminated ones out', async () => {
+      const request = h.request();
+      const [kept, ended] = await h.compute.launch(request);
+      await h.compute.waitUntilRunning([kept!.instanceId, ended!.instanceId], { timeoutMs: h.timeoutMs });
+
+      await h.compute.terminate([ended!.instanceId]);
+      await h.compute.waitUntilTerminated([ended!.instanceId], { timeoutMs: h.timeoutMs });
+
+      const found = await h.compute.findByEnvironment(request.environmentId);
+      expect(found.map((i) => [i.instanceId, i.index, i.state])).toEqual([[kept!.instanceId, kept!.index, 'running']]);
+    });
+
+    it('terminates idempotently, accepting servers already gone and ids it does not know', async () => {
+      const launched = await h.compute.launch(h.request());
+      const [a, b] = ids(launched);
+      await h.compute.waitUntilRunning([a!, b!], { timeoutMs: h.timeoutMs });
+
+      await h.compute.terminate([a!]);
+      await h.compute.waitUntilTerminated([a!], { timeoutMs: h.timeoutMs });
+      await h.compute.terminate([a!]);
+      await h.compute.terminate([UNKNOWN_INSTANCE, a!, b!]);
+      await h.compute.terminate([]);
+
+      await h.compute.waitUntilTerminated([a!, b!, UNKNOWN_INSTANCE], { timeoutMs: h.timeoutMs });
+    });
+
+    it('stops waiting, with the signal\'s reason, when the signal is aborted', async () => {
+      const launched = await h.compute.launch(h.request());
+      const reason = new Error('the flow lost its lease');
+      const polls: unknown[] = [];
+      const options = { timeoutMs: h.timeoutMs, signal: AbortSignal.abort(reason), onPoll: (i: unknown) => polls.push(i) };
+
+      await expect(h.compute.waitUntilRunning(ids(launched), options)).rejects.toBe(reason);
+      await h.compute.terminate(ids(launched));
+      await expect(h.compute.waitUntilTerminated(ids(launched), options)).rejects.toBe(reason);
+      expect(polls).toEqual([]);
+    });
+  });
+}

@@ -1,0 +1,27 @@
+import type { Environment } from '../../../src/core/environment/environment.js';
+import type { NotifierPort } from '../../../src/core/ports/notifier.port.js';
+
+/** Records what people would be told, in order. */
+export class RecordingNotifier implements NotifierPort {
+  readonly progress: Environment[] = [];
+  readonly notes: Array<{ env: string; key: string; text: string }> = [];
+  readonly failures: Environment[] = [];
+  readonly alerts: Environment[] = [];
+
+  async showProgress(env: Environment): Promise<void> {
+    this.progress.push(structuredClone(env));
+  }
+  async threadNote(env: Environment, key: string, text: string): Promise<void> {
+    this.notes.push({ env: env.name, key, text });
+  }
+  async failed(env: Environment): Promise<void> {
+    this.failures.push(structuredClone(env));
+  }
+  async opsAlert(env: Environment): Promise<void> {
+    this.alerts.push(structuredClone(env));
+  }
+  /** The states shown for `name`, without repeats in a row. */
+  states(name: string): string[] {
+    return this.progress.filter((e) => e.name === name).map((e) => e.state).filter((s, i, a) => a[i - 1] !== s);
+  }
+}
