@@ -224,6 +224,23 @@ describe('Slack end to end against moto', () => {
       expect(run.double.channelMessages(GENERAL).filter((m) => visibleText(m).includes('retried-one')).length).toBe(1);
     });
 
+    it('an Events API redelivery is dropped after its claim: the Home tab is published once', async () => {
+      const publishes = () => run.double.calls.filter((c) => c.method === 'views.publish' && c.args.user_id === LEAD).length;
+      const before = publishes();
+      const first = await run.double.openHome(LEAD);
+      expect(first.status).toBe(200);
+      await run.double.waitFor(() => publishes() > before || undefined, { what: 'the Home tab' });
+      // Slack thinks the answer was late and sends the same event again, twice.
+      expect((await run.double.redeliver(first, 1, 'http_timeout')).status).toBe(200);
+      expect((await run.double.redeliver(first, 2, 'http_timeout')).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(publishes()).toBe(before + 1);
+      expect(JSON.stringify(run.double.home(LEAD)?.blocks)).toMatch(/Your environments/);
+      // A new opening of the tab (a new event id) is handled again.
+      await run.double.openHome(LEAD);
+      await run.double.waitFor(() => publishes() === before + 2 || undefined, { what: 'the Home tab again' });
+    });
+
     it('a double-submitted form creates one environment', async () => {
       await command(DEV, 'new double-one');
       await run.double.waitFor(() => run.double.openViews(DEV)[0], { what: 'the form' });

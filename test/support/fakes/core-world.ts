@@ -25,6 +25,8 @@ export class StoreLink implements EnvironmentRepository {
   /** Saves that landed, and saves refused by a condition, from this replica. */
   readonly saves: Array<{ ok: boolean; state: string; token?: number | undefined }> = [];
   private waiting: Array<() => void> = [];
+  /** Calls that land and then fail, as a write that timed out after the store applied it. */
+  private readonly landThenFail = new Set<string>();
 
   constructor(private readonly store: EnvironmentRepository) {}
 
@@ -35,6 +37,16 @@ export class StoreLink implements EnvironmentRepository {
       this.waiting = [];
       w.forEach((f) => f());
     }
+  }
+
+  /** The next call of `method` does its work, then fails with a retryable store error. */
+  failAfterNext(method: 'create' | 'save'): void {
+    this.landThenFail.add(method);
+  }
+
+  private after<T>(method: string, value: T): T {
+    if (!this.landThenFail.delete(method)) return value;
+    throw new DomainError(ErrorCodes.STORE_ERROR, 'Dormouse could not reach its database just now.', { sdkError: 'TimeoutError' }, true);
   }
 
   private async gate(): Promise<void> {
@@ -48,7 +60,7 @@ export class StoreLink implements EnvironmentRepository {
   }
   async create(...a: Parameters<EnvironmentRepository['create']>) {
     await this.gate();
-    return this.store.create(...a);
+    return this.after('create', await this.store.create(...a));
   }
   async save(...a: Parameters<EnvironmentRepository['save']>) {
     await this.gate();
