@@ -40,6 +40,8 @@ import { startScheduler } from './scheduler/scheduler.js';
 
 /** How long a stop waits for flows to reach a step where they can give their lease back. */
 const SHUTDOWN_GRACE_MS = 8_000;
+/** The most any one part may take to stop. */
+const CLOSER_DEADLINE_MS = 12_000;
 
 /**
  * Every AWS call has a deadline: a store or cloud that hangs must not hang
@@ -79,7 +81,13 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
   const stop = () =>
     (stopping ??= (async () => {
       ready = false;
-      for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, 'error while stopping'));
+      // Each part gets a deadline: one that hangs must not keep the rest (giving leases back) from running.
+      for (const close of closers.reverse()) {
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<void>((resolve) => (timer = setTimeout(() => (logger.warn({}, 'a part did not stop in time; going on'), resolve()), CLOSER_DEADLINE_MS)));
+        await Promise.race([close().catch((err: unknown) => logger.warn({ err }, 'error while stopping')), deadline]);
+        clearTimeout(timer);
+      }
     })());
 
   try {
@@ -174,6 +182,8 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
       clock,
       holder: workerId,
     });
+    // Runs after the flows have stopped (closers run last-in, first-out): the last words go out.
+    closers.push(() => notifier.idle(3_000));
     const leaseMs = config.leases.leaseSeconds * 1000;
     const useCases = createUseCases({
       repo,

@@ -12,6 +12,8 @@ import type { LeadershipPort } from '../core/ports/leadership.port.js';
 
 export class LeaderCoordinator implements RunCoordinator {
   private leading = false;
+  /** Ticks of several jobs (and the first one at start) ask at once: one store round trip at a time. */
+  private asking: Promise<boolean> | undefined;
 
   constructor(
     private readonly leadership: LeadershipPort,
@@ -20,12 +22,13 @@ export class LeaderCoordinator implements RunCoordinator {
     private readonly logger: Logger,
   ) {}
 
-  get isLeader(): boolean {
-    return this.leading;
+  /** Takes or renews the lease; true when this replica should run the job now. */
+  shouldRun(): Promise<boolean> {
+    this.asking ??= this.ask().finally(() => (this.asking = undefined));
+    return this.asking;
   }
 
-  /** Takes or renews the lease; true when this replica should run the job now. */
-  async shouldRun(): Promise<boolean> {
+  private async ask(): Promise<boolean> {
     let leader = false;
     try {
       ({ leader } = await this.leadership.acquire(this.holder, this.ttlMs));
@@ -38,7 +41,7 @@ export class LeaderCoordinator implements RunCoordinator {
   }
 
   async release(): Promise<void> {
-    if (!this.leading) return;
+    // Given back even if this replica is not sure it leads (an answer lost): release is conditional on the holder.
     this.leading = false;
     await this.leadership.release(this.holder).catch((err: unknown) => this.logger.warn({ err }, 'could not give leadership back; it lapses'));
   }

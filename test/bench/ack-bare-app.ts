@@ -69,7 +69,7 @@ const app = new App({
   token: botToken,
   receiver: new HTTPReceiver({ signingSecret, endpoints: '/slack/events', logLevel: LogLevel.WARN }),
   logLevel: LogLevel.WARN,
-  tokenVerificationEnabled: false,
+  // Bolt's default: auth.test once at start, cached (a bare app as people write it).
   clientOptions: { slackApiUrl, retryConfig: { retries: 3 } },
 });
 

@@ -92,8 +92,10 @@ describe('sandbox', () => {
     expect(visibleText(alert)).toMatch(/failed while \*?bootstrapping/);
     expect(visibleText(alert)).toMatch(/`?hello`? exited with code 1/);
     expect(visibleText(alert)).toMatch(/DORMOUSE_SANDBOX_FAULTS/);
-    const message = messageIn(double, 'C0GENERAL', 'broken-one')!;
-    expect(visibleText(message)).toMatch(/Failed while bootstrapping/);
+    await double.waitFor(() => {
+      const m = messageIn(double, 'C0GENERAL', 'broken-one');
+      return m && /Failed while bootstrapping/.test(visibleText(m)) ? m : undefined;
+    }, { what: 'the message to say it failed while bootstrapping' });
     const env = (await bot.useCases.queries.status('broken-one')).environment;
     expect(env.failure).toMatchObject({ step: 'bootstrap', code: 'COMMAND.FAILED' });
     double.assertNoProblems();

@@ -49,6 +49,17 @@ async function command(user: string, text: string) {
 }
 
 describe('Slack end to end against moto', () => {
+  it('no Web API call comes before an ack: help is answered without Slack or the store being asked anything first', async () => {
+    const before = run.double.calls.length;
+    for (let i = 0; i < 3; i++) {
+      const { res, reply } = await command(DEV, 'help');
+      expect(res.ackMs).toBeLessThan(1000);
+      expect(await reply()).toMatch(/Usage/);
+    }
+    // Only the answers went out: no auth.test (Bolt's authorization) or anything else.
+    expect(run.double.calls.slice(before).map((c) => c.method).filter((m) => m !== 'response_url')).toEqual([]);
+  });
+
   it('healthz answers', async () => {
     const res = await fetch(run.bot.eventsUrl.replace('/slack/events', '/healthz'));
     expect(res.status).toBe(200);

@@ -45,7 +45,9 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Environment } from '../../core/environment/environment.js';
 import { DomainError, ErrorCodes } from '../../core/environment/errors.js';
-import { describeState, isLive, type EnvironmentState } from '../../core/environment/lifecycle.js';
+import { isLive, type EnvironmentState } from '../../core/environment/lifecycle.js';
+import { nameTaken } from '../../core/environment/name.rules.js';
+import type { Clock } from '../../core/ports/clock.port.js';
 import type { AuditEvent, CreateResult, EnvironmentRepository, Fence } from '../../core/ports/environment-repository.port.js';
 
 export const INDEX = { byOwner: 'byOwner', byState: 'byState', byDue: 'byDue' } as const;
@@ -71,15 +73,11 @@ const MAX_CREATE_ATTEMPTS = 3;
 
 type Item = Record<string, unknown>;
 
-export interface Clock {
-  now(): Date;
-}
-
 export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-    private readonly clock: Clock = { now: () => new Date() },
+    private readonly clock: Pick<Clock, 'now'> = { now: () => new Date() },
   ) {}
 
   async get(name: string): Promise<Environment | undefined> {
@@ -118,12 +116,7 @@ export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
 
       if (isLive(existing.state)) {
         if (existing.requestId === env.requestId) return { created: false, environment: existing };
-        throw new DomainError(
-          ErrorCodes.NAME_TAKEN,
-          `\`${env.name}\` is already taken by <@${existing.owner}> (it is ${describeState(existing.state)}). ` +
-            'Pick another name, or ask them to destroy it.',
-          { name: env.name, owner: existing.owner },
-        );
+        throw nameTaken(env.name, existing);
       }
 
       await this.put(

@@ -45,9 +45,10 @@ export class DynamoDbMessageLedger implements MessageLedger {
     const claimed = await this.update(
       key,
       'SET postClaim = :claim, shown = if_not_exists(shown, :zero), #lines = if_not_exists(#lines, :empty)',
-      'attribute_not_exists(message) AND (attribute_not_exists(postClaim) OR postClaim.#until < :now OR postClaim.#holder = :holder)',
-      { '#lines': 'lines', '#until': 'until', '#holder': 'holder' },
-      { ':claim': { holder, until: new Date(now.getTime() + ttlMs).toISOString() }, ':zero': 0, ':empty': {}, ':now': now.toISOString(), ':holder': holder },
+      // Never the same holder twice: a holder that posted but could not record it must not post again.
+      'attribute_not_exists(message) AND (attribute_not_exists(postClaim) OR postClaim.#until < :now)',
+      { '#lines': 'lines', '#until': 'until' },
+      { ':claim': { holder, until: new Date(now.getTime() + ttlMs).toISOString() }, ':zero': 0, ':empty': {}, ':now': now.toISOString() },
     );
     if (claimed) return { claimed: true };
     const entry = await this.get(key);

@@ -39,11 +39,14 @@ export function createBoltApp(opts: BoltAppOptions): { app: App; receiver: Recei
         new SocketModeReceiver({ appToken: opts.appToken ?? '', logger })
       : new SignedHttpReceiver({ signingSecret: opts.signingSecret, logger: opts.deps.logger.child({ component: 'receiver' }), health: opts.health });
   const app = new App({
-    token: opts.botToken,
     receiver,
     logger,
-    // auth.test at start would make start-up depend on Slack answering; the token is checked by the first call instead.
-    tokenVerificationEnabled: false,
+    // Bolt's own authorization calls auth.test before it hands a request to the listeners (on every
+    // request when token verification is off): that would be I/O before the ack. There is one workspace
+    // and one bot token, so the authorization is the token itself.
+    authorize: async () => ({ botToken: opts.botToken }),
+    // ignoreSelf needs the bot's ids (auth.test); Dormouse listens to no message events it could echo.
+    ignoreSelf: false,
     clientOptions: { ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}), retryConfig: { retries: 3 } },
   });
 

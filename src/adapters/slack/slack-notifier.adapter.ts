@@ -15,6 +15,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { Environment, ProgressStep } from '../../core/environment/environment.js';
 import { stepDurationMs } from '../../core/environment/environment.js';
+import { ErrorCodes, isDomainError } from '../../core/environment/errors.js';
 import type { Clock, Logger } from '../../core/ports/clock.port.js';
 import type { LedgerKey, MessageLedger, MessageLocation } from '../../core/ports/message-ledger.port.js';
 import type { NotifierPort } from '../../core/ports/notifier.port.js';
@@ -23,6 +24,21 @@ import { duration, esc } from './blocks/text.js';
 
 /** How long a claim to post a message or a line holds before another replica may take it (a crash). */
 const CLAIM_MS = 60_000;
+/** Tries to show the newest state through store blips. */
+const RENDER_ATTEMPTS = 3;
+
+const isTransientStoreError = (e: unknown): boolean => isDomainError(e) && e.code === ErrorCodes.STORE_ERROR && e.retryable;
+
+async function retryTransient<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (attempt >= attempts || !isTransientStoreError(err)) throw err;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
+}
 
 export interface SlackNotifierDeps {
   client: WebClient;
@@ -52,7 +68,15 @@ export class SlackNotifier implements NotifierPort {
       const next = this.newest.get(key);
       if (!next || next.version <= (this.shown.get(key) ?? -1)) return;
       this.shown.set(key, next.version);
-      await this.render(next);
+      // The newest state must reach people: a store blip is retried (Slack's own failures are retried by the client).
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.render(next);
+        } catch (err) {
+          if (attempt >= RENDER_ATTEMPTS || !isTransientStoreError(err)) throw err;
+          await new Promise((r) => setTimeout(r, 500 * attempt));
+        }
+      }
     }).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not show the environment'));
   }
 
@@ -82,6 +106,17 @@ export class SlackNotifier implements NotifierPort {
       await this.deps.client.chat.postMessage({ channel, text: `${env.name} failed: ${env.failure?.reason ?? 'unknown reason'}`, blocks: opsAlertBlocks(env) as never });
       return true;
     }).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not alert ops'));
+  }
+
+  /** Resolves when nothing is left to say (or after `timeoutMs`): a graceful stop lets the last words out. */
+  async idle(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.queues.size) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await Promise.race([Promise.allSettled([...this.queues.values()]), new Promise((r) => setTimeout(r, left))]);
+    }
+    return true;
   }
 
   // ── internals ─────────────────────────────────────────────────────────────
@@ -119,7 +154,8 @@ export class SlackNotifier implements NotifierPort {
       const claim = await ledger.claimPost(key, this.deps.holder, CLAIM_MS);
       if (claim.claimed) {
         where = await this.post(env, text, blocks);
-        await ledger.recordPost(key, where);
+        // Remembered, whatever it takes: forgetting it would post a second message.
+        await retryTransient(() => ledger.recordPost(key, where!));
         return;
       }
       // Another replica is posting it now: it shows its version, then the newest (see render).
@@ -144,7 +180,8 @@ export class SlackNotifier implements NotifierPort {
     }
     const channel = await this.dmChannel(env.owner);
     const res = await client.chat.postMessage({ channel, text, blocks: blocks as never });
-    return { channel: res.channel ?? channel, ts: res.ts ?? '' };
+    if (!res.ts) throw new Error('chat.postMessage answered without a ts');
+    return { channel: res.channel ?? channel, ts: res.ts };
   }
 
   /** Each step that ended gets one line in the thread, in the order they ended. */
@@ -156,7 +193,8 @@ export class SlackNotifier implements NotifierPort {
     const where = (await this.deps.ledger.get(ledgerKey(env)))?.message;
     if (!where) return;
     for (const step of ended) {
-      await this.once(env, `step:${env.attempt}.${env.retries}:${step.key}:${step.endedAt}`, async () => {
+      // A step is the same step whatever retry shows it again: its key and when it ended.
+      await this.once(env, `step:${step.key}:${step.endedAt}`, async () => {
         await this.deps.client.chat.postMessage({ channel: where.channel, thread_ts: where.ts, text: threadLine(step) });
         return true;
       });

@@ -27,6 +27,22 @@ export interface ServerRecord {
 /** The step of the lifecycle that failed: where a retry resumes. */
 export type FailedStep = 'launch' | 'running' | 'agent' | 'bootstrap' | 'destroy' | 'save' | 'wake';
 
+/** The phase under way in a state, for a failure that no labelled step caught (the store, say). */
+export function failedStepOf(state: EnvironmentState): FailedStep {
+  switch (state) {
+    case 'destroying':
+      return 'destroy';
+    case 'saving':
+      return 'save';
+    case 'waking':
+      return 'wake';
+    case 'bootstrapping':
+      return 'bootstrap';
+    default:
+      return 'launch';
+  }
+}
+
 export interface Failure {
   step: FailedStep;
   code: string;
@@ -87,6 +103,11 @@ export interface Environment extends NewEnvironment {
   lease?: Lease;
   /** The highest fencing token ever issued for it: the next lease gets fence + 1. */
   fence: number;
+  /**
+   * Who wrote this version (holder/token/sequence): a writer whose answer was lost (a timeout after
+   * the store applied the write) recognises its own write when it reads again.
+   */
+  writeId?: string;
   /** Present only while a timer is pending (sparse index). */
   dueAt?: string;
   destroyedBy?: string;

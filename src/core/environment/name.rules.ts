@@ -1,4 +1,5 @@
 import { DomainError, ErrorCodes } from './errors.js';
+import { describeState, type EnvironmentState } from './lifecycle.js';
 
 export const NAME_MIN = 3;
 export const NAME_MAX = 40;
@@ -32,4 +33,13 @@ export function clip(text: string, max = 40): string {
   const short = text.length > max ? `${text.slice(0, max)}…` : text;
   // No backticks or line breaks (it is shown inside `code`), no <…> (it could become a mention or link).
   return short.replace(/[`\r\n\t]/g, ' ').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The name is held by a live environment of someone (else). */
+export function nameTaken(name: string, holder: { owner: string; state: EnvironmentState }): DomainError {
+  return new DomainError(
+    ErrorCodes.NAME_TAKEN,
+    `\`${name}\` is already taken by <@${holder.owner}> (it is ${describeState(holder.state)}). Pick another name, or ask them to destroy it.`,
+    { name, owner: holder.owner },
+  );
 }

@@ -6,10 +6,12 @@ import type { Clock, Logger } from '../ports/clock.port.js';
 import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
 import type { NotifierPort } from '../ports/notifier.port.js';
 import { LeaseLost, leaseLapsed, type HeldLease, type WorkflowRunner } from '../workflow/runner.js';
-import { assertMayManage, assertSameIncarnation, audit, getTarget, type Target } from './shared.js';
+import { assertMayManage, assertSameIncarnation, audit, failureReason, getTarget, tell, type Target } from './shared.js';
 
-/** How many times destroy looks again for servers a launch still in flight may have added. */
+/** How many times destroy looks for servers, when a launch may still be in flight. */
 const SWEEPS = 3;
+/** The pause between looks then: longer than a RunInstances call takes to land. */
+const SWEEP_PAUSE_MS = 10_000;
 
 export interface DestroyDeps {
   repo: Pick<EnvironmentRepository, 'get'>;
@@ -52,7 +54,7 @@ export class DestroyEnvironment {
     });
     if (!changed || environment.state !== 'destroying') return { environment, started: false };
     await audit(deps, environment, 'destroy:requested', 'Destroy requested', actor);
-    await deps.notifier.showProgress(environment);
+    tell(deps.logger, () => deps.notifier.showProgress(environment));
     return { environment, started: true };
   }
 }
@@ -78,15 +80,17 @@ export class DestroyFlow {
     const { deps } = this;
     let env = lease.environment;
     const terminated = new Set<string>();
+    // Destroyed while its servers were being launched: the launch may land after the first look.
+    const launchInFlight = env.progress.some((p) => p.key === 'launch' && p.status === 'running');
     try {
-      // A launch still in flight when destroy began may add servers late: look again until none is left.
-      for (let sweep = 1; sweep <= SWEEPS; sweep++) {
+      for (let sweep = 1; sweep <= (launchInFlight ? SWEEPS : 1); sweep++) {
+        if (sweep > 1) await deps.clock.sleep(SWEEP_PAUSE_MS, lease.signal);
         await lease.ensureHeld();
         const tagged = await deps.compute.findByEnvironment(env.id);
         // The first time, the servers on record too (tags may be missing on what a crash left); after that, what is new.
         const onRecord = sweep === 1 ? env.servers.map((s) => s.instanceId) : [];
-        const ids = [...new Set([...onRecord, ...tagged.map((i) => i.instanceId)])];
-        if (!ids.length) break;
+        const ids = [...new Set([...onRecord, ...tagged.map((i) => i.instanceId)])].filter((id) => sweep === 1 || !terminated.has(id));
+        if (!ids.length) continue;
         await deps.compute.terminate(ids);
         await deps.compute.waitUntilTerminated(ids, { timeoutMs: deps.timeouts.runningMs, signal: lease.signal });
         ids.forEach((id) => terminated.add(id));
@@ -94,21 +98,24 @@ export class DestroyFlow {
       env = await lease.update((e) => {
         const now = deps.clock.now();
         const next = transition(finishStep(e, 'destroy', now, `${terminated.size} terminated`), 'destroyed', now);
+        // What destroy interrupted did not finish, and never will.
+        next.progress = next.progress.map((p) => (p.status === 'running' ? { ...p, status: 'skipped' as const, endedAt: now.toISOString() } : p));
         delete next.dueAt;
         return { ...next, servers: next.servers.map((s) => ({ ...s, state: 'terminated' as const })) };
       });
       await audit(deps, env, 'state:destroyed', `Destroyed; terminated ${[...terminated].join(', ') || 'nothing (no servers)'}`);
-      await deps.notifier.showProgress(env);
-      await deps.notifier.threadNote(env, `destroyed:${env.stateChangedAt}`, `\`${env.name}\` was destroyed.`);
+      tell(deps.logger, () => deps.notifier.showProgress(env));
+      tell(deps.logger, () => deps.notifier.threadNote(env, `destroyed:${env.stateChangedAt}`, `\`${env.name}\` was destroyed.`));
     } catch (error) {
       if (error instanceof LeaseLost) throw error;
       const domain = asDomainError(error);
       deps.logger.warn({ err: error, environment: env.name }, 'destroy failed');
-      env = await lease.fail({ step: 'destroy', code: domain.code, reason: domain.message, retryable: true });
-      await audit(deps, env, 'state:failed', `Destroy failed: ${domain.message}`);
-      await deps.notifier.showProgress(env);
-      await deps.notifier.failed(env);
-      await deps.notifier.opsAlert(env);
+      const reason = failureReason(domain, deps.logger, { environment: env.name });
+      env = await lease.fail({ step: 'destroy', code: domain.code, reason, retryable: true });
+      await audit(deps, env, 'state:failed', `Destroy failed: ${reason}`);
+      tell(deps.logger, () => deps.notifier.showProgress(env));
+      tell(deps.logger, () => deps.notifier.failed(env));
+      tell(deps.logger, () => deps.notifier.opsAlert(env));
     }
   };
 }

@@ -1,4 +1,5 @@
 import {
+  failedStepOf,
   finishStep,
   startStep,
   transition,
@@ -15,7 +16,7 @@ import type { EnvironmentRepository } from '../ports/environment-repository.port
 import type { NotifierPort } from '../ports/notifier.port.js';
 import type { CommandResult, RemoteCommandPort } from '../ports/remote-command.port.js';
 import { LeaseLost, type HeldLease } from '../workflow/runner.js';
-import { audit, templateOf } from './shared.js';
+import { audit, failureReason, tell, templateOf } from './shared.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -76,7 +77,7 @@ export class ProvisionFlow {
   private async launch(lease: HeldLease): Promise<Environment> {
     const { deps } = this;
     let env = await lease.update((e) => this.startLaunch(e));
-    await deps.notifier.showProgress(env);
+    tell(deps.logger, () => deps.notifier.showProgress(env));
     const template = templateOf(deps.templates, env);
     await lease.ensureHeld();
     const launched = await step('launch', () =>
@@ -120,7 +121,7 @@ export class ProvisionFlow {
       throw e;
     }
     await audit(deps, env, 'launched', `Launched ${servers.map((s) => s.instanceId).join(', ')}`);
-    await deps.notifier.showProgress(env);
+    tell(deps.logger, () => deps.notifier.showProgress(env));
 
     const running = await step('running', () =>
       deps.compute.waitUntilRunning(
@@ -142,7 +143,7 @@ export class ProvisionFlow {
       return startStep(transition(next, 'bootstrapping', now), 'agent', 'Waiting for the SSM agent', now);
     });
     await audit(deps, env, 'state:bootstrapping', 'Instances running');
-    await deps.notifier.showProgress(env);
+    tell(deps.logger, () => deps.notifier.showProgress(env));
     return env;
   }
 
@@ -186,7 +187,7 @@ export class ProvisionFlow {
       }
       return next;
     });
-    await deps.notifier.showProgress(env);
+    tell(deps.logger, () => deps.notifier.showProgress(env));
 
     const accepted = new Set(env.progress.some((p) => p.key === 'agent' && p.status === 'done') ? env.servers.map((s) => s.index) : []);
     const onAccepted = async (index: number) => {
@@ -194,7 +195,7 @@ export class ProvisionFlow {
       accepted.add(index);
       if (accepted.size === env.servers.length) {
         const e = await lease.update((x) => finishStep(x, 'agent', deps.clock.now(), 'online on every server'));
-        await deps.notifier.showProgress(e);
+        tell(deps.logger, () => deps.notifier.showProgress(e));
       } else {
         this.showWaiting(lease, 'agent', accepted.size, env.servers.length);
       }
@@ -227,8 +228,8 @@ export class ProvisionFlow {
       return { ...ready, progress: [...ready.progress.filter((p) => p.key !== 'ready'), total] };
     });
     await audit(deps, env, 'state:ready', `Ready: ${env.servers.map((s) => `${s.instanceId} (${s.privateIp ?? 'no IP'})`).join(', ')}`);
-    await deps.notifier.showProgress(env);
-    await deps.notifier.threadNote(env, `ready:${env.stateChangedAt}`, `\`${env.name}\` is ready.`);
+    tell(deps.logger, () => deps.notifier.showProgress(env));
+    tell(deps.logger, () => deps.notifier.threadNote(env, `ready:${env.stateChangedAt}`, `\`${env.name}\` is ready.`));
     return env;
   }
 
@@ -251,7 +252,7 @@ export class ProvisionFlow {
         servers: e.servers.map((s) => (s.index === server.index ? { ...s, state: 'bootstrapping' as const } : s)),
         progress: e.progress.map((p) => (p.key === key ? { ...p, detail: `running \`${bootstrapStep.name}\`` } : p)),
       }));
-      await deps.notifier.showProgress(shown);
+      tell(deps.logger, () => deps.notifier.showProgress(shown));
       await lease.ensureHeld();
       const result = await step(
         'bootstrap',
@@ -290,7 +291,7 @@ export class ProvisionFlow {
       return { ...next, servers: next.servers.map((s) => (s.index === server.index ? { ...s, state: 'ready' as const } : s)) };
     });
     await onAccepted(server.index);
-    await deps.notifier.showProgress(done);
+    tell(deps.logger, () => deps.notifier.showProgress(done));
   }
 
   /**
@@ -315,23 +316,23 @@ export class ProvisionFlow {
     const { deps } = this;
     const stepError = error instanceof StepError ? error : undefined;
     const domain = asDomainError(stepError ? stepError.cause : error);
-    if (domain.code === ErrorCodes.UNEXPECTED) deps.logger.error({ err: stepError?.cause ?? error, environment: lease.name }, 'provisioning stopped on an unexpected error');
-    else deps.logger.warn({ err: domain, environment: lease.name }, 'provisioning failed');
+    deps.logger.warn({ err: domain, environment: lease.name }, 'provisioning failed');
+    const reason = failureReason(domain, deps.logger, { environment: lease.name });
     const state = lease.environment.state;
     const env = await lease.fail({
       // An error outside a labelled step (the store, say) is put on the phase under way.
-      step: stepError?.step ?? (state === 'bootstrapping' ? 'bootstrap' : 'launch'),
+      step: stepError?.step ?? failedStepOf(state),
       code: domain.code,
-      reason: domain.message,
+      reason,
       // Always offered: the cause (a quota, a template, capacity) may have been fixed by the time someone retries.
       retryable: true,
       ...(typeof domain.details.output === 'string' ? { output: domain.details.output } : {}),
       ...(stepError?.server !== undefined ? { server: stepError.server } : {}),
     });
-    await audit(deps, env, 'state:failed', `Failed at ${env.failure?.step}: ${domain.message}`);
-    await deps.notifier.showProgress(env);
-    await deps.notifier.failed(env);
-    await deps.notifier.opsAlert(env);
+    await audit(deps, env, 'state:failed', `Failed at ${env.failure?.step}: ${reason}`);
+    tell(deps.logger, () => deps.notifier.showProgress(env));
+    tell(deps.logger, () => deps.notifier.failed(env));
+    tell(deps.logger, () => deps.notifier.opsAlert(env));
   }
 }
 

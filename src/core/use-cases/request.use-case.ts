@@ -1,15 +1,14 @@
 import { newEnvironment, type Environment } from '../environment/environment.js';
-import { DomainError, ErrorCodes } from '../environment/errors.js';
 import { newEnvironmentId } from '../environment/ids.js';
 import { isLive } from '../environment/lifecycle.js';
-import { assertValidName } from '../environment/name.rules.js';
+import { assertValidName, nameTaken } from '../environment/name.rules.js';
 import type { Template } from '../environment/template.js';
 import { validateChoice, validateRequest, type RequestInput } from '../policies/request.policy.js';
 import type { Clock, Logger } from '../ports/clock.port.js';
 import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
 import type { NotifierPort } from '../ports/notifier.port.js';
 import type { WorkflowRunner } from '../workflow/runner.js';
-import { audit } from './shared.js';
+import { audit, tell } from './shared.js';
 
 export interface RequestCommand extends RequestInput {
   owner: string;
@@ -53,13 +52,7 @@ export class RequestEnvironment {
   /** NAME_TAKEN, naming the owner, when a live environment holds the name. */
   async assertAvailable(name: string, requestId?: string): Promise<void> {
     const existing = await this.deps.repo.get(name);
-    if (existing && isLive(existing.state) && existing.requestId !== requestId) {
-      throw new DomainError(
-        ErrorCodes.NAME_TAKEN,
-        `\`${name}\` is already taken by <@${existing.owner}> (it is ${existing.state.replace('_', ' ')}). Pick another name, or ask them to destroy it.`,
-        { name, owner: existing.owner },
-      );
-    }
+    if (existing && isLive(existing.state) && existing.requestId !== requestId) throw nameTaken(name, existing);
   }
 
   async execute(cmd: RequestCommand): Promise<{ environment: Environment; created: boolean }> {
@@ -85,8 +78,8 @@ export class RequestEnvironment {
     if (!result.created) return { environment: result.environment, created: false };
     const env = result.environment;
     await audit({ ...deps, events: deps.repo }, env, 'requested', `Requested ${valid.count} × ${valid.instanceType} from \`${valid.template.name}\``, cmd.owner);
-    await deps.notifier.showProgress(env);
     deps.runner.adopt(env);
+    tell(deps.logger, () => deps.notifier.showProgress(env));
     return { environment: env, created: true };
   }
 }

@@ -5,12 +5,12 @@ import type { Clock, Logger } from '../ports/clock.port.js';
 import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
 import type { NotifierPort } from '../ports/notifier.port.js';
 import type { WorkflowRunner } from '../workflow/runner.js';
-import { assertMayManage, assertSameIncarnation, audit, getTarget, type Target } from './shared.js';
+import { assertMayManage, assertSameIncarnation, audit, getTarget, tell, type Target } from './shared.js';
 
 export interface RetryDeps {
   repo: Pick<EnvironmentRepository, 'get'>;
   events: Pick<EnvironmentRepository, 'appendEvent'>;
-  runner: Pick<WorkflowRunner, 'begin'>;
+  runner: Pick<WorkflowRunner, 'begin' | 'hasFlowFor'>;
   notifier: NotifierPort;
   clock: Clock;
   logger: Logger;
@@ -33,6 +33,7 @@ export class RetryEnvironment {
     const seen = await getTarget(deps.repo, target);
     assertMayManage(seen, actor, deps.admins, 'retry');
     if (!availableActions(seen).retry) throw notRetryable(seen);
+    if (seen.failure && !deps.runner.hasFlowFor(seen.failure.from)) throw notRetryable(seen);
     const { environment, changed } = await deps.runner.begin(target.name, (e) => {
       assertSameIncarnation(e, target);
       // Only the version we looked at may be retried: a second click finds it changed.
@@ -45,7 +46,7 @@ export class RetryEnvironment {
     });
     if (!changed) throw alreadyRetried(environment);
     await audit(deps, environment, 'retry', `Retry ${environment.retries}: back to ${environment.state}`, actor);
-    await deps.notifier.showProgress(environment);
+    tell(deps.logger, () => deps.notifier.showProgress(environment));
     return environment;
   }
 }
@@ -57,6 +58,6 @@ function alreadyRetried(env: Environment): DomainError {
 }
 
 function notRetryable(env: Environment): DomainError {
-  const what = env.state === 'failed' ? 'is already being retried' : `is ${env.state.replace('_', ' ')}, not failed: there is nothing to retry`;
+  const what = env.state === 'failed' ? 'cannot be retried from where it failed; destroy it, or ask ops' : `is ${describeState(env.state)}, not failed: there is nothing to retry`;
   return new DomainError(ErrorCodes.INVALID_TRANSITION, `\`${env.name}\` ${what}.`, { name: env.name, state: env.state });
 }

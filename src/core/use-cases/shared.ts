@@ -1,5 +1,6 @@
 import { mayManage, type Environment } from '../environment/environment.js';
-import { DomainError, ErrorCodes, notFound } from '../environment/errors.js';
+import { DomainError, ErrorCodes, isOurFault, notFound } from '../environment/errors.js';
+import { newReference } from '../environment/reference.js';
 import { ENVIRONMENT_ID } from '../environment/ids.js';
 import { assertValidName } from '../environment/name.rules.js';
 import type { Template } from '../environment/template.js';
@@ -30,6 +31,21 @@ export async function audit(
     await deps.events.appendEvent({ environment: env.name, at: deps.clock.now().toISOString(), type, message, ...(actor ? { actor } : {}) });
   } catch (err) {
     deps.logger.warn({ err, environment: env.name, type }, 'could not record audit event');
+  }
+}
+
+/**
+ * Tells people something without waiting for it: a flow must not be held up
+ * by Slack (a 429 with a long Retry-After, a slow API), nor fail because of
+ * it. The notifier keeps the order of what it is told for each environment
+ * and logs what it could not say.
+ */
+export function tell(logger: Logger, say: () => Promise<void>): void {
+  try {
+    // Called now, so what is said keeps the order of the calls; not awaited.
+    say().catch((err: unknown) => logger.warn({ err }, 'could not tell people'));
+  } catch (err) {
+    logger.warn({ err }, 'could not tell people');
   }
 }
 
@@ -69,4 +85,16 @@ export function assertMayManage(env: Environment, actor: string, admins: readonl
       { name: env.name, actor },
     );
   }
+}
+
+/**
+ * The reason a failure records, for people: the error's sentence, and for a
+ * fault on Dormouse's side (the store, the cloud, a bug) a reference to the
+ * log line that holds what went wrong inside.
+ */
+export function failureReason(error: DomainError, logger: Logger, facts: Record<string, unknown>): string {
+  if (!isOurFault(error)) return error.message;
+  const ref = newReference();
+  logger.error({ err: error.cause ?? error, ref, code: error.code, details: error.details, ...facts }, 'a flow failed on our side');
+  return `${error.message} (ref ${ref})`;
 }

@@ -27,7 +27,8 @@
  * ──────────────────────────────────────────────────────────────────────────────────────> time
  */
 import { DomainError, ErrorCodes, asDomainError, isDomainError } from '../environment/errors.js';
-import { fail, type Environment, type Failure } from '../environment/environment.js';
+import { newReference } from '../environment/reference.js';
+import { fail, failedStepOf, type Environment, type Failure } from '../environment/environment.js';
 import { flowOf, isTransitional, TRANSITIONAL_STATES, type FlowName } from '../environment/lifecycle.js';
 import type { Clock, Logger } from '../ports/clock.port.js';
 import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
@@ -70,6 +71,7 @@ export class WorkflowRunner {
   private readonly flows = new Map<FlowName, Flow>();
   private readonly running = new Map<string, { lease: HeldLease; done: Promise<void> }>();
   private stopping = false;
+  private writes = 0;
 
   constructor(private readonly deps: RunnerDeps) {}
 
@@ -82,6 +84,12 @@ export class WorkflowRunner {
     return this;
   }
 
+  /** Whether a flow works in `state` here: states whose flow is not built yet are neither resumed nor retried into. */
+  hasFlowFor(state: Environment['state']): boolean {
+    const flow = flowOf(state);
+    return flow !== undefined && this.flows.has(flow);
+  }
+
   /**
    * Reads the environment, applies `change`, and writes it conditionally on
    * the version read (a lost race re-reads and applies `change` again; it
@@ -90,22 +98,29 @@ export class WorkflowRunner {
    * the flow starts in the background.
    */
   async begin(name: string, change: (env: Environment) => Environment | undefined): Promise<Begun> {
+    let pending: string | undefined;
     for (let attempt = 1; ; attempt++) {
       const current = await this.deps.repo.get(name);
       if (!current) throw new DomainError(ErrorCodes.NOT_FOUND, `There is no environment called \`${name}\`.`, { name });
+      // An earlier try landed though its answer was lost: it is ours, and it changed the environment.
+      if (pending && current.writeId === pending) return this.begun(current);
       const next = change(current);
       if (!next) return { environment: current, changed: false };
+      pending = `${this.deps.workerId}/begin/${++this.writes}`;
       const leased = isTransitional(next.state) && !this.stopping ? this.takeLease(next, current.fence) : withoutLease(next);
       try {
-        const stored = await this.deps.repo.save(leased);
-        if (stored.lease?.holder === this.deps.workerId) this.start(stored);
-        return { environment: stored, changed: true };
+        return this.begun(await this.deps.repo.save({ ...leased, writeId: pending }));
       } catch (e) {
-        if (!isConflict(e) || attempt >= 10) throw e;
+        if (!(isConflict(e) || (isTransient(e) && attempt < 4)) || attempt >= 10) throw e;
         // A short jittered pause (real time: it only spreads racing writers apart) before reading again.
         await new Promise((r) => setTimeout(r, Math.round(5 * attempt * (0.5 + Math.random()))));
       }
     }
+  }
+
+  private begun(stored: Environment): Begun {
+    if (stored.lease?.holder === this.deps.workerId) this.start(stored);
+    return { environment: stored, changed: true };
   }
 
   /** A new environment, as `repo.create` should store it: holding the lease, token 1. */
@@ -127,8 +142,7 @@ export class WorkflowRunner {
     if (this.stopping) return [];
     const taken: string[] = [];
     for (const state of TRANSITIONAL_STATES) {
-      const flow = flowOf(state);
-      if (!flow || !this.flows.has(flow)) continue;
+      if (!this.hasFlowFor(state)) continue;
       for (const env of await this.deps.repo.listByState(state)) {
         if (!leaseLapsed(env, this.deps.clock.now())) continue;
         const { changed } = await this.begin(env.name, (e) =>
@@ -142,10 +156,6 @@ export class WorkflowRunner {
     }
     if (taken.length) this.deps.logger.info({ resumed: taken }, 'resumed environments whose worker stopped');
     return taken;
-  }
-
-  isRunning(name: string): boolean {
-    return this.running.has(name);
   }
 
   get size(): number {
@@ -192,8 +202,11 @@ export class WorkflowRunner {
     const flow = flowName ? this.flows.get(flowName) : undefined;
     if (!flow || !env.lease) return;
     const previous = this.running.get(env.name);
-    // A flow of this process on an older lease (a click that re-took it): it stops at its next write.
-    previous?.lease.stop('released');
+    // Already running under this lease or a newer one (a late `adopt`): nothing to start.
+    if (previous && previous.lease.token >= env.lease.token) return;
+    // A flow of this process on an older lease (a click that took it over): it stops at its next step,
+    // and learns what the environment is now (destroying, say) from the lease loss.
+    previous?.lease.stop('taken', env);
     const lease = new HeldLease(this.deps, env, () => this.stopping);
     const log = this.deps.logger.child({ environment: env.name, flow: flowName, token: env.lease.token });
     const done = this.supervise(lease, flow, log).finally(() => {
@@ -211,9 +224,10 @@ export class WorkflowRunner {
       if (error instanceof LeaseLost) {
         log.info({ reason: error.reason, state: error.environment?.state }, 'flow stopped: its lease is gone');
       } else {
-        log.error({ err: error }, 'flow failed with an error it did not record');
+        const ref = newReference();
+        log.error({ err: error, ref }, 'flow failed with an error it did not record');
         await lease
-          .fail({ step: stepOf(lease.environment), code: asDomainError(error).code, reason: 'It stopped on an unexpected error.', retryable: true })
+          .fail({ step: failedStepOf(lease.environment.state), code: asDomainError(error).code, reason: `It stopped on an unexpected error (ref ${ref}).`, retryable: true })
           .catch((err: unknown) => log.warn({ err }, 'could not record the failure'));
       }
     } finally {
@@ -240,6 +254,7 @@ export class HeldLease {
   private validUntil: number;
   private queue: Promise<unknown> = Promise.resolve();
   private released = false;
+  private writes = 0;
 
   constructor(
     private readonly deps: RunnerDeps,
@@ -269,10 +284,15 @@ export class HeldLease {
     return this.serial(() => this.write(change, { persistent: false }));
   }
 
-  /** Before acting outside the store: throws LeaseLost when the lease is gone; renews it first when it runs short. */
+  /**
+   * Before acting outside the store: reads the lease (a consistent read, milliseconds) and throws
+   * LeaseLost when it was taken, even if this process believes it still valid (another replica's
+   * destroy takes it at once); renews it when it runs short.
+   */
   async ensureHeld(): Promise<void> {
     this.throwIfStopped();
-    if (this.deps.clock.now().getTime() > this.validUntil - this.deps.leaseMs / 2) await this.renew();
+    const renew = this.deps.clock.now().getTime() > this.validUntil - this.deps.leaseMs / 2;
+    await this.serial(() => this.write((e) => (renew ? { ...e } : undefined), { persistent: false }));
   }
 
   renew(): Promise<Environment> {
@@ -297,9 +317,9 @@ export class HeldLease {
     });
   }
 
-  /** Stops the flow at its next step (its waits end at once). */
-  stop(reason: LeaseLost['reason']): void {
-    if (!this.controller.signal.aborted) this.controller.abort(new LeaseLost(reason, this.environment));
+  /** Stops the flow at its next step (its waits end at once). `now`: what the environment is now, if known. */
+  stop(reason: LeaseLost['reason'], now: Environment = this.environment): void {
+    if (!this.controller.signal.aborted) this.controller.abort(new LeaseLost(reason, now));
   }
 
   /** Renews every third of the lease until the flow ends; a renewal that finds the lease taken stops the flow. */
@@ -336,11 +356,15 @@ export class HeldLease {
     const { clock, repo, leaseMs } = this.deps;
     const retry = this.deps.retry ?? { initialMs: 200, maxMs: 5_000 };
     let delay = retry.initialMs;
+    let pending: { writeId: string; startedAt: number } | undefined;
     for (let attempt = 1; ; attempt++) {
       if (!opts.persistent && !opts.ignoreStop) this.throwIfStopped();
       if (this.released) this.lost('released');
       try {
         const current = await repo.get(this.name);
+        // An earlier try landed though its answer was lost (a timeout; the SDK's own retry refused by the
+        // condition): it is ours. Without this, a write that gave the lease up would look like a takeover.
+        if (pending && current?.writeId === pending.writeId) return this.landed(current, pending.startedAt);
         if (!current || current.id !== this.id || current.lease?.holder !== this.holder || current.lease.token !== this.token) {
           this.lost('taken', current);
         }
@@ -348,14 +372,12 @@ export class HeldLease {
         const changed = change(current);
         if (!changed) return current;
         const startedAt = clock.now().getTime();
+        const writeId = `${this.holder}/${this.token}/${++this.writes}`;
+        pending = { writeId, startedAt };
         const next = isTransitional(changed.state) && changed.lease !== undefined
-          ? { ...changed, lease: { holder: this.holder, token: this.token, until: new Date(startedAt + leaseMs).toISOString() } }
-          : withoutLease(changed);
-        const stored = await repo.save(next, { holder: this.holder, token: this.token });
-        this.environment = stored;
-        if (stored.lease) this.validUntil = startedAt + leaseMs;
-        else this.released = true;
-        return stored;
+          ? { ...changed, writeId, lease: { holder: this.holder, token: this.token, until: new Date(startedAt + leaseMs).toISOString() } }
+          : { ...withoutLease(changed), writeId };
+        return this.landed(await repo.save(next, { holder: this.holder, token: this.token }), startedAt);
       } catch (e) {
         if (e instanceof LeaseLost) throw e;
         // Someone wrote between our read and our write: read again (a takeover is found by the check above).
@@ -367,6 +389,13 @@ export class HeldLease {
         delay = Math.min(delay * 2, retry.maxMs);
       }
     }
+  }
+
+  private landed(stored: Environment, startedAt: number): Environment {
+    this.environment = stored;
+    if (stored.lease) this.validUntil = startedAt + this.deps.leaseMs;
+    else this.released = true;
+    return stored;
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
@@ -384,18 +413,3 @@ function withoutLease(env: Environment): Environment {
 
 const isConflict = (e: unknown): boolean => isDomainError(e) && e.code === ErrorCodes.CONCURRENT_MODIFICATION;
 const isTransient = (e: unknown): boolean => isDomainError(e) && e.code === ErrorCodes.STORE_ERROR && e.retryable;
-
-function stepOf(env: Environment): Failure['step'] {
-  switch (env.state) {
-    case 'destroying':
-      return 'destroy';
-    case 'saving':
-      return 'save';
-    case 'waking':
-      return 'wake';
-    case 'bootstrapping':
-      return 'bootstrap';
-    default:
-      return 'launch';
-  }
-}

@@ -208,6 +208,20 @@ describe('people acting while a flow runs', () => {
     expect(a.useCases.runner.size).toBe(0);
   });
 
+  it('destroy on the same replica while the launch is in flight: what the launch brings back is terminated', async () => {
+    const w = new CoreWorld();
+    w.compute.launchMs = 5000;
+    const a = w.replica();
+    const { environment } = await a.useCases.request.execute(request('inflight-one', 2));
+    await w.clock.advance(1000);
+    expect(w.compute.launches).toBe(0);
+    await a.useCases.destroy.execute({ name: 'inflight-one' }, 'U0DEV');
+    await w.until('inflight-one', 'destroyed', 60_000);
+    await w.clock.advance(30_000);
+    expect(w.compute.launches).toBe(1);
+    expect(w.compute.live(environment.id)).toHaveLength(0);
+  });
+
   it('retry goes back to the state it failed in, and two clicks retry once', async () => {
     const w = new CoreWorld();
     w.commands.failing.add('install');
@@ -254,6 +268,32 @@ describe('people acting while a flow runs', () => {
     await w.until('reused-one', 'ready');
     await expect(a.useCases.destroy.execute({ name: 'reused-one', id: first.id }, 'U0DEV')).rejects.toMatchObject({ code: 'ENVIRONMENT.STALE_ACTION' });
     expect((await w.env('reused-one'))!.state).toBe('ready');
+  });
+});
+
+describe('a write whose answer is lost', () => {
+  it('a failure record that landed before its answer was lost is recognised, and the failure is reported', async () => {
+    const w = new CoreWorld();
+    w.commands.failing.add('install');
+    const a = w.replica();
+    a.link.failAfterSaveOf((e) => e.state === 'failed');
+    await a.useCases.request.execute(request('lost-answer', 1));
+    await w.until('lost-answer', 'failed');
+    await w.clock.advance(5000);
+    expect(a.notifier.failures.map((e) => e.name)).toEqual(['lost-answer']);
+    expect(a.notifier.alerts.map((e) => e.name)).toEqual(['lost-answer']);
+    expect(a.notifier.progress.at(-1)?.state).toBe('failed');
+  });
+
+  it('a click whose write landed before its answer was lost starts its flow', async () => {
+    const w = new CoreWorld();
+    const a = w.replica();
+    await a.useCases.request.execute(request('lost-click', 1));
+    await w.until('lost-click', 'ready');
+    a.link.failAfterSaveOf((e) => e.state === 'destroying');
+    const { started } = await a.useCases.destroy.execute({ name: 'lost-click' }, 'U0DEV');
+    expect(started).toBe(true);
+    await w.until('lost-click', 'destroyed', 60_000);
   });
 });
 

@@ -6,6 +6,7 @@
  */
 import { pino } from 'pino';
 import { DomainError, ErrorCodes } from '../../../src/core/environment/errors.js';
+import type { Environment } from '../../../src/core/environment/environment.js';
 import type { Template } from '../../../src/core/environment/template.js';
 import type { EnvironmentRepository } from '../../../src/core/ports/environment-repository.port.js';
 import { createUseCases, type UseCases } from '../../../src/core/use-cases/index.js';
@@ -44,6 +45,12 @@ export class StoreLink implements EnvironmentRepository {
     this.landThenFail.add(method);
   }
 
+  /** The next save of an environment that `matches` lands, then fails (its answer lost). */
+  failAfterSaveOf(matches: (env: Environment) => boolean): void {
+    this.saveMatcher = matches;
+  }
+  private saveMatcher: ((env: Environment) => boolean) | undefined;
+
   private after<T>(method: string, value: T): T {
     if (!this.landThenFail.delete(method)) return value;
     throw new DomainError(ErrorCodes.STORE_ERROR, 'Dormouse could not reach its database just now.', { sdkError: 'TimeoutError' }, true);
@@ -67,7 +74,11 @@ export class StoreLink implements EnvironmentRepository {
     try {
       const saved = await this.store.save(...a);
       this.saves.push({ ok: true, state: saved.state, token: a[1]?.token });
-      return saved;
+      if (this.saveMatcher?.(saved)) {
+        this.saveMatcher = undefined;
+        this.landThenFail.add('save');
+      }
+      return this.after('save', saved);
     } catch (e) {
       this.saves.push({ ok: false, state: a[0].state, token: a[1]?.token });
       throw e;
@@ -101,7 +112,7 @@ export interface Replica {
 export class CoreWorld {
   readonly clock = new VirtualClock();
   readonly store = new InMemoryEnvironmentRepository();
-  readonly compute = new FakeCompute();
+  readonly compute = new FakeCompute(this.clock);
   readonly commands: FakeCommands;
   readonly replicas: Replica[] = [];
 

@@ -20,9 +20,14 @@ export class FakeCompute implements ComputePort {
   launches = 0;
   /** Refuse the next launches with no capacity. */
   capacityFailures = 0;
+  /** How long a launch takes (virtual time), as a RunInstances call does. */
+  launchMs = 0;
   private seq = 0;
 
+  constructor(private readonly clock?: Clock) {}
+
   async launch(request: LaunchRequest): Promise<Instance[]> {
+    if (this.launchMs && this.clock) await this.clock.sleep(this.launchMs);
     const existing = [...this.instances.values()].filter((i) => i.environmentId === request.environmentId && i.attempt === request.attempt);
     if (existing.length) return existing.map(strip);
     if (this.capacityFailures > 0) {

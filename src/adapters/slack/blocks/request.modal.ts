@@ -157,3 +157,13 @@ export function noticeModal(text: string): Block {
     blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000) } }],
   };
 }
+
+/** The form's private metadata, read back; anything unexpected (it comes back from Slack) is dropped. */
+export function readRequestMetadata(raw: string | undefined): RequestModalMetadata {
+  try {
+    const parsed = JSON.parse(raw || '{}') as RequestModalMetadata;
+    return typeof parsed.channel === 'string' && /^[CDG][A-Z0-9]+$/.test(parsed.channel) ? { channel: parsed.channel } : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,19 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import type { Clock, Logger } from '../../../core/ports/clock.port.js';
 import type { UseCases } from '../../../core/use-cases/index.js';
 import { asDomainError, isOurFault } from '../../../core/environment/errors.js';
+import { newReference } from '../../../core/environment/reference.js';
 import { errorReply, type Reply } from '../blocks/replies.js';
 
 export interface ListenerDeps {
   useCases: UseCases;
   clock: Clock;
   logger: Logger;
-}
-
-/** A short reference that ops can find in the logs: 8 characters people can read out. */
-export function newReference(): string {
-  const alphabet = 'ABCDEFGHJKMNPQRSTVWXYZ23456789';
-  return [...randomBytes(8)].map((b) => alphabet[b % alphabet.length]).join('');
 }
 
 /**

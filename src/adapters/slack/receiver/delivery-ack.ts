@@ -17,10 +17,6 @@ export class DeliveryAck {
     private readonly log: Logger,
   ) {}
 
-  get answered(): boolean {
-    return this.done;
-  }
-
   /** Bolt's `ack(response?)`: an object is answered as JSON, a string as text, nothing as an empty 200. */
   readonly ack = async (response?: AnswerBody): Promise<void> => {
     if (this.done) {

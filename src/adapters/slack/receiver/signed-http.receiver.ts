@@ -20,7 +20,9 @@ import { DeliveryAck } from './delivery-ack.js';
 import { parseDelivery, type Parsed } from './delivery.parser.js';
 import { deliveryLabel } from './delivery.shapes.js';
 import { answer } from './http-answer.js';
-import { couldNotRead, malformedAnswer, newRef, postToResponseUrl } from './malformed.answer.js';
+import { newReference } from '../../../core/environment/reference.js';
+import { replier } from '../reply.js';
+import { couldNotRead, malformedAnswer } from './malformed.answer.js';
 import { readBody } from './request-body.js';
 import { signatureProblem } from './request-signature.js';
 
@@ -46,6 +48,9 @@ export interface SignedHttpReceiverOptions {
 
 type Delivery = Extract<Parsed, { kind: 'delivery' }>;
 type Malformed = Extract<Parsed, { kind: 'malformed' }>;
+
+/** How long a stop waits for requests under way before it closes their connections. */
+const STOP_GRACE_MS = 2_000;
 
 export class SignedHttpReceiver implements Receiver {
   private readonly signingSecret: string;
@@ -73,6 +78,9 @@ export class SignedHttpReceiver implements Receiver {
     if (this.server) return Promise.reject(new Error('The Slack receiver is already started'));
     const options: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, ...(host ? { host } : {}) } : portOrOptions;
     const server = createServer((req, res) => this.onRequest(req, res));
+    // Slack's requests are small and its deadline is 3 s: a request that trickles in for longer is not Slack.
+    server.requestTimeout = 15_000;
+    server.headersTimeout = 10_000;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(options, () => {
@@ -88,7 +96,11 @@ export class SignedHttpReceiver implements Receiver {
     const server = this.server;
     this.server = undefined;
     if (!server) return Promise.resolve();
-    return new Promise((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    // Stop taking requests; idle keep-alive connections go now, requests under way get a moment to be answered.
+    const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    server.closeIdleConnections();
+    const cutOff = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
+    return closed.finally(() => clearTimeout(cutOff));
   }
 
   /** The one entry point: whatever goes wrong below is logged and answered here, never thrown to node. */
@@ -157,20 +169,12 @@ export class SignedHttpReceiver implements Receiver {
   }
 
   private answerMalformed(res: ServerResponse, malformed: Malformed): void {
-    const ref = newRef();
+    const ref = newReference();
     // Never the body: it can hold what people typed and a response_url.
     this.log.warn({ ref, type: malformed.type?.slice(0, 100), field: malformed.field }, 'malformed Slack request');
     const { status, body, followUp } = malformedAnswer(malformed.type, malformed.body, ref);
     answer(res, status, body);
-    if (followUp) void this.tellThroughResponseUrl(followUp, couldNotRead(ref), ref);
-  }
-
-  private async tellThroughResponseUrl(responseUrl: string, text: string, ref: string): Promise<void> {
-    try {
-      await postToResponseUrl(responseUrl, text);
-    } catch (err) {
-      this.log.warn({ err, ref }, 'could not tell the person through response_url');
-    }
+    if (followUp) void replier(followUp, this.log.child({ ref }))({ text: couldNotRead(ref) });
   }
 
   /**

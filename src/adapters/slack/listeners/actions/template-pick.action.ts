@@ -1,6 +1,6 @@
 /** A template picked in the form: redraw it so count and type match that template. */
 import type { AllMiddlewareArgs, BlockStaticSelectAction, SlackActionMiddlewareArgs } from '@slack/bolt';
-import { readRequestModal, requestModal } from '../../blocks/request.modal.js';
+import { readRequestMetadata, readRequestModal, requestModal } from '../../blocks/request.modal.js';
 import type { ListenerDeps } from '../deps.js';
 
 type Args = SlackActionMiddlewareArgs<BlockStaticSelectAction> & AllMiddlewareArgs;
@@ -20,7 +20,7 @@ export function templatePickAction(deps: ListenerDeps) {
         view: requestModal(
           templates,
           { name: form.name, ...(template ? { template } : {}), purpose: form.purpose },
-          JSON.parse(view.private_metadata || '{}'),
+          readRequestMetadata(view.private_metadata),
         ) as never,
       });
     } catch (err) {

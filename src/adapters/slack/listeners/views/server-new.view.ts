@@ -9,7 +9,7 @@
  */
 import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
 import { ErrorCodes, isDomainError } from '../../../../core/environment/errors.js';
-import { noticeModal, readRequestModal, requestModal, blockIdFor, type FormProblem, type RequestModalMetadata } from '../../blocks/request.modal.js';
+import { blockIdFor, noticeModal, readRequestMetadata, readRequestModal, requestModal, type FormProblem } from '../../blocks/request.modal.js';
 import { replyForError, type ListenerDeps } from '../deps.js';
 import { requestTruthfully } from '../truth.js';
 
@@ -44,7 +44,7 @@ export function serverNewView(deps: ListenerDeps) {
     }
     await ack({ response_action: 'update', view: noticeModal(`Recording your request for \`${form.name}\`…`) as never });
 
-    const metadata = parseMetadata(view.private_metadata);
+    const metadata = readRequestMetadata(view.private_metadata);
     let next;
     let sentence: string;
     try {
@@ -73,13 +73,4 @@ export function serverNewView(deps: ListenerDeps) {
         .catch((e: unknown) => log.warn({ err: e }, 'could not tell the requester'));
     }
   };
-}
-
-function parseMetadata(raw: string | undefined): RequestModalMetadata {
-  try {
-    const parsed = JSON.parse(raw || '{}') as RequestModalMetadata;
-    return typeof parsed.channel === 'string' && /^[CDG][A-Z0-9]+$/.test(parsed.channel) ? { channel: parsed.channel } : {};
-  } catch {
-    return {};
-  }
 }

@@ -89,7 +89,7 @@ export const MALFORMED: readonly MalformedCase[] = [
   { name: 'url_verification without a challenge', body: JSON.stringify({ type: 'url_verification' }), contentType: JSON_TYPE, status: 400, answer: 'text', type: 'url_verification', field: 'challenge' },
 ];
 
-const SENTENCE = /^Dormouse could not read that request \(ref ([A-Z2-7]{8})\)\. Try again; if it keeps happening, tell ops and quote the ref\.$/;
+const SENTENCE = /^Dormouse could not read that request \(ref ([0-9A-HJKMNP-TV-Z]{8})\)\. Try again; if it keeps happening, tell ops and quote the ref\.$/;
 
 /** Checks the answer a person would see and returns the reference it quotes. */
 export function expectMalformedAnswer(res: Answer, c: MalformedCase): string {
@@ -124,7 +124,7 @@ export function expectNoticeModal(view: Record<string, unknown>, sentence: RegEx
   const blocks = view.blocks as Array<{ type: string; text?: { text: string } }>;
   const section = blocks.find((b) => b.type === 'section');
   expect(section?.text?.text).toMatch(sentence);
-  return section!.text!.text.match(/\(ref ([A-Z2-7]{8})\)/)?.[1] ?? '';
+  return section!.text!.text.match(/\(ref ([0-9A-HJKMNP-TV-Z]{8})\)/)?.[1] ?? '';
 }
 
 function refIn(text: string): string {
