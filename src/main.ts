@@ -45,10 +45,12 @@ const CLOSER_DEADLINE_MS = 12_000;
 
 /**
  * Every AWS call has a deadline: a store or cloud that hangs must not hang
- * the bot. The store answers in milliseconds; EC2 and SSM in seconds.
+ * the bot. The store answers in milliseconds; EC2 and SSM in seconds. Without
+ * throwOnRequestTimeout the SDK's HTTP handler only logs a request over its
+ * timeout and goes on waiting.
  */
-const STORE_HTTP = { connectionTimeout: 1_000, requestTimeout: 3_000 };
-const CLOUD_HTTP = { connectionTimeout: 3_000, requestTimeout: 20_000 };
+const STORE_HTTP = { connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true };
+const CLOUD_HTTP = { connectionTimeout: 3_000, requestTimeout: 20_000, throwOnRequestTimeout: true };
 
 export interface Dormouse {
   /** Where Slack (or the console's double) sends requests: http://host:port/slack/events */

@@ -11,7 +11,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ensureTable } from '../adapters/aws/dynamodb-environment.repository.js';
 
 const tableName = process.env.DORMOUSE_TABLE || 'dormouse';
-const client = new DynamoDBClient({ ...(process.env.AWS_REGION ? { region: process.env.AWS_REGION } : {}), requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 } });
+const client = new DynamoDBClient({ ...(process.env.AWS_REGION ? { region: process.env.AWS_REGION } : {}), requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true } });
 
 try {
   const { created } = await ensureTable(client, tableName);

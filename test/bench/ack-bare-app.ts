@@ -39,9 +39,9 @@ const aws = { region: need('AWS_REGION'), endpoint: need('AWS_ENDPOINT_URL') };
 // (the bot's notifier's), EC2 and SSM are not used by these commands; they are made, as the bot
 // makes them, so both processes carry the same weight.
 const clients = {
-  dynamo: new DynamoDBClient({ ...aws, maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
-  ec2: new EC2Client({ ...aws, requestHandler: { connectionTimeout: 3_000, requestTimeout: 20_000 } }),
-  ssm: new SSMClient({ ...aws, requestHandler: { connectionTimeout: 3_000, requestTimeout: 20_000 } }),
+  dynamo: new DynamoDBClient({ ...aws, maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true } }),
+  ec2: new EC2Client({ ...aws, requestHandler: { connectionTimeout: 3_000, requestTimeout: 20_000, throwOnRequestTimeout: true } }),
+  ssm: new SSMClient({ ...aws, requestHandler: { connectionTimeout: 3_000, requestTimeout: 20_000, throwOnRequestTimeout: true } }),
   web: new WebClient(botToken, { slackApiUrl, retryConfig: { retries: 3 }, timeout: 15_000 }),
 };
 const doc = DynamoDBDocumentClient.from(clients.dynamo);
