@@ -147,6 +147,20 @@ describe('two replicas on one table', () => {
     expect(readFileSync(join(server!.folder, 'bootstrap.log'), 'utf8').match(/terminate requested/g)).toHaveLength(1);
     r.double.assertNoProblems();
 
+    // (a') The same form submission (same view id) delivered to both at once: one environment, one message.
+    r.double.setEventsUrl(a.eventsUrl);
+    await r.double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new formed' });
+    await r.double.waitFor(() => r!.double.openViews('U0DEV')[0], { what: 'the form' });
+    const form = await r.capture(() => r!.double.submitView({ user: 'U0DEV', values: { Template: 'quick' } }));
+    const formAcks = await r.deliverTo(bots, form);
+    expect(formAcks.map((x) => x.status)).toEqual([200, 200]);
+    for (const ack of formAcks) expect(ack.ackMs).toBeLessThan(3_000);
+    const formReady = await expectCleanEnd(r, 'formed', { steps: ['hello'], allowFailed: false, timeoutMs: 30_000 });
+    expect(formReady.environment.requestId).toMatch(/^view:/);
+    expect(formReady.environment.fence).toBe(1);
+    expect(r.serversOf(formReady.environment.id)).toHaveLength(1);
+    expect((await r.events('formed')).filter((e) => e.type === 'requested')).toHaveLength(1);
+
     // (c) Both sweeping: one leader at a time, in the store and in what each believes.
     const observedFrom = Date.now();
     const holders = new Set<string>();
