@@ -8,9 +8,7 @@ import type { Logger } from '../../core/ports/clock.port.js';
 import type { DeliveryClaims } from '../../core/ports/delivery-claims.port.js';
 import { Ids } from './ids.js';
 import { appHomeOpenedEvent } from './listeners/events/app-home-opened.event.js';
-import { destroyAction, destroyCancelAction } from './listeners/actions/destroy.action.js';
-import { retryAction } from './listeners/actions/retry.action.js';
-import { templatePickAction } from './listeners/actions/template-pick.action.js';
+import { registerActions } from './listeners/actions/index.js';
 import { serverCommand } from './listeners/commands/server.command.js';
 import type { ListenerDeps } from './listeners/deps.js';
 import { fallback } from './listeners/fallback.js';
@@ -47,6 +45,8 @@ export function createBoltApp(opts: BoltAppOptions): { app: App; receiver: Recei
     authorize: async () => ({ botToken: opts.botToken }),
     // ignoreSelf needs the bot's ids (auth.test); Dormouse listens to no message events it could echo.
     ignoreSelf: false,
+    // Bolt's conversation store is a middleware on every request; Dormouse keeps no conversation state.
+    convoStore: false,
     clientOptions: { ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}), retryConfig: { retries: 3 } },
   });
 
@@ -58,13 +58,7 @@ export function createBoltApp(opts: BoltAppOptions): { app: App; receiver: Recei
   const { deps } = opts;
   app.command(Ids.command, serverCommand(deps));
   app.view(Ids.view.request, serverNewView(deps));
-  app.action(Ids.action.templatePick, templatePickAction(deps));
-  app.action(Ids.action.destroy, destroyAction(deps, { replaceOriginal: false }));
-  app.action(Ids.action.opsDestroy, destroyAction(deps, { replaceOriginal: false }));
-  app.action(Ids.action.destroyConfirm, destroyAction(deps, { replaceOriginal: true }));
-  app.action(Ids.action.destroyCancel, destroyCancelAction(deps));
-  app.action(Ids.action.retry, retryAction(deps));
-  app.action(Ids.action.opsRetry, retryAction(deps));
+  registerActions(app, deps);
   app.event('app_home_opened', appHomeOpenedEvent(deps));
   app.error(async (error) => {
     deps.logger.error({ err: error }, 'unhandled error in a Slack listener');

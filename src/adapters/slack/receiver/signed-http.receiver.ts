@@ -184,15 +184,16 @@ export class SignedHttpReceiver implements Receiver {
    */
   private async dispatch(req: IncomingMessage, res: ServerResponse, delivery: Delivery, arrivedAt: number): Promise<void> {
     if (!this.app) throw new Error('The Slack receiver got a request before Bolt called init()');
-    const log = this.log.child(deliveryLabel(delivery.type, delivery.body));
-    const ack = new DeliveryAck(res, log);
-    ack.deadline(ACK_DEADLINE_MS - (performance.now() - arrivedAt), () => log.warn({}, 'no listener acknowledged within 2.5 s; answered 200'));
+    // Labelled only when something is logged: nothing on the way to the ack costs more than it must.
+    const label = () => deliveryLabel(delivery.type, delivery.body);
+    const ack = new DeliveryAck(res, this.log);
+    ack.deadline(ACK_DEADLINE_MS - (performance.now() - arrivedAt), () => this.log.warn(label(), 'no listener acknowledged within 2.5 s; answered 200'));
     try {
       await this.app.processEvent({ body: delivery.body, ack: ack.ack, ...retryOf(req) });
-      if (ack.answerIfUnanswered()) log.warn({}, 'no listener acknowledged; answered 200');
+      if (ack.answerIfUnanswered()) this.log.warn(label(), 'no listener acknowledged; answered 200');
     } catch (err) {
       const unanswered = ack.answerIfUnanswered();
-      log.error({ err }, unanswered ? 'a listener failed before acknowledging; answered 200' : 'a listener failed after acknowledging');
+      this.log.error({ ...label(), err }, unanswered ? 'a listener failed before acknowledging; answered 200' : 'a listener failed after acknowledging');
     }
   }
 }
