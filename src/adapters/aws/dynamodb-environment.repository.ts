@@ -312,7 +312,13 @@ function toItem(env: Environment): Item {
 }
 
 function toEnvironment(item: Item): Environment {
-  return stripInternal(item) as unknown as Environment;
+  const env = stripInternal(item) as unknown as Environment;
+  // Records written before environments had ids and fencing tokens (an older sandbox folder) still work.
+  if (env.id === undefined) env.id = `legacy-${Date.parse(env.createdAt).toString(36)}`;
+  if (env.fence === undefined) env.fence = env.lease?.token ?? 0;
+  if (env.retries === undefined) env.retries = 0;
+  if (env.lease && env.lease.token === undefined) env.lease = { ...env.lease, token: 0 };
+  return env;
 }
 
 function stripInternal(item: Item): Item {

@@ -4,7 +4,7 @@
  * single-item conditional writes.
  */
 import { DescribeTableCommand, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DynamoDbEnvironmentRepository,
@@ -145,6 +145,17 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
       expect(result).toEqual({ created: true, environment: expected });
       const read = await repo.get(env.name);
       expect(read).toStrictEqual(expected);
+    });
+
+    it('reads a record written before environments had ids and fencing tokens (an older sandbox folder)', async () => {
+      const old = makeEnv();
+      const { id: _id, fence: _fence, retries: _retries, ...legacy } = old;
+      await doc.send(new PutCommand({ TableName: tableName, Item: { ...legacy, version: 3, ...keys.environment(old.name), gsi1pk: `OWNER#${old.owner}`, gsi1sk: `${old.createdAt}#${old.name}`, gsi2pk: `STATE#${old.state}`, gsi2sk: `${old.stateChangedAt}#${old.name}` } }));
+      const read = (await repo.get(old.name))!;
+      expect(read).toMatchObject({ fence: 0, retries: 0, version: 3 });
+      expect(read.id).toMatch(/^legacy-/);
+      // And it can be written again.
+      expect((await repo.save({ ...read, purpose: 'still here' })).version).toBe(4);
     });
 
     it('returns undefined for a name nobody has', async () => {
