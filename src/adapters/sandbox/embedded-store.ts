@@ -14,6 +14,7 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import dynalite from 'dynalite';
+import { isAlive } from './process-alive.js';
 
 export interface EmbeddedStoreOptions {
   /** Folder for the data (`<dataDir>/store`); in memory when absent. */
@@ -121,12 +122,3 @@ async function lockFolder(storeDir: string): Promise<() => Promise<void>> {
   throw new Error(`Could not take the lock ${lockPath} for the embedded store; another process keeps creating it.`);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { isAlive } from '../process-alive.js';
 
 const RUNNER = fileURLToPath(new URL('./step-runner.sh', import.meta.url));
 /** Bytes read from the end of an output file: enough for the last lines, bounded for chatty scripts. */
@@ -75,12 +76,7 @@ export async function isRunning(pid: number, prefix: string): Promise<boolean> {
       return false;
     }
   }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return isAlive(pid);
 }
 
 /** The last `lines` lines of an output file ('' when it does not exist). */

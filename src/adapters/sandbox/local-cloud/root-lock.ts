@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DomainError, ErrorCodes } from '../../../core/environment/errors.js';
+import { isAlive } from '../process-alive.js';
 
 /** A lock older than this was left behind: no critical section lasts this long. */
 export const STALE_MS = 30_000;
@@ -111,16 +112,6 @@ async function isOld(path: string): Promise<boolean> {
     return Date.now() - (await stat(path)).mtimeMs > STALE_MS;
   } catch {
     return false;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, it is someone else's.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
