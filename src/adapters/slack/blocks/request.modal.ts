@@ -147,16 +147,6 @@ export function blockIdFor(field: 'name' | 'template' | 'count' | 'type' | 'purp
   }
 }
 
-/** What the form turns into once sent: a sentence (recording it, or what happened), and Close. */
-export function noticeModal(text: string): Block {
-  return {
-    type: 'modal',
-    callback_id: Ids.view.notice,
-    title: plain('New environment', 24),
-    close: plain('Close', 24),
-    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000) } }],
-  };
-}
 
 /** The form's private metadata, read back; anything unexpected (it comes back from Slack) is dropped. */
 export function readRequestMetadata(raw: string | undefined): RequestModalMetadata {

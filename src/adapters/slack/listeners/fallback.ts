@@ -19,7 +19,7 @@ import type {
 import { nameProblem } from '../../../core/environment/name.rules.js';
 import type { Logger } from '../../../core/ports/notifier.port.js';
 import { Ids, parseEnvironmentValue } from '../ids.js';
-import { noticeModal } from '../receiver/notice.modal.js';
+import { noticeModal } from '../blocks/notice.modal.js';
 
 /** What people are told, in one place. */
 const Sentences = {

@@ -5,7 +5,7 @@
  */
 import type { Body } from './delivery.shapes.js';
 import type { AnswerBody } from './http-answer.js';
-import { noticeModal } from './notice.modal.js';
+import { noticeModal } from '../blocks/notice.modal.js';
 
 export const couldNotRead = (ref: string): string =>
   `Dormouse could not read that request (ref ${ref}). Try again; if it keeps happening, tell ops and quote the ref.`;

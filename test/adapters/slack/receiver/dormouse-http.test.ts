@@ -130,6 +130,6 @@ describe('Dormouse over HTTP: buttons and forms from older versions', () => {
     expectNoticeModal((res.json as { view: Record<string, unknown> }).view, sentence);
     const [shown] = run.double.openViews(DEV);
     expect(visibleText(shown!)).toMatch(sentence);
-    expect(shown!.callback_id).toBe('');
+    expect(shown!.callback_id).toBe('server_new_notice'); // a notice: nothing to submit
   });
 });

@@ -9,7 +9,8 @@
  */
 import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
 import { ErrorCodes, isDomainError } from '../../../../core/environment/errors.js';
-import { blockIdFor, noticeModal, readRequestMetadata, readRequestModal, requestModal, type FormProblem } from '../../blocks/request.modal.js';
+import { noticeModal } from '../../blocks/notice.modal.js';
+import { blockIdFor, readRequestMetadata, readRequestModal, requestModal, type FormProblem } from '../../blocks/request.modal.js';
 import { replyForError, type ListenerDeps } from '../deps.js';
 import { requestTruthfully } from '../truth.js';
 
@@ -23,6 +24,8 @@ const FIELD_OF: Partial<Record<string, FormProblem['field']>> = {
   [ErrorCodes.INSTANCE_TYPE_NOT_ALLOWED]: 'type',
   [ErrorCodes.PURPOSE_INVALID]: 'purpose',
 };
+
+const FORM_TITLE = 'New environment';
 
 const fieldOf = (error: unknown): FormProblem['field'] | undefined => (isDomainError(error) ? FIELD_OF[error.code] : undefined);
 
@@ -42,7 +45,7 @@ export function serverNewView(deps: ListenerDeps) {
       await ack({ response_action: 'errors', errors: { [blockIdFor(field, template)]: (error as Error).message.replace(/`/g, '') } });
       return;
     }
-    await ack({ response_action: 'update', view: noticeModal(`Recording your request for \`${form.name}\`…`) as never });
+    await ack({ response_action: 'update', view: noticeModal(`Recording your request for \`${form.name}\`…`, FORM_TITLE) });
 
     const metadata = readRequestMetadata(view.private_metadata);
     let next;
@@ -55,13 +58,13 @@ export function serverNewView(deps: ListenerDeps) {
         (env) => ({ text: `:rocket: \`${env.name}\` is on its way. Its message${env.channel ? ` in <#${env.channel}>` : ''} shows the progress; you can close this.` }),
       );
       sentence = reply.text;
-      next = noticeModal(sentence);
+      next = noticeModal(sentence, FORM_TITLE);
     } catch (error) {
       const field = fieldOf(error);
       sentence = field ? (error as Error).message : replyForError(error, log).text;
       next = field
         ? requestModal(templates, { name: form.name, ...(template ? { template } : {}), ...(form.count ? { count: form.count } : {}), ...(form.instanceType ? { instanceType: form.instanceType } : {}), purpose: form.purpose }, metadata, { field, text: sentence })
-        : noticeModal(sentence);
+        : noticeModal(sentence, FORM_TITLE);
     }
     try {
       await client.views.update({ view_id: view.id, view: next as never });
