@@ -73,6 +73,18 @@ const app = new App({
   clientOptions: { slackApiUrl, retryConfig: { retries: 3 } },
 });
 
+/** As long as the bot's usage text (its help answer is about 1.1 KB), so the two answers cost the same to send. */
+const USAGE = [
+  'Usage: /server help | list | list all',
+  '/server new <name>: ask for an environment (a form opens)',
+  '/server new <name> --template <t> [--count <n>] [--type <instance type>] [--purpose "…"]: skip the form',
+  '/server list · /server list all: your environments · everyone\'s',
+  '/server status <name>: one environment in detail',
+  '/server destroy <name>: terminate its servers (owner or admin)',
+  '/server retry <name>: retry a failed environment',
+  '/server templates: what you can ask for',
+].join('\n');
+
 app.command('/server', async ({ ack, command, respond }) => {
   await ack();
   const text = command.text.trim();
@@ -85,14 +97,15 @@ app.command('/server', async ({ ack, command, respond }) => {
       const counts = await Promise.all(LIVE_STATES.map((s) => query(INDEX.byState, 'gsi2pk', `STATE#${s}`)));
       answer = `${counts.reduce((a, b) => a + b, 0)} live environment(s).`;
     } else {
-      answer = 'Usage: /server help | list | list all';
+      answer = USAGE;
     }
   } catch (error) {
     // Told to the benchmark, which counts it as a problem of the round (the bot logs its own).
     process.stdout.write(`BENCH_WARN store read failed: ${(error as Error).name}\n`);
     answer = `Could not read the store: ${(error as Error).name}`;
   }
-  await respond({ response_type: 'ephemeral', replace_original: false, text: answer });
+  // The same shape as the bot's answers (text and one section), so both do comparable work after the ack.
+  await respond({ response_type: 'ephemeral', replace_original: false, text: answer, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: answer } }] });
 });
 
 const server = (await app.start({ port: 0, host: '127.0.0.1' })) as Server;
