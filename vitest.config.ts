@@ -1,14 +1,46 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Four projects; `npm test` runs them all, `npm run test:unit` only the first.
+ * - unit: the core and pure code, no emulator, no server, no process (seconds);
+ * - integration: adapters on moto and dynalite, the local cloud, contracts;
+ * - e2e: the whole bot (in this process, or as real processes) against the emulators;
+ * - browser: the console in Chromium.
+ * moto_server is started only for the projects that use it.
+ */
+const UNIT = [
+  'test/core/**/*.test.ts',
+  'test/config/**/*.test.ts',
+  'test/adapters/slack/blocks/**/*.test.ts',
+  'test/adapters/slack/listeners/**/*.test.ts',
+  'test/adapters/slack/command-parser.test.ts',
+  'test/adapters/aws/backoff.test.ts',
+  'test/adapters/sandbox/local-cloud/sandbox-config.test.ts',
+  'test/adapters/sandbox/slack-console/block-kit.*.test.ts',
+  'test/architecture.test.ts',
+  'test/infra.test.ts',
+  'test/lazy-port.test.ts',
+  'test/logger.test.ts',
+  'test/manifest.test.ts',
+];
+const BROWSER = ['test/**/*.browser.test.ts'];
+const E2E = ['test/e2e/**/*.test.ts'];
+const MOTO = ['test/support/moto.global-setup.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/moto.global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
     // The SDK's notice that its 2027 releases need Node 22 (the lockfile keeps today's): not news in a test run.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    projects: [
+      // Pure code: threads and a shared module graph start fastest.
+      { extends: true, test: { name: 'unit', include: UNIT, pool: 'threads', isolate: false } },
+      { extends: true, test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: [...UNIT, ...BROWSER, ...E2E], globalSetup: MOTO } },
+      { extends: true, test: { name: 'e2e', include: E2E, exclude: BROWSER, globalSetup: MOTO } },
+      { extends: true, test: { name: 'browser', include: BROWSER } },
+    ],
   },
 });

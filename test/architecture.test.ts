@@ -27,4 +27,16 @@ describe('architecture', () => {
       expect(ok, `${relative(root, file as string)} imports ${spec}`).toBe(true);
     }
   });
+
+  it('the unit project starts no emulator, server or process: its tests import none of the tools that do', async () => {
+    const { default: config } = await import('../vitest.config.js');
+    const unit = (config.test?.projects as Array<{ test: { name: string; include: string[] } }>).find((p) => p.test.name === 'unit')!;
+    const patterns = unit.test.include.map((glob) => new RegExp(`^${glob.replace(/\./g, '\\.').replace(/\*\*\//g, '(.*/)?').replace(/\*/g, '[^/]*')}$`));
+    const unitFiles = files(join(root, 'test')).map((f) => relative(root, f)).filter((f) => patterns.some((re) => re.test(f)));
+    expect(unitFiles.length).toBeGreaterThan(10);
+    const heavy = /support\/(aws|dynalite|bot|bot-process|replicas|moto\.global-setup|fault-proxy|world)\.js$|slack-double\.js$|embedded-store\.js$|^playwright/;
+    for (const f of unitFiles) {
+      for (const spec of importsOf(join(root, f))) expect(heavy.test(spec), `${f} imports ${spec}`).toBe(false);
+    }
+  });
 });

@@ -9,7 +9,7 @@ import { helpReply, listReply, statusReply, templatesReply } from '../../../../s
 import { requestModal, readRequestModal } from '../../../../src/adapters/slack/blocks/request.modal.js';
 import { validateBlocks, validateView } from '../../../../src/adapters/sandbox/slack-console/block-kit.limits.js';
 import { newEnvironment, type Environment } from '../../../../src/core/environment/environment.js';
-import { testTemplate } from '../../../support/world.js';
+import { testTemplate } from '../../../support/templates.js';
 
 const now = new Date('2026-11-27T10:00:00Z');
 function env(overrides: Partial<Environment> = {}): Environment {
