@@ -66,7 +66,7 @@ describe.skipIf(!hasChromium && !process.env.CI)('the sandbox in a browser', () 
     await modal.waitFor({ state: 'detached' });
 
     const message = page.getByTestId('timeline').getByTestId('message').filter({ hasText: 'demo' });
-    await message.filter({ hasText: 'start-session' }).waitFor({ timeout: 20_000 });
+    await message.filter({ hasText: 'How to connect to each server' }).waitFor({ timeout: 20_000 });
     expect(await message.count()).toBe(1);
     const text = (await message.textContent()) ?? '';
     expect(text).toMatch(/Server 1[\s\S]*Server 2/);

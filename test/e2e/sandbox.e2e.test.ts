@@ -49,7 +49,7 @@ describe('sandbox', () => {
     await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new demo-one --template demo' });
     await double.waitFor(() => {
       const m = messageIn(double, 'C0GENERAL', 'demo-one');
-      return m && visibleText(m).includes('start-session') ? m : undefined;
+      return m && m.replies.some((r) => r.text.includes('start-session')) ? m : undefined;
     }, { timeoutMs: 15_000, what: 'demo-one ready' });
     const { environment } = await bot.useCases.queries.status('demo-one');
     expect(environment.state).toBe('ready');
@@ -106,7 +106,7 @@ describe('sandbox', () => {
     await first.double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new survivor --template demo' });
     await first.double.waitFor(() => {
       const m = messageIn(first.double, 'C0GENERAL', 'survivor');
-      return m && visibleText(m).includes('start-session') ? m : undefined;
+      return m && m.replies.some((r) => r.text.includes('start-session')) ? m : undefined;
     }, { timeoutMs: 15_000, what: 'survivor ready' });
     await running.pop()!.stop();
 

@@ -81,13 +81,16 @@ describe('Slack end to end against moto', () => {
 
     const ready = await run.double.waitFor(() => {
       const m = messageOf('api-staging');
-      return m && visibleText(m).includes('ready') && m.blocks.some((b) => JSON.stringify(b).includes('start-session')) ? m : undefined;
-    }, { timeoutMs: 20_000, what: 'the ready message' });
+      return m && visibleText(m).includes('ready') && m.replies.some((r) => r.text.includes('start-session')) ? m : undefined;
+    }, { timeoutMs: 20_000, what: 'the ready message and how to connect in its thread' });
     const text = visibleText(ready);
+    const connect = ready.replies.map((r) => r.text).join('\n');
     const instances = await instancesOf('api-staging');
     expect(instances).toHaveLength(2);
     for (const i of instances) {
-      expect(text).toContain(`aws ssm start-session --target ${i.InstanceId}`);
+      // One line a server in the message; the connect commands in the thread.
+      expect(text).toContain(i.InstanceId);
+      expect(connect).toContain(`aws ssm start-session --target ${i.InstanceId}`);
       expect(text).toContain(i.PrivateIpAddress);
       const tags = Object.fromEntries((i.Tags ?? []).map((t) => [t.Key, t.Value]));
       expect(tags).toMatchObject({ 'managed-by': 'dormouse', 'dormouse:environment': 'api-staging', 'dormouse:owner': DEV });
@@ -103,7 +106,7 @@ describe('Slack end to end against moto', () => {
       expect(lines.filter((l) => l.includes(step)), step).toHaveLength(1);
     }
     expect(lines[0]).toMatch(/Launching 2 instances/);
-    expect(lines.at(-1)).toMatch(/is ready/);
+    expect(messageOf('api-staging')!.replies.at(-1)!.text).toMatch(/is ready\. To connect/);
     expect(text).toContain('staging for the "v2" API; $(not a command) ✨');
 
     const record = await run.bot.useCases.queries.status('api-staging');
@@ -135,7 +138,7 @@ describe('Slack end to end against moto', () => {
       { what: 'a second api-staging message' },
     );
     const both = () => run.double.channelMessages(GENERAL).filter((m) => m.blocks.some((b) => JSON.stringify(b).includes('"text":"api-staging"')));
-    await run.double.waitFor(() => (visibleText(both()[1]!).includes('start-session') ? true : undefined), { timeoutMs: 20_000, what: 'the new one ready' });
+    await run.double.waitFor(() => (both()[1]!.replies.some((r) => r.text.includes('start-session')) ? true : undefined), { timeoutMs: 20_000, what: 'the new one ready' });
     expect(visibleText(both()[0]!)).toContain('destroyed');
     expect((await run.bot.useCases.queries.status('api-staging')).events.map((e) => e.type)).not.toContain('state:destroyed');
     run.double.assertNoProblems();

@@ -69,7 +69,7 @@ describe('at the same time', () => {
     await world.idle();
     expect([a.started, b.started].sort()).toEqual([false, true]);
     expect((await world.repo.get('gone-twice'))?.state).toBe('destroyed');
-    expect(world.notifier.notes.filter((n) => n.text.includes('was destroyed'))).toHaveLength(1);
+    expect(world.notifier.notes.filter((n) => n.note === 'destroyed')).toHaveLength(1);
     expect((await world.repo.listEvents('gone-twice', 50)).filter((e) => e.type === 'state:destroyed')).toHaveLength(1);
   });
 

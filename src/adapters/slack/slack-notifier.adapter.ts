@@ -13,14 +13,13 @@
  * logged here (the Web API client itself retries 429 and 5xx).
  */
 import type { WebClient } from '@slack/web-api';
-import type { Environment, ProgressStep } from '../../core/environment/environment.js';
-import { stepDurationMs } from '../../core/environment/environment.js';
+import type { Environment } from '../../core/environment/environment.js';
 import { ErrorCodes, isDomainError } from '../../core/environment/errors.js';
 import type { Clock, Logger } from '../../core/ports/clock.port.js';
 import type { LedgerKey, MessageLedger, MessageLocation } from '../../core/ports/message-ledger.port.js';
-import type { NotifierPort } from '../../core/ports/notifier.port.js';
-import { environmentBlocks, environmentText, opsAlertBlocks, ownerFailureText } from './blocks/environment.message.js';
-import { duration, esc } from './blocks/text.js';
+import type { NotifierPort, ThreadNote } from '../../core/ports/notifier.port.js';
+import { environmentBlocks, environmentText, opsAlertBlocks, ownerFailureText, threadNoteText } from './blocks/environment.message.js';
+import { stepLine } from './blocks/text.js';
 
 /** How long a claim to post a message or a line holds before another replica may take it (a crash). */
 const CLAIM_MS = 60_000;
@@ -80,12 +79,12 @@ export class SlackNotifier implements NotifierPort {
     }).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not show the environment'));
   }
 
-  threadNote(env: Environment, key: string, text: string): Promise<void> {
+  threadNote(env: Environment, note: ThreadNote): Promise<void> {
     return this.enqueue(incarnation(env), () =>
-      this.once(env, `note:${key}`, async () => {
+      this.once(env, `note:${note}:${env.stateChangedAt}`, async () => {
         const where = (await this.deps.ledger.get(ledgerKey(env)))?.message;
         if (!where) return false;
-        await this.deps.client.chat.postMessage({ channel: where.channel, thread_ts: where.ts, text });
+        await this.deps.client.chat.postMessage({ channel: where.channel, thread_ts: where.ts, text: threadNoteText(env, note) });
         return true;
       }),
     ).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not add to the thread'));
@@ -195,7 +194,7 @@ export class SlackNotifier implements NotifierPort {
     for (const step of ended) {
       // A step is the same step whatever retry shows it again: its key and when it ended.
       await this.once(env, `step:${step.key}:${step.endedAt}`, async () => {
-        await this.deps.client.chat.postMessage({ channel: where.channel, thread_ts: where.ts, text: threadLine(step) });
+        await this.deps.client.chat.postMessage({ channel: where.channel, thread_ts: where.ts, text: stepLine(step) });
         return true;
       });
     }
@@ -247,10 +246,3 @@ function incarnation(env: Environment): string {
 }
 
 const ledgerKey = (env: Environment): LedgerKey => ({ name: env.name, id: env.id });
-
-function threadLine(step: ProgressStep): string {
-  const took = stepDurationMs(step);
-  const icon = step.status === 'done' ? ':white_check_mark:' : ':x:';
-  const detail = step.detail ? `: ${esc(step.detail)}` : '';
-  return `${icon} ${esc(step.label)}${detail}${took !== undefined ? ` (${duration(took)})` : ''}`;
-}

@@ -12,13 +12,16 @@ import type { Environment } from '../environment/environment.js';
 export interface NotifierPort {
   /** Posts the environment's message the first time, then updates it. */
   showProgress(env: Environment): Promise<void>;
-  /** A line in the environment's thread, told once per `key`. */
-  threadNote(env: Environment, key: string, text: string): Promise<void>;
+  /** A note in the environment's thread about where it has got to (told once per state it entered). */
+  threadNote(env: Environment, note: ThreadNote): Promise<void>;
   /** Tells the owner that it failed and what they can do (once per failure). */
   failed(env: Environment): Promise<void>;
   /** The ops channel alert, with Retry and Destroy (once per failure). */
   opsAlert(env: Environment): Promise<void>;
 }
+
+/** What a thread note is about; the adapter writes the words (and, when ready, how to connect to each server). */
+export type ThreadNote = 'ready' | 'destroyed';
 
 export type { Clock, Logger } from './clock.port.js';
 export { systemClock } from './clock.port.js';

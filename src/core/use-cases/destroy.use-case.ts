@@ -105,7 +105,7 @@ export class DestroyFlow {
       });
       await audit(deps, env, 'state:destroyed', `Destroyed; terminated ${[...terminated].join(', ') || 'nothing (no servers)'}`);
       tell(deps.logger, () => deps.notifier.showProgress(env));
-      tell(deps.logger, () => deps.notifier.threadNote(env, `destroyed:${env.stateChangedAt}`, `\`${env.name}\` was destroyed.`));
+      tell(deps.logger, () => deps.notifier.threadNote(env, 'destroyed'));
     } catch (error) {
       if (error instanceof LeaseLost) throw error;
       const domain = asDomainError(error);

@@ -194,7 +194,7 @@ export class ProvisionFlow {
       if (accepted.has(index)) return;
       accepted.add(index);
       if (accepted.size === env.servers.length) {
-        const e = await lease.update((x) => finishStep(x, 'agent', deps.clock.now(), 'online on every server'));
+        const e = await lease.update((x) => finishStep(x, 'agent', deps.clock.now(), x.count > 1 ? `online on all ${x.count} servers` : 'online'));
         tell(deps.logger, () => deps.notifier.showProgress(e));
       } else {
         this.showWaiting(lease, 'agent', accepted.size, env.servers.length);
@@ -224,12 +224,12 @@ export class ProvisionFlow {
       const now = deps.clock.now();
       const ready = transition(finishStep(e, 'agent', now), 'ready', now);
       // The last step's time is the whole wait, from request to ready.
-      const total: ProgressStep = { key: 'ready', label: 'Ready', status: 'done', startedAt: e.createdAt, endedAt: now.toISOString(), detail: 'in all' };
+      const total: ProgressStep = { key: 'ready', label: 'Ready', status: 'done', startedAt: e.createdAt, endedAt: now.toISOString() };
       return { ...ready, progress: [...ready.progress.filter((p) => p.key !== 'ready'), total] };
     });
     await audit(deps, env, 'state:ready', `Ready: ${env.servers.map((s) => `${s.instanceId} (${s.privateIp ?? 'no IP'})`).join(', ')}`);
     tell(deps.logger, () => deps.notifier.showProgress(env));
-    tell(deps.logger, () => deps.notifier.threadNote(env, `ready:${env.stateChangedAt}`, `\`${env.name}\` is ready.`));
+    tell(deps.logger, () => deps.notifier.threadNote(env, 'ready'));
     return env;
   }
 
@@ -250,7 +250,7 @@ export class ProvisionFlow {
       const shown = await lease.update((e) => ({
         ...e,
         servers: e.servers.map((s) => (s.index === server.index ? { ...s, state: 'bootstrapping' as const } : s)),
-        progress: e.progress.map((p) => (p.key === key ? { ...p, detail: `running \`${bootstrapStep.name}\`` } : p)),
+        progress: e.progress.map((p) => (p.key === key ? { ...p, detail: `running ${bootstrapStep.name}` } : p)),
       }));
       tell(deps.logger, () => deps.notifier.showProgress(shown));
       await lease.ensureHeld();
@@ -287,7 +287,7 @@ export class ProvisionFlow {
       await audit(deps, env, `step:${bootstrapStep.name}`, `Server ${server.index + 1}: \`${bootstrapStep.name}\` finished in ${Math.round(result.durationMs / 100) / 10} s`);
     }
     const done = await lease.update((e) => {
-      const next = finishStep(e, key, deps.clock.now(), `${steps.length} step${steps.length === 1 ? '' : 's'}`);
+      const next = finishStep(e, key, deps.clock.now(), `${steps.length} step${steps.length === 1 ? '' : 's'} done`);
       return { ...next, servers: next.servers.map((s) => (s.index === server.index ? { ...s, state: 'ready' as const } : s)) };
     });
     await onAccepted(server.index);

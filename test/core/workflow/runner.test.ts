@@ -27,7 +27,7 @@ describe('a flow on the runner', () => {
     expect(w.commands.sentCount('prepare')).toBe(2);
     expect(w.commands.sentCount('install')).toBe(2);
     expect(a.notifier.states('api-one')).toEqual(['requested', 'provisioning', 'bootstrapping', 'ready']);
-    expect(a.notifier.notes.map((n) => n.text)).toEqual(['`api-one` is ready.']);
+    expect(a.notifier.notes.map((n) => n.note)).toEqual(['ready']);
   });
 
   it('keeps its lease alive through a long step, so no sweep takes it over', async () => {

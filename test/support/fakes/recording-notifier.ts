@@ -1,18 +1,18 @@
 import type { Environment } from '../../../src/core/environment/environment.js';
-import type { NotifierPort } from '../../../src/core/ports/notifier.port.js';
+import type { NotifierPort, ThreadNote } from '../../../src/core/ports/notifier.port.js';
 
 /** Records what people would be told, in order. */
 export class RecordingNotifier implements NotifierPort {
   readonly progress: Environment[] = [];
-  readonly notes: Array<{ env: string; key: string; text: string }> = [];
+  readonly notes: Array<{ env: string; note: ThreadNote }> = [];
   readonly failures: Environment[] = [];
   readonly alerts: Environment[] = [];
 
   async showProgress(env: Environment): Promise<void> {
     this.progress.push(structuredClone(env));
   }
-  async threadNote(env: Environment, key: string, text: string): Promise<void> {
-    this.notes.push({ env: env.name, key, text });
+  async threadNote(env: Environment, note: ThreadNote): Promise<void> {
+    this.notes.push({ env: env.name, note });
   }
   async failed(env: Environment): Promise<void> {
     this.failures.push(structuredClone(env));

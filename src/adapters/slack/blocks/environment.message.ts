@@ -27,15 +27,11 @@ export function environmentBlocks(env: Environment): Block[] {
   if (env.progress.length) {
     blocks.push({ type: 'section', text: md(env.progress.map(stepLine).join('\n'), 3000) });
   }
-  if (env.state === 'ready') {
-    for (const s of env.servers.slice(0, 20)) {
-      blocks.push({
-        type: 'section',
-        text: md(
-          `*Server ${s.index + 1}* \`${s.instanceId}\` · ${s.privateIp ?? 'no private IP'}\nConnect: \`aws ssm start-session --target ${s.instanceId}\``,
-        ),
-      });
-    }
+  if (env.state === 'ready' && env.servers.length) {
+    // One line a server, so a channel with many environments stays readable; how to connect is in the thread.
+    const lines = env.servers.map((s) => `*Server ${s.index + 1}* · \`${s.instanceId}\` · ${s.privateIp ?? 'no private IP'}`);
+    blocks.push({ type: 'section', text: md(truncate(lines.join('\n'), 3000)) });
+    blocks.push({ type: 'context', elements: [md('How to connect to each server: in the thread.')] });
   }
   if (env.state === 'failed' && env.failure) {
     const f = env.failure;
@@ -123,4 +119,11 @@ export function opsAlertBlocks(env: Environment): Block[] {
 export function ownerFailureText(env: Environment): string {
   const f = env.failure;
   return `:red_circle: \`${env.name}\` failed while ${failedStepLabel(f?.step ?? 'unknown')}: ${esc(f?.reason ?? '')} Ops have been alerted. Use *Retry* on its message, or \`/server destroy ${env.name}\`.`;
+}
+
+/** A note in the environment's thread: where it has got to, and once ready, how to connect to each server. */
+export function threadNoteText(env: Environment, note: 'ready' | 'destroyed'): string {
+  if (note === 'destroyed') return `\`${env.name}\` was destroyed.`;
+  const connect = env.servers.map((s) => `Server ${s.index + 1}: \`aws ssm start-session --target ${s.instanceId}\``);
+  return truncate([`\`${env.name}\` is ready. To connect:`, ...connect].join('\n'), 3000);
 }

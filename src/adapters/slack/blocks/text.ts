@@ -65,12 +65,12 @@ const STEP_ICON: Record<ProgressStep['status'], string> = {
   skipped: ':fast_forward:',
 };
 
+/** One step as a line: "✓ Bootstrap server 1: 3 steps (12.4 s)"; the last one says how long the whole wait was. */
 export function stepLine(step: ProgressStep): string {
   const took = stepDurationMs(step);
-  const parts = [`${STEP_ICON[step.status]} ${esc(step.label)}`];
-  if (step.detail && step.status !== 'failed') parts.push(`_${esc(truncate(step.detail, 120))}_`);
-  if (took !== undefined) parts.push(`(${duration(took)})`);
-  return parts.join(' ');
+  if (step.key === 'ready' && step.status === 'done') return `${STEP_ICON.done} Ready, ${duration(took)} after the request`;
+  const detail = step.detail && step.status !== 'failed' ? `: ${esc(truncate(step.detail, 120))}` : '';
+  return `${STEP_ICON[step.status]} ${esc(step.label)}${detail}${took !== undefined ? ` (${duration(took)})` : ''}`;
 }
 
 export function serverCount(env: Environment): string {

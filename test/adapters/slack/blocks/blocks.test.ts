@@ -4,7 +4,7 @@
  * becomes a mention or link.
  */
 import { describe, expect, it } from 'vitest';
-import { environmentBlocks, opsAlertBlocks } from '../../../../src/adapters/slack/blocks/environment.message.js';
+import { environmentBlocks, opsAlertBlocks, threadNoteText } from '../../../../src/adapters/slack/blocks/environment.message.js';
 import { helpReply, listReply, statusReply, templatesReply } from '../../../../src/adapters/slack/blocks/replies.js';
 import { requestModal, readRequestModal } from '../../../../src/adapters/slack/blocks/request.modal.js';
 import { validateBlocks, validateView } from '../../../../src/adapters/sandbox/slack-console/block-kit.limits.js';
@@ -43,11 +43,18 @@ describe('environment message', () => {
     expect(text).not.toContain('<!channel>');
   });
 
-  it('shows how to connect to each server when ready', () => {
+  it('when ready: one line a server in the message, how to connect in the thread note', () => {
     const ready = env({ state: 'ready', servers: [{ index: 0, instanceId: 'i-0abc', privateIp: '10.1.2.3', state: 'ready' }] });
     const text = JSON.stringify(environmentBlocks(ready));
-    expect(text).toContain('aws ssm start-session --target i-0abc');
+    expect(text).toContain('i-0abc');
     expect(text).toContain('10.1.2.3');
+    expect(text).not.toContain('start-session');
+    expect(threadNoteText(ready, 'ready')).toContain('Server 1: `aws ssm start-session --target i-0abc`');
+  });
+
+  it('stays short with 20 servers: one section for all of them', () => {
+    const wide = env({ state: 'ready', servers: Array.from({ length: 20 }, (_, i) => ({ index: i, instanceId: `i-${String(i).padStart(17, '0')}`, privateIp: `10.0.0.${i}`, state: 'ready' as const })) });
+    expect(environmentBlocks(wide).length).toBeLessThanOrEqual(6);
   });
 
   it('offers the buttons the transition table allows: Retry back to where it failed, Destroy wherever it can go', () => {
