@@ -1,19 +1,25 @@
 /**
  * The only place that reads process.env and the templates file. Validates
- * everything once and fails with one message listing every problem.
+ * everything once, against zod schemas, and fails with one message listing
+ * every problem: each names its key (or its place in the templates file) and
+ * what to set instead.
  *
  * With no configuration at all, Dormouse runs as the sandbox: the Slack
  * console instead of Slack, a local cloud instead of AWS, an embedded store.
  */
 import { resolve } from 'node:path';
+import { z } from 'zod';
 import type { Template } from '../core/environment/template.js';
 import { parseSandboxDelays, type SandboxDelays } from '../adapters/sandbox/local-cloud/sandbox-delays.js';
 import { parseSandboxFaults, type SandboxFaults } from '../adapters/sandbox/local-cloud/sandbox-faults.js';
 import { loadTemplates } from './templates.js';
+import { despiteInvalidParts, messageOf, whenValid, type Issue } from './validation.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export type SlackMode = 'http' | 'socket' | 'console';
 export type CloudMode = 'aws' | 'sandbox';
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface Config {
   slack: {
@@ -47,134 +53,193 @@ export class ConfigError extends Error {
   }
 }
 
-const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const SANDBOX_SIGNING_SECRET = 'sandbox-signing-secret-not-for-production';
 const SANDBOX_BOT_TOKEN = 'xoxb-sandbox-console';
+const DEFAULT_TEMPLATES = 'infra/templates.yml';
+/** Never echoed in a problem. */
+const SECRETS = new Set(['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN']);
+
+/** An environment value as Dormouse sees it: trimmed, and unset when blank. */
+const clean = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+
+// ── Building blocks: each takes what to write when the value is wrong. ──
+/** An optional setting; blank counts as unset (then the schema's default, if any, applies). */
+const setting = <T extends z.ZodType>(schema: T) => z.preprocess(clean, schema);
+const matching = (pattern: RegExp, say: string) => z.string().regex(pattern, { error: say }).optional();
+const prefixed = (prefix: string, say: string) => z.string().startsWith(prefix, { error: say }).optional();
+const httpUrl = matching(/^https?:\/\//, 'expected an http(s) URL.');
+const wholeNumber = (min: number, max: number, fallback: number) => {
+  const say = `expected a whole number from ${min} to ${max}.`;
+  return z.coerce
+    .number({ error: say })
+    .refine((n) => Number.isInteger(n) && n >= min && n <= max, { error: say })
+    .default(fallback);
+};
+const YES = ['1', 'true', 'yes'];
+const NO = ['0', 'false', 'no'];
+/** Not z.stringbool(): its issue stops the rules across keys, whose problems would then go unreported. */
+const yesNo = z
+  .string()
+  .refine((s) => [...YES, ...NO].includes(s.toLowerCase()), { error: 'expected true or false.' })
+  .transform((s) => YES.includes(s.toLowerCase()))
+  .optional();
+/** A value in a small syntax of its own, read by `parse` (which throws an Error naming the bad part). */
+const spec = <T>(parse: (spec: string) => T) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return parse(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', input: s, message: (e as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional();
+
+/** One line per key, in the order of .env.example (problems are listed in this order). */
+const EnvSchema = z
+  .object({
+    SLACK_BOT_TOKEN: setting(prefixed('xoxb-', 'must be a bot token starting with xoxb- (Bot User OAuth Token, "OAuth & Permissions" page of the app).')),
+    SLACK_SIGNING_SECRET: setting(z.string().optional()),
+    SLACK_APP_TOKEN: setting(prefixed('xapp-', 'must be an app-level token starting with xapp- (or leave it unset to receive HTTP).')),
+    SLACK_API_URL: setting(matching(/^https?:\/\/.+\/$/, 'expected a URL ending in a slash, like https://slack.com/api/.')),
+    PORT: setting(wholeNumber(0, 65535, 3000)),
+    HOST: setting(z.string().optional()),
+    AWS_REGION: setting(z.string().optional()),
+    AWS_DEFAULT_REGION: setting(z.string().optional()),
+    AWS_ENDPOINT_URL: setting(httpUrl),
+    DORMOUSE_CLOUD: setting(z.enum(['aws', 'sandbox'], { error: 'expected aws or sandbox.' }).optional()),
+    DORMOUSE_TABLE: setting(z.string().regex(/^[a-zA-Z0-9_.-]{3,255}$/, { error: '3-255 letters, digits, _ . or -.' }).default('dormouse')),
+    DORMOUSE_CREATE_TABLE: setting(yesNo),
+    DORMOUSE_TEMPLATES: setting(z.string().default(DEFAULT_TEMPLATES)),
+    DORMOUSE_OPS_CHANNEL: setting(matching(/^[CG][A-Z0-9]{2,}$/, 'a channel id like C0123ABCD (right-click the channel → Copy link).')),
+    DORMOUSE_ADMINS: setting(
+      z
+        .string()
+        .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean))
+        .pipe(z.array(z.string().regex(/^[UW][A-Z0-9]{2,}$/, { error: (iss) => `\`${String(iss.input)}\` is not a Slack user id like U0123ABCD (profile → ⋮ → Copy member ID).` })))
+        .optional(),
+    ),
+    DORMOUSE_LEASE_SECONDS: setting(wholeNumber(5, 600, 30)),
+    DORMOUSE_SWEEP_SECONDS: setting(wholeNumber(1, 30, 5)),
+    DORMOUSE_RUNNING_TIMEOUT_SECONDS: setting(wholeNumber(5, 3600, 600)),
+    DORMOUSE_AGENT_TIMEOUT_SECONDS: setting(wholeNumber(5, 3600, 600)),
+    LOG_LEVEL: setting(z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(', ')}.` }).default('info')),
+    DORMOUSE_SANDBOX_DIR: setting(z.string().default('.dormouse')),
+    DORMOUSE_SANDBOX_FAULTS: setting(spec(parseSandboxFaults)),
+    AWS_ENDPOINT_URL_DYNAMODB: setting(httpUrl),
+    DORMOUSE_SANDBOX_DELAYS: setting(spec(parseSandboxDelays)),
+  })
+  // Rules across keys. The first two read only whether keys are set, so they run
+  // whatever else is wrong; the others wait until the numbers they read are valid.
+  .superRefine((env, ctx) => {
+    const mode = slackMode(env);
+    if (mode === 'console') return;
+    if (!env.SLACK_BOT_TOKEN) ctx.addIssue(missing('SLACK_BOT_TOKEN', 'the Bot User OAuth Token (xoxb-…) from the app\'s "OAuth & Permissions" page.'));
+    if (mode === 'http' && !env.SLACK_SIGNING_SECRET) ctx.addIssue(missing('SLACK_SIGNING_SECRET', '"Basic Information" → "Signing Secret" of the Slack app (or set SLACK_APP_TOKEN for Socket Mode).'));
+    if (!env.DORMOUSE_OPS_CHANNEL) ctx.addIssue(missing('DORMOUSE_OPS_CHANNEL', 'the channel id where failure alerts go, like C0123ABCD (right-click the channel → Copy link).'));
+  }, despiteInvalidParts)
+  .superRefine((env, ctx) => {
+    if (cloudMode(env) === 'aws' && !region(env)) ctx.addIssue(missing('AWS_REGION', 'the region Dormouse launches servers in, e.g. eu-west-1.'));
+  }, despiteInvalidParts)
+  .superRefine(({ DORMOUSE_SWEEP_SECONDS: sweep }, ctx) => {
+    if (60 % sweep !== 0) ctx.addIssue({ ...sweepIssue(sweep), message: 'use a number that divides 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30).' });
+  }, whenValid('DORMOUSE_SWEEP_SECONDS'))
+  .superRefine(({ DORMOUSE_LEASE_SECONDS: lease, DORMOUSE_SWEEP_SECONDS: sweep }, ctx) => {
+    if (sweep * 2 > lease) ctx.addIssue({ ...sweepIssue(sweep), message: `the sweep must run at least twice per lease (DORMOUSE_LEASE_SECONDS=${lease}), or the leader's lease lapses between ticks.` });
+  }, whenValid('DORMOUSE_LEASE_SECONDS', 'DORMOUSE_SWEEP_SECONDS'));
+
+/** The value is given because it may be the default, which the message then shows. */
+const sweepIssue = (sweep: number) => ({ code: 'custom' as const, path: ['DORMOUSE_SWEEP_SECONDS'], input: sweep });
+
+/** A key that must be set given the others. */
+const missing = (key: string, message: string) => ({ code: 'custom' as const, path: [key], input: undefined, message });
+
+type Env = z.output<typeof EnvSchema>;
+const KEYS = Object.keys(EnvSchema.shape);
+
+// Slack: configured when a token or secret is given; otherwise the sandbox console.
+function slackMode(env: Pick<Env, 'SLACK_BOT_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_APP_TOKEN'>): SlackMode {
+  if (!env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) return 'console';
+  return env.SLACK_APP_TOKEN ? 'socket' : 'http';
+}
+
+// Cloud: AWS when Slack is configured and a region is set, or an endpoint (moto, LocalStack)
+// is given, or when told. A region exported in a developer's shell alone does not turn
+// the try-it-out sandbox into launches on their real account.
+function cloudMode(env: Env): CloudMode {
+  const told: string | undefined = env.DORMOUSE_CLOUD; // an invalid value is reported, and ignored here
+  if (told === 'aws' || told === 'sandbox') return told;
+  return env.AWS_ENDPOINT_URL || (region(env) && slackMode(env) !== 'console') ? 'aws' : 'sandbox';
+}
+
+const region = (env: Pick<Env, 'AWS_REGION' | 'AWS_DEFAULT_REGION'>): string | undefined => env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
-  const problems: string[] = [];
-  const get = (key: string): string | undefined => {
-    const v = env[key]?.trim();
-    return v ? v : undefined;
-  };
-  const int = (key: string, fallback: number, min: number, max: number): number => {
-    const raw = get(key);
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${key}=${raw}: expected a whole number from ${min} to ${max}.`);
-      return fallback;
-    }
-    return n;
-  };
-  const bool = (key: string, fallback: boolean): boolean => {
-    const raw = get(key)?.toLowerCase();
-    if (raw === undefined) return fallback;
-    if (['1', 'true', 'yes'].includes(raw)) return true;
-    if (['0', 'false', 'no'].includes(raw)) return false;
-    problems.push(`${key}=${raw}: expected true or false.`);
-    return fallback;
-  };
+  const settings = EnvSchema.safeParse(env, { reportInput: true });
+  // The catalogue is checked even when settings are wrong, so both are reported at once.
+  const templatesPath = resolve(cwd, clean(env.DORMOUSE_TEMPLATES) ?? DEFAULT_TEMPLATES);
+  const catalogue = loadTemplates(templatesPath);
+  const problems = [...(settings.success ? [] : envProblems(settings.error.issues, env)), ...catalogue.problems];
+  if (!settings.success || problems.length) throw new ConfigError(problems);
 
-  const parsed = <T>(key: string, parse: (spec: string) => T, fallback: T): T => {
-    const raw = get(key);
-    if (raw === undefined) return fallback;
-    try {
-      return parse(raw);
-    } catch (e) {
-      problems.push(`${key}: ${(e as Error).message}`);
-      return fallback;
-    }
-  };
-
-  // Slack: configured when a bot token is given; otherwise the sandbox console.
-  const botToken = get('SLACK_BOT_TOKEN');
-  const signingSecret = get('SLACK_SIGNING_SECRET');
-  const appToken = get('SLACK_APP_TOKEN');
-  const apiUrl = get('SLACK_API_URL');
-  let mode: SlackMode = 'console';
-  if (botToken || signingSecret || appToken) {
-    mode = appToken ? 'socket' : 'http';
-    if (!botToken) problems.push('SLACK_BOT_TOKEN is missing: the Bot User OAuth Token (xoxb-…) from the app\'s "OAuth & Permissions" page.');
-    else if (!botToken.startsWith('xoxb-')) problems.push('SLACK_BOT_TOKEN must be a bot token starting with xoxb-.');
-    if (mode === 'http' && !signingSecret) problems.push('SLACK_SIGNING_SECRET is missing: "Basic Information" → "Signing Secret" of the Slack app.');
-    if (appToken && !appToken.startsWith('xapp-')) problems.push('SLACK_APP_TOKEN must be an app-level token starting with xapp- (or leave it unset to receive HTTP).');
-  }
-  if (apiUrl && !/^https?:\/\/.+\/$/.test(apiUrl)) problems.push(`SLACK_API_URL=${apiUrl}: expected a URL ending in a slash, like https://slack.com/api/.`);
-
-  const port = int('PORT', 3000, 0, 65535);
-  const host = get('HOST') ?? (mode === 'console' ? '127.0.0.1' : '0.0.0.0');
-
-  // Cloud: AWS when Slack is configured and a region is set, or an endpoint (moto, LocalStack)
-  // is given, or when told. A region exported in a developer's shell alone does not turn
-  // the try-it-out sandbox into launches on their real account.
-  const region = get('AWS_REGION') ?? get('AWS_DEFAULT_REGION');
-  const endpoint = get('AWS_ENDPOINT_URL');
-  const cloudRaw = get('DORMOUSE_CLOUD');
-  let cloud: CloudMode = endpoint || (region && mode !== 'console') ? 'aws' : 'sandbox';
-  if (cloudRaw) {
-    if (cloudRaw === 'aws' || cloudRaw === 'sandbox') cloud = cloudRaw;
-    else problems.push(`DORMOUSE_CLOUD=${cloudRaw}: expected aws or sandbox.`);
-  }
-  if (cloud === 'aws' && !region) problems.push('AWS_REGION is missing: the region Dormouse launches servers in, e.g. eu-west-1.');
-  if (endpoint && !/^https?:\/\//.test(endpoint)) problems.push(`AWS_ENDPOINT_URL=${endpoint}: expected an http(s) URL.`);
-
-  const storeEndpoint = get('AWS_ENDPOINT_URL_DYNAMODB');
-  if (storeEndpoint && !/^https?:\/\//.test(storeEndpoint)) problems.push(`AWS_ENDPOINT_URL_DYNAMODB=${storeEndpoint}: expected an http(s) URL.`);
-
-  const leaseSeconds = int('DORMOUSE_LEASE_SECONDS', 30, 5, 600);
-  const sweepSeconds = int('DORMOUSE_SWEEP_SECONDS', 5, 1, 30);
-  if (60 % sweepSeconds !== 0) problems.push(`DORMOUSE_SWEEP_SECONDS=${sweepSeconds}: use a number that divides 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30).`);
-  if (sweepSeconds * 2 > leaseSeconds) problems.push(`DORMOUSE_SWEEP_SECONDS=${sweepSeconds}: the sweep must run at least twice per lease (DORMOUSE_LEASE_SECONDS=${leaseSeconds}), or the leader's lease lapses between ticks.`);
-
-  const tableName = get('DORMOUSE_TABLE') ?? 'dormouse';
-  if (!/^[a-zA-Z0-9_.-]{3,255}$/.test(tableName)) problems.push(`DORMOUSE_TABLE=${tableName}: 3-255 letters, digits, _ . or -.`);
-
-  const templatesPath = resolve(cwd, get('DORMOUSE_TEMPLATES') ?? 'infra/templates.yml');
-  const { templates, problems: templateProblems } = loadTemplates(templatesPath);
-  problems.push(...templateProblems);
-
-  const opsChannel = get('DORMOUSE_OPS_CHANNEL') ?? (mode === 'console' ? 'C0OPS' : undefined);
-  if (opsChannel && !/^[CG][A-Z0-9]{2,}$/.test(opsChannel)) problems.push(`DORMOUSE_OPS_CHANNEL=${opsChannel}: a channel id like C0123ABCD (right-click the channel → Copy link).`);
-  if (!opsChannel && mode !== 'console') problems.push('DORMOUSE_OPS_CHANNEL is missing: the channel id where failure alerts go.');
-
-  const admins = (get('DORMOUSE_ADMINS') ?? (mode === 'console' ? 'U0OPS' : '')).split(',').map((s) => s.trim()).filter(Boolean);
-  for (const a of admins) if (!/^[UW][A-Z0-9]{2,}$/.test(a)) problems.push(`DORMOUSE_ADMINS: \`${a}\` is not a Slack user id like U0123ABCD.`);
-
-  const logLevel = (get('LOG_LEVEL') ?? 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel}: one of ${LOG_LEVELS.join(', ')}.`);
-
+  const e = settings.data;
+  const mode = slackMode(e);
+  const cloud = cloudMode(e);
+  const opsChannel = e.DORMOUSE_OPS_CHANNEL ?? (mode === 'console' ? 'C0OPS' : undefined);
   const config: Config = {
     slack: {
       mode,
-      botToken: mode === 'console' ? SANDBOX_BOT_TOKEN : (botToken ?? ''),
-      signingSecret: mode === 'console' ? SANDBOX_SIGNING_SECRET : (signingSecret ?? ''),
-      ...(appToken ? { appToken } : {}),
-      ...(apiUrl ? { apiUrl } : {}),
+      botToken: mode === 'console' ? SANDBOX_BOT_TOKEN : (e.SLACK_BOT_TOKEN ?? ''),
+      signingSecret: mode === 'console' ? SANDBOX_SIGNING_SECRET : (e.SLACK_SIGNING_SECRET ?? ''),
+      ...(e.SLACK_APP_TOKEN ? { appToken: e.SLACK_APP_TOKEN } : {}),
+      ...(e.SLACK_API_URL ? { apiUrl: e.SLACK_API_URL } : {}),
     },
-    http: { port, host },
+    http: { port: e.PORT, host: e.HOST ?? (mode === 'console' ? '127.0.0.1' : '0.0.0.0') },
     cloud,
-    aws: { region: region ?? 'us-east-1', ...(endpoint ? { endpoint } : {}) },
-    store: storeEndpoint ? { endpoint: storeEndpoint } : {},
-    leases: { leaseSeconds, sweepSeconds },
-    table: { name: tableName, create: bool('DORMOUSE_CREATE_TABLE', cloud === 'sandbox' || Boolean(endpoint || storeEndpoint)) },
+    aws: { region: region(e) ?? 'us-east-1', ...(e.AWS_ENDPOINT_URL ? { endpoint: e.AWS_ENDPOINT_URL } : {}) },
+    store: e.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: e.AWS_ENDPOINT_URL_DYNAMODB } : {},
+    leases: { leaseSeconds: e.DORMOUSE_LEASE_SECONDS, sweepSeconds: e.DORMOUSE_SWEEP_SECONDS },
+    table: { name: e.DORMOUSE_TABLE, create: e.DORMOUSE_CREATE_TABLE ?? (cloud === 'sandbox' || Boolean(e.AWS_ENDPOINT_URL || e.AWS_ENDPOINT_URL_DYNAMODB)) },
     templatesPath,
-    templates,
+    templates: catalogue.templates,
     ...(opsChannel ? { opsChannel } : {}),
-    admins,
-    timeouts: {
-      runningSeconds: int('DORMOUSE_RUNNING_TIMEOUT_SECONDS', 600, 5, 3600),
-      agentSeconds: int('DORMOUSE_AGENT_TIMEOUT_SECONDS', 600, 5, 3600),
-    },
+    admins: e.DORMOUSE_ADMINS ?? (mode === 'console' ? ['U0OPS'] : []),
+    timeouts: { runningSeconds: e.DORMOUSE_RUNNING_TIMEOUT_SECONDS, agentSeconds: e.DORMOUSE_AGENT_TIMEOUT_SECONDS },
     sandbox: {
-      dataDir: resolve(cwd, get('DORMOUSE_SANDBOX_DIR') ?? '.dormouse'),
-      faults: parsed('DORMOUSE_SANDBOX_FAULTS', parseSandboxFaults, {}),
-      delays: parsed('DORMOUSE_SANDBOX_DELAYS', parseSandboxDelays, {}),
+      dataDir: resolve(cwd, e.DORMOUSE_SANDBOX_DIR),
+      faults: e.DORMOUSE_SANDBOX_FAULTS ?? {},
+      delays: e.DORMOUSE_SANDBOX_DELAYS ?? {},
     },
-    logLevel,
+    logLevel: e.LOG_LEVEL,
   };
-  if (problems.length) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+/**
+ * `PORT=eighty: expected a whole number from 0 to 65535.`, `SLACK_BOT_TOKEN is missing: …`,
+ * `DORMOUSE_SWEEP_SECONDS=5 (default): …` for a rule that a default breaks.
+ * Secrets are named, never shown; a value the message already quotes is not repeated.
+ */
+function envProblems(issues: readonly Issue[], env: NodeJS.ProcessEnv): string[] {
+  const keyOf = (iss: Issue) => String(iss.path[0]);
+  const sorted = [...issues].sort((a, b) => KEYS.indexOf(keyOf(a)) - KEYS.indexOf(keyOf(b)));
+  return [
+    ...new Set(
+      sorted.map((iss) => {
+        const key = keyOf(iss);
+        const raw = clean(env[key]);
+        const message = messageOf(iss);
+        if (raw === undefined) {
+          const effective = iss.input;
+          return typeof effective === 'number' || typeof effective === 'string' ? `${key}=${effective} (default): ${message}` : `${key} is missing: ${message}`;
+        }
+        if (SECRETS.has(key) || message.includes(raw)) return `${key}: ${message}`;
+        return `${key}=${raw}: ${message}`;
+      }),
+    ),
+  ];
 }
 
 function deepFreeze<T>(o: T): T {

@@ -1,166 +1,173 @@
 /**
- * Reads and validates the template catalogue (YAML). Every problem is
- * collected with its path so an admin can fix the file in one pass.
+ * Reads and validates the template catalogue (YAML) against one zod schema.
+ * Every problem is collected with its place in the file and what to write
+ * instead, so an admin can fix the file in one pass.
+ *
+ * Adding a field to templates: one line in `TemplateFields` below, with the
+ * sentence shown when it is wrong (and the field in the core's `Template`).
+ * Fields are strict: a field the schema does not know is a problem, with the
+ * field it probably meant.
  */
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
-import type { BootstrapStep, Template, VolumeSpec } from '../core/environment/template.js';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import type { Template } from '../core/environment/template.js';
+import { despiteInvalidParts, fields, filled, flag, formatPath, isMissing, list, messageOf, shownValue, text, uniqueNames, whenValid, whole, type Issue } from './validation.js';
 
 const NAME = /^[a-z][a-z0-9-]{1,39}$/;
+const STEP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const IMAGE = /^(ami-[0-9a-f]{8,17}|resolve:ssm:\/[\w/.-]+)$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/;
 const TAG_KEY = /^(?!aws:)[\w .:/=+\-@]{1,128}$/;
 const RESERVED_TAG = /^(managed-by|Name|dormouse:)/;
+const VOLUME_TYPES = ['gp3', 'gp2', 'io1', 'io2', 'st1', 'sc1', 'standard'] as const;
 
-type Raw = Record<string, unknown>;
+const Volume = fields(
+  {
+    device: text(/^\/dev\/[a-z0-9]+$/, 'a device name like /dev/xvda.'),
+    sizeGiB: whole(1, 16384, 'a whole number of GiB from 1 to 16384.'),
+    type: z.enum(VOLUME_TYPES, { error: `one of ${VOLUME_TYPES.join(', ')}.` }).default('gp3'),
+  },
+  'a volume { device, sizeGiB, type }, e.g. `{ device: /dev/xvda, sizeGiB: 20, type: gp3 }`.',
+);
 
-const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+const Step = fields(
+  {
+    name: text(STEP_NAME, 'lowercase letters, digits and dashes, up to 40, starting with a letter.'),
+    run: filled('the shell script to run, e.g. `run: |` followed by the commands, one a line.'),
+    timeoutSeconds: whole(5, 172_800, 'a whole number of seconds from 5 to 172800 (48 hours).').default(600),
+    sandbox: flag('true or false: whether the local sandbox may run this step on your machine.').default(false),
+  },
+  'a step { name, run, timeoutSeconds, sandbox }.',
+);
+
+const ServerCount = whole(1, 20, 'a whole number of servers from 1 to 20.');
+
+const InstanceTypes = z
+  .record(
+    z.string().regex(INSTANCE_TYPE, { error: (iss) => `\`${String(iss.input)}\` is not an instance type like t3.medium.` }),
+    z.number({ error: 'the $ per hour per server, a number ≥ 0.' }).min(0, { error: 'the $ per hour per server, a number ≥ 0.' }),
+    { error: 'a mapping of the instance types a requester may pick to their $ per hour, e.g. `t3.medium: 0.0416`.' },
+  )
+  .refine((types) => Object.keys(types).length > 0, {
+    error: 'a mapping of the instance types a requester may pick to their $ per hour, e.g. `t3.medium: 0.0416`.',
+  });
+
+const Tags = z.record(
+  z.string().refine((k) => TAG_KEY.test(k) && !RESERVED_TAG.test(k), {
+    error: (iss) =>
+      RESERVED_TAG.test(String(iss.input))
+        ? `\`${String(iss.input)}\` is reserved (managed-by, Name and dormouse:* are Dormouse's own tags); use another key.`
+        : `\`${String(iss.input)}\` is not a valid tag key: 1-128 letters, digits, spaces or _ . : / = + - @, not starting with aws:.`,
+  }),
+  z.string({ error: 'a string of at most 256 characters (quote numbers: "42").' }).max(256, { error: 'a string of at most 256 characters.' }),
+  { error: 'a mapping of tag keys to values.' },
+);
+
+/** One line per field: the schema of the value, with what to write when it is wrong. */
+const TemplateFields = {
+  name: text(NAME, 'lowercase letters, digits and dashes, 2-40 characters, starting with a letter.'),
+  description: z
+    .string({ error: 'say in a sentence what this template is for.' })
+    .trim()
+    .min(1, { error: 'say in a sentence what this template is for.' })
+    .max(150, { error: 'keep it under 150 characters (it is shown in a select).' }),
+  image: text(IMAGE, 'an AMI id (ami-0123456789abcdef0) or an SSM parameter (resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64).'),
+  instanceTypes: InstanceTypes,
+  /** The default type; the first of instanceTypes when absent (checked against them below). */
+  instanceType: z.string({ error: 'the default instance type, one of instanceTypes.' }).optional(),
+  servers: fields(
+    { min: ServerCount.default(1), max: ServerCount.optional(), default: ServerCount.optional() },
+    'servers per environment, e.g. `{ min: 1, max: 3, default: 1 }`.',
+  ).default({ min: 1 }),
+  subnets: list(text(/^subnet-[0-9a-f]+$/, 'a subnet id (subnet-…).'), 'a list of subnet ids (subnet-…); leave it out for the default VPC.').default([]),
+  securityGroups: list(text(/^sg-[0-9a-f]+$/, 'a security group id (sg-…).'), "a list of security group ids (sg-…); leave it out for the VPC's default group.").default([]),
+  instanceProfile: text(/^[\w+=,.@-]{1,128}$/, 'the name of an IAM instance profile.').optional(),
+  volumes: list(Volume, 'a list of volumes { device, sizeGiB, type }.').default([]),
+  tags: Tags.default({}),
+  bootstrap: list(Step, 'a list of steps { name, run, timeoutSeconds, sandbox }.').superRefine(uniqueNames('bootstrap', 'step'), despiteInvalidParts).default([]),
+};
+
+const TemplateSchema = fields(TemplateFields, 'a template: a mapping with name, description, image and instanceTypes.')
+  .superRefine(({ instanceType, instanceTypes }, ctx) => {
+    const types = Object.keys(instanceTypes);
+    if (instanceType !== undefined && !types.includes(instanceType)) {
+      ctx.addIssue({ code: 'custom', path: ['instanceType'], input: instanceType, message: `the default type must be one of instanceTypes (${types.join(', ')}), not \`${instanceType}\`.` });
+    }
+  }, whenValid('instanceType', 'instanceTypes'))
+  .superRefine(({ servers }, ctx) => {
+    const { min, max = min, default: dflt = min } = servers;
+    if (!(min <= dflt && dflt <= max)) {
+      ctx.addIssue({ code: 'custom', path: ['servers'], input: servers, message: `needs 1 ≤ min ≤ default ≤ max ≤ 20; got min ${min}, default ${dflt}, max ${max}.` });
+    }
+  }, whenValid('servers'))
+  // Defaults that depend on other fields; every other field passes through as parsed.
+  .transform(({ description, instanceType, instanceTypes, servers, bootstrap, ...rest }): Template => ({
+    ...rest,
+    description,
+    instanceType: instanceType ?? (Object.keys(instanceTypes)[0] as string),
+    instanceTypes,
+    servers: { min: servers.min, max: servers.max ?? servers.min, default: servers.default ?? servers.min },
+    bootstrap: bootstrap.map(({ sandbox, ...step }) => ({ ...step, sandboxSafe: sandbox })),
+  }));
+
+const CATALOGUE = 'expected a top-level `templates:` list with at least one template.';
+
+/** Keys other than `templates` at the top are left alone (room for YAML anchors). */
+const CatalogueSchema = z.object(
+  {
+    templates: list(TemplateSchema, CATALOGUE).min(1, { error: CATALOGUE }).superRefine(uniqueNames('templates', 'template'), despiteInvalidParts),
+  },
+  { error: CATALOGUE },
+);
 
 export function loadTemplates(path: string): { templates: Template[]; problems: string[] } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    return { templates: [], problems: [`DORMOUSE_TEMPLATES: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? String(e)}).`] };
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    return { templates: [], problems: [`DORMOUSE_TEMPLATES: cannot read ${path} (${code}); point it at the template catalogue, or unset it for infra/templates.yml.`] };
   }
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (e) {
-    return { templates: [], problems: [`${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`] };
+  const doc = parseDocument(text);
+  if (doc.errors.length) {
+    return { templates: [], problems: doc.errors.map((e) => `${path}: not valid YAML: ${(e.message.split('\n')[0] ?? '').replace(/:$/, '.')}`) };
   }
-  return parseTemplates(doc, path);
+  return parseTemplates(doc.toJS(), path);
 }
 
 export function parseTemplates(doc: unknown, source = 'templates'): { templates: Template[]; problems: string[] } {
-  const problems: string[] = [];
-  const list = isObject(doc) ? doc.templates : undefined;
-  if (!Array.isArray(list) || list.length === 0) {
-    return { templates: [], problems: [`${source}: expected a top-level \`templates:\` list with at least one template.`] };
-  }
-  const templates: Template[] = [];
-  const seen = new Set<string>();
-  list.forEach((raw, i) => {
-    const at = `${source}: templates[${i}]`;
-    const p = (msg: string) => problems.push(`${at}${msg}`);
-    if (!isObject(raw)) return p(': must be a mapping.');
-    const name = raw.name;
-    if (typeof name !== 'string' || !NAME.test(name)) p('.name: lowercase letters, digits and dashes, 2-40 characters, starting with a letter.');
-    else if (seen.has(name)) p(`.name: \`${name}\` is used twice.`);
-    else seen.add(name);
+  const result = CatalogueSchema.safeParse(doc, { reportInput: true });
+  if (result.success) return { templates: result.data.templates, problems: [] };
+  // Grouped by template, in file order (zod lists a mapping's own problems, and rules, after its fields').
+  const templateIndex = (iss: Issue) => (typeof iss.path[1] === 'number' ? iss.path[1] : -1);
+  const issues = [...result.error.issues].sort((a, b) => templateIndex(a) - templateIndex(b));
+  return { templates: [], problems: [...new Set(issues.map((iss) => describe(iss, doc, source)))] };
+}
 
-    const description = typeof raw.description === 'string' ? raw.description.trim() : '';
-    if (!description) p('.description: say in a sentence what this template is for.');
-    else if (description.length > 150) p('.description: keep it under 150 characters (it is shown in a select).');
+/**
+ * `infra/templates.yml: template "api", at templates[0].servers.max = "three": a whole number…`
+ * `infra/templates.yml: template "api", step "install", at templates[0].bootstrap[1].run is missing: the shell script…`
+ * The template's (and step's) name, when it has one, comes first: that is what an admin searches the file for.
+ */
+function describe(iss: Issue, doc: unknown, source: string): string {
+  if (iss.path.length === 0) return `${source}: ${iss.message}`;
+  const where = `${names(iss.path, doc)}${formatPath(iss.path)}`;
+  if (isMissing(iss)) return `${source}: ${where} is missing: ${iss.message}`;
+  const value = shownValue(iss);
+  return `${source}: ${where}${value === undefined ? '' : ` = ${value}`}: ${messageOf(iss)}`;
+}
 
-    const image = raw.image;
-    if (typeof image !== 'string' || !/^(ami-[0-9a-f]{8,17}|resolve:ssm:\/[\w/.-]+)$/.test(image)) {
-      p('.image: an AMI id (ami-0123456789abcdef0) or an SSM parameter (resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64).');
-    }
+const LABELS: Record<string, string> = { templates: 'template', bootstrap: 'step' };
 
-    const instanceTypes: Record<string, number> = {};
-    if (!isObject(raw.instanceTypes) || Object.keys(raw.instanceTypes).length === 0) {
-      p('.instanceTypes: a mapping of the instance types a requester may pick to their $ per hour, e.g. `t3.medium: 0.0416`.');
-    } else {
-      for (const [type, cost] of Object.entries(raw.instanceTypes)) {
-        if (!INSTANCE_TYPE.test(type)) p(`.instanceTypes: \`${type}\` is not an instance type like t3.medium.`);
-        else if (typeof cost !== 'number' || !(cost >= 0)) p(`.instanceTypes.${type}: the $ per hour must be a number ≥ 0.`);
-        else instanceTypes[type] = cost;
-      }
-    }
-    const instanceType = raw.instanceType ?? Object.keys(instanceTypes)[0];
-    if (typeof instanceType !== 'string' || !(instanceType in instanceTypes)) {
-      p(`.instanceType: the default type must be one of instanceTypes (${Object.keys(instanceTypes).join(', ') || 'none'}).`);
-    }
-
-    const servers = isObject(raw.servers) ? raw.servers : { min: 1, max: 1, default: 1 };
-    const min = servers.min ?? 1;
-    const max = servers.max ?? min;
-    const dflt = servers.default ?? min;
-    if (![min, max, dflt].every((n) => Number.isInteger(n)) || (min as number) < 1 || (max as number) > 20 || (min as number) > (max as number) || (dflt as number) < (min as number) || (dflt as number) > (max as number)) {
-      p('.servers: integers with 1 ≤ min ≤ default ≤ max ≤ 20.');
-    }
-
-    const strings = (key: string, pattern: RegExp, hint: string): string[] => {
-      const v = raw[key] ?? [];
-      if (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && pattern.test(s))) {
-        p(`.${key}: a list of ${hint}.`);
-        return [];
-      }
-      return v as string[];
-    };
-    const subnets = strings('subnets', /^subnet-[0-9a-f]+$/, 'subnet ids (subnet-…)');
-    const securityGroups = strings('securityGroups', /^sg-[0-9a-f]+$/, 'security group ids (sg-…)');
-
-    const instanceProfile = raw.instanceProfile;
-    if (instanceProfile !== undefined && (typeof instanceProfile !== 'string' || !/^[\w+=,.@-]{1,128}$/.test(instanceProfile))) {
-      p('.instanceProfile: the name of an IAM instance profile.');
-    }
-
-    const volumes: VolumeSpec[] = [];
-    const rawVolumes = raw.volumes ?? [];
-    if (!Array.isArray(rawVolumes)) p('.volumes: a list of { device, sizeGiB, type }.');
-    else {
-      rawVolumes.forEach((v, j) => {
-        if (!isObject(v) || typeof v.device !== 'string' || !/^\/dev\/[a-z0-9]+$/.test(v.device) || !Number.isInteger(v.sizeGiB) || (v.sizeGiB as number) < 1 || (v.sizeGiB as number) > 16384) {
-          p(`.volumes[${j}]: needs device (/dev/xvda) and sizeGiB (1-16384).`);
-          return;
-        }
-        const type = v.type ?? 'gp3';
-        if (typeof type !== 'string' || !['gp2', 'gp3', 'io1', 'io2', 'st1', 'sc1', 'standard'].includes(type)) {
-          p(`.volumes[${j}].type: one of gp3, gp2, io1, io2, st1, sc1, standard.`);
-          return;
-        }
-        volumes.push({ device: v.device, sizeGiB: v.sizeGiB as number, type });
-      });
-    }
-
-    const tags: Record<string, string> = {};
-    if (raw.tags !== undefined) {
-      if (!isObject(raw.tags)) p('.tags: a mapping of tag keys to values.');
-      else {
-        for (const [k, v] of Object.entries(raw.tags)) {
-          if (!TAG_KEY.test(k) || RESERVED_TAG.test(k)) p(`.tags: \`${k}\` is not allowed (reserved or invalid key).`);
-          else if (typeof v !== 'string' || v.length > 256) p(`.tags.${k}: a string of at most 256 characters.`);
-          else tags[k] = v;
-        }
-      }
-    }
-
-    const bootstrap: BootstrapStep[] = [];
-    const rawSteps = raw.bootstrap ?? [];
-    if (!Array.isArray(rawSteps)) p('.bootstrap: a list of steps { name, run, timeoutSeconds }.');
-    else {
-      const stepNames = new Set<string>();
-      rawSteps.forEach((s, j) => {
-        const sp = (msg: string) => p(`.bootstrap[${j}]${msg}`);
-        if (!isObject(s)) return sp(': must be a mapping.');
-        if (typeof s.name !== 'string' || !/^[a-z][a-z0-9-]{0,39}$/.test(s.name)) return sp('.name: lowercase letters, digits and dashes.');
-        if (stepNames.has(s.name)) return sp(`.name: \`${s.name}\` is used twice.`);
-        stepNames.add(s.name);
-        if (typeof s.run !== 'string' || !s.run.trim()) return sp('.run: the shell script to run.');
-        const timeout = s.timeoutSeconds ?? 600;
-        if (!Number.isInteger(timeout) || (timeout as number) < 5 || (timeout as number) > 172800) return sp('.timeoutSeconds: an integer from 5 to 172800.');
-        const sandbox = s.sandbox ?? false;
-        if (typeof sandbox !== 'boolean') return sp('.sandbox: true or false.');
-        bootstrap.push({ name: s.name, run: s.run, timeoutSeconds: timeout as number, sandboxSafe: sandbox });
-      });
-    }
-
-    if (problems.some((x) => x.startsWith(at))) return;
-    templates.push({
-      name: name as string,
-      description,
-      image: image as string,
-      instanceType: instanceType as string,
-      instanceTypes,
-      servers: { min: min as number, max: max as number, default: dflt as number },
-      subnets,
-      securityGroups,
-      ...(typeof instanceProfile === 'string' ? { instanceProfile } : {}),
-      volumes,
-      tags,
-      bootstrap,
-    });
+function names(path: readonly PropertyKey[], doc: unknown): string {
+  const labels: string[] = [];
+  let node = doc;
+  path.forEach((key, i) => {
+    node = typeof node === 'object' && node !== null ? (node as Record<PropertyKey, unknown>)[key] : undefined;
+    const label = LABELS[String(path[i - 1])];
+    const name = typeof node === 'object' && node !== null ? (node as { name?: unknown }).name : undefined;
+    if (label && typeof key === 'number' && typeof name === 'string' && name) labels.push(`${label} ${JSON.stringify(name)}`);
   });
-  return { templates, problems };
+  return labels.length ? `${labels.join(', ')}, at ` : '';
 }

@@ -96,7 +96,7 @@ describe('templates', () => {
     [{ bootstrap: [{ name: 'a', run: 'x', timeoutSeconds: 1 }] }, /timeoutSeconds/],
     [{ bootstrap: [{ name: 'a', run: 'x' }, { name: 'a', run: 'y' }] }, /used twice/],
     [{ volumes: [{ device: 'sda', sizeGiB: 0 }] }, /volumes\[0\]/],
-    [{ subnets: ['vpc-1'] }, /subnet ids/],
+    [{ subnets: ['vpc-1'] }, /subnets\[0\] = "vpc-1": a subnet id/],
   ])('refuses %j', (patch, problem) => {
     const { problems } = parseTemplates({ templates: [{ ...base, ...patch }] });
     expect(problems.join('\n')).toMatch(problem);
@@ -104,5 +104,190 @@ describe('templates', () => {
 
   it('refuses two templates with one name', () => {
     expect(parseTemplates({ templates: [base, base] }).problems.join()).toMatch(/used twice/);
+  });
+});
+
+describe('problems: all at once, each with where and what to do', () => {
+  const base = {
+    name: 'api',
+    description: 'API',
+    image: 'ami-0123456789abcdef0',
+    instanceTypes: { 't3.small': 0.02 },
+  };
+  const problemsIn = (...templates: unknown[]) => parseTemplates({ templates }, 't.yml').problems;
+
+  function catalogue(yaml: string): string {
+    const dir = mkdtempSync(join(tmpdir(), 'dormouse-config-'));
+    writeFileSync(join(dir, 'templates.yml'), yaml);
+    return dir;
+  }
+
+  it('reports the environment and the catalogue together, in one ConfigError, rules across fields included', () => {
+    const dir = catalogue(
+      [
+        'templates:',
+        '  - name: api',
+        '    description: API',
+        '    image: ami-0123456789abcdef0',
+        '    instanceTypes: { t3.small: 0.02 }',
+        '    servers: { min: 1, max: 2.5 }',
+        '  - name: api',
+        '    description: Another API',
+        '    image: ami-0123456789abcdef0',
+        '    instanceType: m5.large',
+        '    instanceTypes: { t3.small: 0.02 }',
+        '',
+      ].join('\n'),
+    );
+    let error: unknown;
+    try {
+      loadConfig({ DORMOUSE_TEMPLATES: 'templates.yml', PORT: '2.5', DORMOUSE_CREATE_TABLE: 'maybe', DORMOUSE_LEASE_SECONDS: '6', SLACK_APP_TOKEN: 'xapp-1' }, dir);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toEqual([
+      'SLACK_BOT_TOKEN is missing: the Bot User OAuth Token (xoxb-…) from the app\'s "OAuth & Permissions" page.',
+      'PORT=2.5: expected a whole number from 0 to 65535.',
+      'DORMOUSE_CREATE_TABLE=maybe: expected true or false.',
+      'DORMOUSE_OPS_CHANNEL is missing: the channel id where failure alerts go, like C0123ABCD (right-click the channel → Copy link).',
+      // A default can break a rule too: the message says which value was used.
+      "DORMOUSE_SWEEP_SECONDS=5 (default): the sweep must run at least twice per lease (DORMOUSE_LEASE_SECONDS=6), or the leader's lease lapses between ticks.",
+      `${join(dir, 'templates.yml')}: template "api", at templates[0].servers.max = 2.5: a whole number of servers from 1 to 20.`,
+      `${join(dir, 'templates.yml')}: template "api", at templates[1].instanceType: the default type must be one of instanceTypes (t3.small), not \`m5.large\`.`,
+      `${join(dir, 'templates.yml')}: template "api", at templates[1].name: \`api\` is used twice (also templates[0]); give each template its own name.`,
+    ]);
+    expect((error as ConfigError).message).toBe(`Dormouse cannot start; fix these settings (see .env.example):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  });
+
+  it('an unknown template field is refused, with the field it probably meant', () => {
+    const { templates, problems } = parseTemplates({ templates: [{ ...base, instanceTyp: 't3.small' }] }, 't.yml');
+    expect(templates).toEqual([]);
+    expect(problems).toEqual([
+      't.yml: template "api", at templates[0]: unknown field `instanceTyp` (did you mean `instanceType`?): rename or remove it; the fields are name, description, image, instanceTypes, instanceType, servers, subnets, securityGroups, instanceProfile, volumes, tags, bootstrap.',
+    ]);
+    // Nested mappings are strict too, and a field nothing resembles gets no guess.
+    expect(problemsIn({ ...base, servers: { min: 1, maximum: 2 } }).join('\n')).toMatch(/templates\[0\]\.servers: unknown field `maximum`: rename or remove it; the fields are min, max, default\./);
+    expect(problemsIn({ ...base, bootstrap: [{ name: 'a', run: 'x', timeout: 5 }] }).join('\n')).toMatch(/templates\[0\]\.bootstrap\[0\]: unknown field `timeout`/);
+  });
+
+  it('a wrong type deep inside is named by its full path, with the value found', () => {
+    const dir = catalogue(
+      ['templates:', '  - name: api', '    description: API', '    image: ami-0123456789abcdef0', '    instanceTypes: { t3.small: 0.02 }', '    servers: { min: 1, max: "three" }', ''].join('\n'),
+    );
+    expect(problemsOf({ DORMOUSE_TEMPLATES: 'templates.yml' }, dir)).toEqual([
+      `${join(dir, 'templates.yml')}: template "api", at templates[0].servers.max = "three": a whole number of servers from 1 to 20.`,
+    ]);
+  });
+
+  it('a bootstrap step without `run` names the template, the step and the missing field', () => {
+    expect(problemsIn({ ...base, bootstrap: [{ name: 'install', timeoutSeconds: 60 }] })).toEqual([
+      't.yml: template "api", step "install", at templates[0].bootstrap[0].run is missing: the shell script to run, e.g. `run: |` followed by the commands, one a line.',
+    ]);
+    expect(problemsIn({ ...base, bootstrap: [{ name: 'install', run: '  \n' }] }).join('\n')).toMatch(/bootstrap\[0\]\.run = .*: the shell script to run/);
+  });
+
+  it('duplicate template names: the second use is refused, pointing at the first', () => {
+    const { templates, problems } = parseTemplates({ templates: [base, { ...base, description: 'Other' }, { ...base, name: 'web' }, base] }, 't.yml');
+    expect(templates).toEqual([]);
+    expect(problems).toEqual([
+      't.yml: template "api", at templates[1].name: `api` is used twice (also templates[0]); give each template its own name.',
+      't.yml: template "api", at templates[3].name: `api` is used twice (also templates[0]); give each template its own name.',
+    ]);
+  });
+
+  it('rules across fields still run next to other bad values in the same template', () => {
+    const problems = problemsIn({ ...base, instanceType: 'm5.large', servers: { min: 3, max: 2 }, tags: { team: 42 }, volumes: [{ device: '/dev/xvda', sizeGiB: 2.5 }], colour: 'blue' });
+    expect(problems.join('\n')).toMatch(/unknown field `colour`/);
+    expect(problems.join('\n')).toMatch(/instanceType: the default type must be one of instanceTypes/);
+    expect(problems.join('\n')).toMatch(/servers: needs 1 ≤ min ≤ default ≤ max ≤ 20; got min 3, default 3, max 2/);
+    expect(problems.join('\n')).toMatch(/tags\.team = 42: a string/);
+    expect(problems.join('\n')).toMatch(/volumes\[0\]\.sizeGiB = 2\.5: a whole number of GiB/);
+  });
+
+  it('secrets are named, never shown', () => {
+    const problems = problemsOf({ SLACK_BOT_TOKEN: 'not-a-token-s3cr3t', SLACK_SIGNING_SECRET: 'x', SLACK_APP_TOKEN: 'also-s3cr3t', DORMOUSE_OPS_CHANNEL: 'C0OPS' });
+    expect(problems).toEqual([
+      'SLACK_BOT_TOKEN: must be a bot token starting with xoxb- (Bot User OAuth Token, "OAuth & Permissions" page of the app).',
+      'SLACK_APP_TOKEN: must be an app-level token starting with xapp- (or leave it unset to receive HTTP).',
+    ]);
+    expect(problems.join('\n')).not.toMatch(/s3cr3t/);
+  });
+
+  it('every message names where the problem is and says what to write instead', () => {
+    const dir = catalogue(
+      [
+        'templates:',
+        '  - name: api',
+        '    description: ""',
+        '    image: centos',
+        '    instanceTypes: { t3.small: cheap, big: 1 }',
+        '    servers: { min: 0, max: 3, default: 2 }',
+        '    subnets: subnet-1',
+        '    securityGroups: [sg-zz]',
+        '    instanceProfile: "no spaces allowed"',
+        '    volumes: [{ device: sda, sizeGiB: 0, type: ssd }]',
+        '    tags: { "aws:x": a, Name: b }',
+        '    bootstrap:',
+        '      - { name: Install, run: 3, timeoutSeconds: 1, sandbox: maybe }',
+        '      - just a string',
+        '    colour: blue',
+        '  - 42',
+        '  - {}',
+        'other: ignored',
+        '',
+      ].join('\n'),
+    );
+    const problems = problemsOf(
+      {
+        SLACK_BOT_TOKEN: 'xoxp-1',
+        SLACK_API_URL: 'slack.example',
+        PORT: '-1',
+        DORMOUSE_CLOUD: 'azure',
+        AWS_ENDPOINT_URL: 'localhost',
+        AWS_ENDPOINT_URL_DYNAMODB: 'localhost',
+        DORMOUSE_TABLE: 'x',
+        DORMOUSE_CREATE_TABLE: 'perhaps',
+        DORMOUSE_TEMPLATES: 'templates.yml',
+        DORMOUSE_OPS_CHANNEL: 'ops',
+        DORMOUSE_ADMINS: 'bob',
+        DORMOUSE_LEASE_SECONDS: '1000',
+        DORMOUSE_SWEEP_SECONDS: '7',
+        DORMOUSE_RUNNING_TIMEOUT_SECONDS: 'soon',
+        DORMOUSE_AGENT_TIMEOUT_SECONDS: '1',
+        LOG_LEVEL: 'LOUD',
+        DORMOUSE_SANDBOX_FAULTS: 'earthquake',
+        DORMOUSE_SANDBOX_DELAYS: 'boot=forever',
+      },
+      dir,
+    );
+    const source = join(dir, 'templates.yml');
+    const where = new RegExp(
+      [
+        /^[A-Z_]+(=\S+( \(default\))?| is missing)?: /.source,
+        `^${source.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: (template "[^"]+"(, step "[^"]+")?, at )?templates\\S*?( = \\S.*?| is missing)?: `,
+      ].join('|'),
+    );
+    expect(problems.length).toBeGreaterThan(35);
+    for (const problem of problems) {
+      expect(problem).toMatch(where);
+      const advice = problem.replace(where, '');
+      expect(advice.length, problem).toBeGreaterThan(8);
+      // Nothing falls through to zod's own wording.
+      expect(advice, problem).not.toMatch(/Invalid input|Invalid key|Unrecognized key|received|Too (big|small)/);
+    }
+    // Every key and every bad field shows up (one message each, or more).
+    const text = problems.join('\n');
+    for (const key of ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_API_URL', 'PORT', 'DORMOUSE_CLOUD', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_DYNAMODB', 'DORMOUSE_TABLE', 'DORMOUSE_CREATE_TABLE', 'DORMOUSE_OPS_CHANNEL', 'DORMOUSE_ADMINS', 'DORMOUSE_LEASE_SECONDS', 'DORMOUSE_SWEEP_SECONDS', 'DORMOUSE_RUNNING_TIMEOUT_SECONDS', 'DORMOUSE_AGENT_TIMEOUT_SECONDS', 'LOG_LEVEL', 'DORMOUSE_SANDBOX_FAULTS', 'DORMOUSE_SANDBOX_DELAYS']) {
+      expect(text).toMatch(new RegExp(`^${key}\\b`, 'm'));
+    }
+    for (const field of ['description', 'image', 'instanceTypes.t3.small', 'instanceTypes.big', 'servers.min', 'subnets', 'securityGroups[0]', 'instanceProfile', 'volumes[0].device', 'volumes[0].sizeGiB', 'volumes[0].type', 'tags.aws:x', 'tags.Name', 'bootstrap[0].name', 'bootstrap[0].run', 'bootstrap[0].timeoutSeconds', 'bootstrap[0].sandbox', 'bootstrap[1]']) {
+      expect(text).toContain(`templates[0].${field}`);
+    }
+    expect(text).toContain('unknown field `colour`');
+    expect(text).toContain('templates[1] = 42: a template: a mapping');
+    expect(text).toContain('templates[2].name is missing');
+    expect(text).not.toMatch(/\bother\b/); // top-level keys besides templates are left alone (YAML anchors)
   });
 });
