@@ -76,6 +76,11 @@ describe('sandbox', () => {
     await double.waitFor(() => double.channelMessages('C0OPS').filter((m) => visibleText(m).includes('no-room')).length >= 2 || undefined, { timeoutMs: 15_000, what: 'a second alert after the retry' });
     expect((await bot.useCases.queries.status('no-room')).environment).toMatchObject({ state: 'failed', retries: 1 });
 
+    // The first alert was handled by the retry: it says so, and only the new one has buttons.
+    await double.waitFor(() => {
+      const [first] = double.channelMessages('C0OPS').filter((m) => visibleText(m).includes('no-room'));
+      return first && /Handled: <@U0OPS> retried it \(try 2\)/.test(visibleText(first)) && !JSON.stringify(first.blocks).includes('"type":"actions"') ? first : undefined;
+    }, { what: 'the first alert to say it was retried' });
     await double.clickButton({ user: 'U0OPS', label: 'Destroy', channel: 'C0OPS' });
     await eventually(async () => expect((await bot.useCases.queries.status('no-room')).environment.state).toBe('destroyed'));
     await double.waitFor(() => {

@@ -7,6 +7,7 @@
  *   postClaim  { holder, until }: who is posting it now (a crash lets it lapse)
  *   shown      the highest environment version claimed for display
  *   lines      line key → 'told', or the ISO time until which someone is telling it
+ *   alerts     failure time → { message, summary, closed? }: ops alerts, closed once someone acted
  *
  * Two replicas showing versions 7 and 8 of one environment:
  *
@@ -17,7 +18,7 @@
  */
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../../core/ports/clock.port.js';
-import type { LedgerEntry, LedgerKey, MessageLedger, MessageLocation, PostClaim } from '../../core/ports/message-ledger.port.js';
+import type { AlertRecord, LedgerEntry, LedgerKey, MessageLedger, MessageLocation, PostClaim } from '../../core/ports/message-ledger.port.js';
 import { isConditionalCheckFailed, isSdkError, keys, storeError } from './dynamodb-environment.repository.js';
 
 const TOLD = 'told';
@@ -98,6 +99,33 @@ export class DynamoDbMessageLedger implements MessageLedger {
     await this.update(key, 'REMOVE #lines.#line', '#lines.#line <> :told', { '#lines': 'lines', '#line': line }, { ':told': TOLD }).catch((e: unknown) => {
       if (!isMissingPath(e)) throw e;
     });
+  }
+
+  async recordAlert(key: LedgerKey, alert: AlertRecord): Promise<void> {
+    const set = () => this.update(key, 'SET #alerts.#id = :alert', undefined, { '#alerts': 'alerts', '#id': alert.id }, { ':alert': { message: alert.message, summary: alert.summary } });
+    try {
+      await set();
+    } catch (e) {
+      if (!isMissingPath(e)) throw e;
+      await this.update(key, 'SET #alerts = if_not_exists(#alerts, :empty)', undefined, { '#alerts': 'alerts' }, { ':empty': {} });
+      await set();
+    }
+  }
+
+  async openAlerts(key: LedgerKey): Promise<AlertRecord[]> {
+    try {
+      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.ledger(key.name, key.id), ConsistentRead: true }));
+      const alerts = (out.Item?.alerts ?? {}) as Record<string, { message: MessageLocation; summary: string; closed?: boolean }>;
+      return Object.entries(alerts)
+        .filter(([, a]) => !a.closed)
+        .map(([id, a]) => ({ id, message: a.message, summary: a.summary }));
+    } catch (e) {
+      throw storeError(e, 'ledger.openAlerts', this.tableName, key.name);
+    }
+  }
+
+  async closeAlert(key: LedgerKey, id: string): Promise<boolean> {
+    return this.update(key, 'SET #alerts.#id.#closed = :true', 'attribute_exists(#alerts.#id) AND attribute_not_exists(#alerts.#id.#closed)', { '#alerts': 'alerts', '#id': id, '#closed': 'closed' }, { ':true': true });
   }
 
   /** An UpdateItem; false when its condition did not hold. */

@@ -18,7 +18,7 @@ import { ErrorCodes, isDomainError } from '../../core/environment/errors.js';
 import type { Clock, Logger } from '../../core/ports/clock.port.js';
 import type { LedgerKey, MessageLedger, MessageLocation } from '../../core/ports/message-ledger.port.js';
 import type { NotifierPort, ThreadNote } from '../../core/ports/notifier.port.js';
-import { environmentBlocks, environmentText, opsAlertBlocks, ownerFailureText, threadNoteText } from './blocks/environment.message.js';
+import { alertSummary, environmentBlocks, environmentText, handledText, opsAlertBlocks, opsAlertHandledBlocks, ownerFailureText, threadNoteText } from './blocks/environment.message.js';
 import { stepLine } from './blocks/text.js';
 
 /** How long a claim to post a message or a line holds before another replica may take it (a crash). */
@@ -101,8 +101,11 @@ export class SlackNotifier implements NotifierPort {
   opsAlert(env: Environment): Promise<void> {
     const channel = this.deps.opsChannel;
     if (!channel) return Promise.resolve();
-    return this.once(env, `ops:failed:${env.failure?.at ?? env.version}`, async () => {
-      await this.deps.client.chat.postMessage({ channel, text: `${env.name} failed: ${env.failure?.reason ?? 'unknown reason'}`, blocks: opsAlertBlocks(env) as never });
+    const id = env.failure?.at ?? String(env.version);
+    return this.once(env, `ops:failed:${id}`, async () => {
+      const res = await this.deps.client.chat.postMessage({ channel, text: `${env.name} failed: ${env.failure?.reason ?? 'unknown reason'}`, blocks: opsAlertBlocks(env) as never });
+      // Remembered, so that once someone acts (here, on the message, or with a command) the alert says so and its buttons go.
+      if (res.ts) await this.deps.ledger.recordAlert(ledgerKey(env), { id, message: { channel: res.channel ?? channel, ts: res.ts }, summary: alertSummary(env) });
       return true;
     }).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not alert ops'));
   }
@@ -140,6 +143,24 @@ export class SlackNotifier implements NotifierPort {
       shownEnv = latest;
     }
     await this.tellSteps(shownEnv);
+    await this.closeHandledAlerts(shownEnv);
+  }
+
+  /**
+   * An ops alert stays live while its failure is the environment's current
+   * one; once someone retried or destroyed it, the alert says who and how,
+   * and its buttons go (one replica does it).
+   */
+  private async closeHandledAlerts(env: Environment): Promise<void> {
+    const { ledger, client, clock } = this.deps;
+    const key = ledgerKey(env);
+    const open = await ledger.openAlerts(key);
+    const current = env.state === 'failed' ? env.failure?.at : undefined;
+    for (const alert of open.filter((a) => a.id !== current)) {
+      if (!(await ledger.closeAlert(key, alert.id))) continue;
+      const handled = handledText(env, clock.now());
+      await client.chat.update({ channel: alert.message.channel, ts: alert.message.ts, text: `${alert.summary} ${handled}`, blocks: opsAlertHandledBlocks(alert.summary, handled) as never });
+    }
   }
 
   /** Updates the message, or posts it when nobody has (one poster at a time). */

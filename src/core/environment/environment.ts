@@ -111,6 +111,8 @@ export interface Environment extends NewEnvironment {
   /** Present only while a timer is pending (sparse index). */
   dueAt?: string;
   destroyedBy?: string;
+  /** Who sent it back to where it failed, last (shown where the failure was reported). */
+  retriedBy?: string;
 }
 
 export function newEnvironment(input: NewEnvironment, now: Date): Environment {

@@ -22,6 +22,15 @@ export interface LedgerEntry {
   shown: number;
 }
 
+/** An ops alert about one failure, while its buttons may still be live. */
+export interface AlertRecord {
+  /** The failure it is about (its time). */
+  id: string;
+  message: MessageLocation;
+  /** What failed, for the line that replaces the alert's buttons once someone acts. */
+  summary: string;
+}
+
 export type PostClaim = { claimed: true } | { claimed: false; message?: MessageLocation };
 
 export interface MessageLedger {
@@ -40,4 +49,9 @@ export interface MessageLedger {
   lineTold(key: LedgerKey, line: string): Promise<void>;
   /** A line could not be told: it may be claimed again at once. */
   lineFailed(key: LedgerKey, line: string): Promise<void>;
+  recordAlert(key: LedgerKey, alert: AlertRecord): Promise<void>;
+  /** Alerts whose buttons are still live. */
+  openAlerts(key: LedgerKey): Promise<AlertRecord[]>;
+  /** Claims closing an alert: false when another replica already did. */
+  closeAlert(key: LedgerKey, id: string): Promise<boolean>;
 }

@@ -39,7 +39,7 @@ export class RetryEnvironment {
       // Only the version we looked at may be retried: a second click finds it changed.
       if (e.version !== seen.version || !e.failure || !availableActions(e).retry) return undefined;
       const now = deps.clock.now();
-      const back = { ...transition(e, e.failure.from, now), retries: e.retries + 1 };
+      const back = { ...transition(e, e.failure.from, now), retries: e.retries + 1, retriedBy: actor };
       // Steps that did not finish are shown again as they run.
       const progress = back.progress.filter((p) => p.status === 'done' && p.key !== 'ready');
       return back.state === 'destroying' ? startStep({ ...back, progress }, 'destroy', 'Terminating every instance', now) : { ...back, progress };

@@ -128,6 +128,40 @@ describe('the notifier across replicas', () => {
     expect(double.channelMessages('C0OPS').filter((m) => visibleText(m).includes(env.name))).toHaveLength(1);
   });
 
+  it('an ops alert, once someone retried or destroyed, says who and how and loses its buttons; two replicas close it once', async () => {
+    const { stored, notifiers } = await replicas(2);
+    const env = story()[3]!;
+    const failed: Environment = { ...transition(env, 'failed', new Date()), version: env.version + 1, failure: { step: 'bootstrap', code: 'COMMAND.FAILED', reason: 'exit 1', from: 'bootstrapping', retryable: true, at: '2030-01-01T09:05:00.000Z' } };
+    stored.set(failed.name, failed);
+    await notifiers[0]!.showProgress(failed);
+    await notifiers[0]!.opsAlert(failed);
+    const alert = () => double.channelMessages('C0OPS').find((m) => visibleText(m).includes(failed.name))!;
+    expect(JSON.stringify(alert().blocks)).toContain('"type":"actions"');
+    expect(visibleText(alert())).toContain('try 1 of 1, 09:05 UTC');
+
+    // U0OPS retries it: the alert says so, and its buttons go.
+    const retried: Environment = { ...transition(failed, 'bootstrapping', new Date()), version: failed.version + 1, retries: 1, retriedBy: 'U0OPS' };
+    stored.set(retried.name, retried);
+    const updatesBefore = double.calls.filter((c) => c.method === 'chat.update' && c.args.channel === 'C0OPS').length;
+    await Promise.all(notifiers.map((n) => n.showProgress(retried)));
+    expect(JSON.stringify(alert().blocks)).not.toContain('"type":"actions"');
+    expect(visibleText(alert())).toMatch(/Handled: <@U0OPS> retried it \(try 2\)/);
+    expect(double.calls.filter((c) => c.method === 'chat.update' && c.args.channel === 'C0OPS').length - updatesBefore).toBe(1);
+
+    // It fails again: a new alert, live; then it is destroyed: that one says so.
+    const again: Environment = { ...transition(retried, 'failed', new Date()), version: retried.version + 1, failure: { ...failed.failure!, at: '2030-01-01T09:09:00.000Z' } };
+    stored.set(again.name, again);
+    await notifiers[1]!.showProgress(again);
+    await notifiers[1]!.opsAlert(again);
+    const alerts = () => double.channelMessages('C0OPS').filter((m) => visibleText(m).includes(failed.name));
+    expect(alerts()).toHaveLength(2);
+    const destroying: Environment = { ...transition(again, 'destroying', new Date()), version: again.version + 1, destroyedBy: 'U0DEV' };
+    stored.set(destroying.name, destroying);
+    await notifiers[0]!.showProgress(destroying);
+    expect(visibleText(alerts()[1]!)).toMatch(/Handled: <@U0DEV> destroyed it/);
+    expect(alerts().every((m) => !JSON.stringify(m.blocks).includes('"type":"actions"'))).toBe(true);
+  });
+
   it('Slack answering 500 or 429 is retried: the message is posted and updated once each', async () => {
     const { stored, notifiers } = await replicas(1);
     const versions = story();

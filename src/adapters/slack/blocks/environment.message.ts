@@ -35,7 +35,7 @@ export function environmentBlocks(env: Environment): Block[] {
   }
   if (env.state === 'failed' && env.failure) {
     const f = env.failure;
-    let text = `:warning: *Failed while ${failedStepLabel(f.step)}*: ${esc(f.reason)}\n\`${f.code}\``;
+    let text = `:warning: *Failed while ${failedStepLabel(f.step)}* (${tryLabel(env)}): ${esc(f.reason)}\n\`${f.code}\``;
     if (f.output) text += `\n\`\`\`${esc(truncate(f.output, 2000))}\`\`\``;
     blocks.push({ type: 'section', text: md(text) });
   }
@@ -97,7 +97,7 @@ export function opsAlertBlocks(env: Environment): Block[] {
     {
       type: 'section',
       text: md(
-        `:rotating_light: *${env.name}* (<@${env.owner}>, \`${env.template}\`, ${serverCount(env)}) failed while *${failedStepLabel(f?.step ?? 'unknown')}*.\n${esc(f?.reason ?? 'No reason recorded.')}\n\`${f?.code ?? 'UNKNOWN'}\``,
+        `:rotating_light: *${env.name}* (<@${env.owner}>, \`${env.template}\`, ${serverCount(env)}) failed while *${failedStepLabel(f?.step ?? 'unknown')}* (${tryLabel(env)}).\n${esc(f?.reason ?? 'No reason recorded.')}\n\`${f?.code ?? 'UNKNOWN'}\``,
       ),
     },
   ];
@@ -118,7 +118,7 @@ export function opsAlertBlocks(env: Environment): Block[] {
 
 export function ownerFailureText(env: Environment): string {
   const f = env.failure;
-  return `:red_circle: \`${env.name}\` failed while ${failedStepLabel(f?.step ?? 'unknown')}: ${esc(f?.reason ?? '')} Ops have been alerted. Use *Retry* on its message, or \`/server destroy ${env.name}\`.`;
+  return `:red_circle: \`${env.name}\` failed while ${failedStepLabel(f?.step ?? 'unknown')} (${tryLabel(env)}): ${esc(f?.reason ?? '')} Ops have been alerted. Use *Retry* on its message, or \`/server destroy ${env.name}\`.`;
 }
 
 /** A note in the environment's thread: where it has got to, and once ready, how to connect to each server. */
@@ -126,4 +126,35 @@ export function threadNoteText(env: Environment, note: 'ready' | 'destroyed'): s
   if (note === 'destroyed') return `\`${env.name}\` was destroyed.`;
   const connect = env.servers.map((s) => `Server ${s.index + 1}: \`aws ssm start-session --target ${s.instanceId}\``);
   return truncate([`\`${env.name}\` is ready. To connect:`, ...connect].join('\n'), 3000);
+}
+
+/**
+ * Which try failed and when: "try 2 of 2, 09:02 UTC". Every retry is a new try, so a person sees that a
+ * retry happened and failed again, not "attempt 1" twice.
+ */
+export function tryLabel(env: Environment): string {
+  const tries = env.retries + 1;
+  const at = env.failure?.at ? `, ${env.failure.at.slice(11, 16)} UTC` : '';
+  return `try ${tries} of ${tries}${at}`;
+}
+
+/** What an ops alert was about, in one line: kept, so the alert can say it after its buttons go. */
+export function alertSummary(env: Environment): string {
+  return `*${env.name}* (<@${env.owner}>) failed while ${failedStepLabel(env.failure?.step ?? 'unknown')} (${tryLabel(env)}).`;
+}
+
+/** Who acted on a failure, and how, from what the environment is now. */
+export function handledText(env: Environment, now: Date): string {
+  const at = `${now.toISOString().slice(11, 16)} UTC`;
+  if (env.state === 'destroying' || env.state === 'destroyed') return env.destroyedBy ? `<@${env.destroyedBy}> destroyed it, ${at}.` : `It was destroyed, ${at}.`;
+  if (env.retriedBy) return `<@${env.retriedBy}> retried it (try ${env.retries + 1}), ${at}.`;
+  return `It went on, ${at}.`;
+}
+
+/** An ops alert once someone acted on it: what failed, who handled it and how; no buttons. */
+export function opsAlertHandledBlocks(summary: string, handled: string): Block[] {
+  return [
+    { type: 'section', text: md(`:white_check_mark: ${summary}`) },
+    { type: 'context', elements: [md(`Handled: ${handled}`)] },
+  ];
 }

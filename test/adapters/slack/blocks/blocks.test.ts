@@ -52,6 +52,15 @@ describe('environment message', () => {
     expect(threadNoteText(ready, 'ready')).toContain('Server 1: `aws ssm start-session --target i-0abc`');
   });
 
+  it('says which try failed, when, and how many there were', () => {
+    const failure = { step: 'bootstrap' as const, code: 'COMMAND.FAILED', reason: 'exit 1', from: 'bootstrapping' as const, retryable: true, at: '2026-11-27T09:02:00Z' };
+    const first = JSON.stringify(environmentBlocks(env({ state: 'failed', failure })));
+    const second = JSON.stringify(environmentBlocks(env({ state: 'failed', retries: 1, failure })));
+    expect(first).toContain('try 1 of 1, 09:02 UTC');
+    expect(second).toContain('try 2 of 2, 09:02 UTC');
+    expect(JSON.stringify(opsAlertBlocks(env({ state: 'failed', retries: 1, failure })))).toContain('try 2 of 2');
+  });
+
   it('stays short with 20 servers: one section for all of them', () => {
     const wide = env({ state: 'ready', servers: Array.from({ length: 20 }, (_, i) => ({ index: i, instanceId: `i-${String(i).padStart(17, '0')}`, privateIp: `10.0.0.${i}`, state: 'ready' as const })) });
     expect(environmentBlocks(wide).length).toBeLessThanOrEqual(6);

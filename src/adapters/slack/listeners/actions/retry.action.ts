@@ -17,7 +17,7 @@ export function retryAction(deps: ListenerDeps) {
     const answer = replier(body.response_url, log);
     try {
       const env = await deps.useCases.retry.execute(target, body.user.id);
-      await answer(infoReply(`:arrows_counterclockwise: <@${body.user.id}> is retrying \`${env.name}\` (retry ${env.retries}).`));
+      await answer(infoReply(`:arrows_counterclockwise: <@${body.user.id}> is retrying \`${env.name}\` (try ${env.retries + 1}).`));
     } catch (error) {
       const happened = isOurFault(error) ? await stateNow(deps, target.name) : undefined;
       await answer(replyForError(error, log, happened));
