@@ -73,3 +73,38 @@ export function normalisePurpose(raw: string): string {
   }
   return text;
 }
+
+/** Whether a template takes this count and this instance type (either may be absent). */
+export function templateAllows(template: Template, flags: { count?: number | undefined; instanceType?: string | undefined }): boolean {
+  const { count, instanceType } = flags;
+  return (count === undefined || (count >= template.servers.min && count <= template.servers.max)) && (instanceType === undefined || instanceType in template.instanceTypes);
+}
+
+/**
+ * Options given without a template (the form will ask for it): refused at
+ * once when no template takes them, rather than dropped by the form. Returns
+ * the first template that takes them all, for the form to start from.
+ */
+export function templateForFlags(flags: { count?: number | undefined; instanceType?: string | undefined }, catalogue: readonly Template[]): Template | undefined {
+  if (flags.count === undefined && flags.instanceType === undefined) return undefined;
+  const fits = catalogue.find((t) => templateAllows(t, flags));
+  if (fits) return fits;
+  if (flags.count !== undefined && !catalogue.some((t) => templateAllows(t, { count: flags.count }))) {
+    const min = Math.min(...catalogue.map((t) => t.servers.min));
+    const max = Math.max(...catalogue.map((t) => t.servers.max));
+    throw new DomainError(
+      ErrorCodes.COUNT_OUT_OF_RANGE,
+      `No template has ${Number.isFinite(flags.count) ? flags.count : clip(String(flags.count))} servers: they have ${min} to ${max}. \`/server templates\` shows each one's range.`,
+      { count: flags.count, min, max },
+    );
+  }
+  if (flags.instanceType !== undefined && !catalogue.some((t) => templateAllows(t, { instanceType: flags.instanceType }))) {
+    const types = [...new Set(catalogue.flatMap((t) => Object.keys(t.instanceTypes)))].map((t) => `\`${t}\``).join(', ');
+    throw new DomainError(ErrorCodes.INSTANCE_TYPE_NOT_ALLOWED, `No template offers \`${clip(flags.instanceType)}\`; the types are ${types}.`, { instanceType: clip(flags.instanceType) });
+  }
+  throw new DomainError(
+    ErrorCodes.INPUT_INVALID,
+    `No template takes ${flags.count} servers of \`${clip(flags.instanceType ?? '')}\` together. \`/server templates\` shows what each one takes.`,
+    { count: flags.count, instanceType: clip(flags.instanceType ?? '') },
+  );
+}

@@ -3,7 +3,7 @@ import { newEnvironmentId } from '../environment/ids.js';
 import { isLive } from '../environment/lifecycle.js';
 import { assertValidName, nameTaken } from '../environment/name.rules.js';
 import type { Template } from '../environment/template.js';
-import { validateChoice, validateRequest, type RequestInput } from '../policies/request.policy.js';
+import { templateForFlags, validateChoice, validateRequest, type RequestInput } from '../policies/request.policy.js';
 import type { Clock, Logger } from '../ports/clock.port.js';
 import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
 import type { NotifierPort } from '../ports/notifier.port.js';
@@ -40,13 +40,19 @@ export class RequestEnvironment {
     return validateRequest(input, this.deps.templates);
   }
 
-  /** The parts of a request checked before the form opens: a name (rules, free) and a template choice. */
-  async precheck(input: { name?: string; template?: string; count?: number | undefined; instanceType?: string | undefined; purpose?: string | undefined }): Promise<void> {
+  /**
+   * The parts of a request checked before the form opens: a name (rules, free), and the options given
+   * (with a template, against it; without one, against every template). Returns the template the form
+   * should start from.
+   */
+  async precheck(input: { name?: string; template?: string; count?: number | undefined; instanceType?: string | undefined; purpose?: string | undefined }): Promise<Template | undefined> {
+    // Checked before the name's availability: an option out of range is told without asking the store.
+    const template = input.template ? validateChoice({ ...input, template: input.template }, this.deps.templates).template : templateForFlags(input, this.deps.templates);
     if (input.name) {
       assertValidName(input.name);
       await this.assertAvailable(input.name);
     }
-    if (input.template) validateChoice({ ...input, template: input.template }, this.deps.templates);
+    return template;
   }
 
   /** NAME_TAKEN, naming the owner, when a live environment holds the name. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../../src/core/environment/errors.js';
 import type { Template } from '../../../src/core/environment/template.js';
-import { validateRequest } from '../../../src/core/policies/request.policy.js';
+import { templateForFlags, validateRequest } from '../../../src/core/policies/request.policy.js';
 import { testTemplate } from '../../support/templates.js';
 
 const api: Template = testTemplate({ image: 'ami-12345678', instanceTypes: { 't3.small': 0.02, 't3.medium': 0.04 }, bootstrap: [] });
@@ -29,5 +29,20 @@ describe('request policy', () => {
   it('keeps shell metacharacters, quotes and unicode in the purpose as text, minus control characters', () => {
     const r = validateRequest({ name: 'ok-name', template: 'api', purpose: ` "$(rm -rf /)"; \`id\` — ünïcødé 🚀\u0007 ` }, catalogue);
     expect(r.purpose).toBe('"$(rm -rf /)"; `id` — ünïcødé 🚀');
+  });
+
+  describe('options given without a template', () => {
+    const small = testTemplate({ name: 'small', servers: { min: 1, max: 2, default: 1 }, instanceTypes: { 't3.small': 0.02 }, instanceType: 't3.small' });
+    const big = testTemplate({ name: 'big', servers: { min: 2, max: 8, default: 4 }, instanceTypes: { 'm5.large': 0.1 }, instanceType: 'm5.large' });
+    it('pick the first template that takes them all', () => {
+      expect(templateForFlags({ count: 5 }, [small, big])?.name).toBe('big');
+      expect(templateForFlags({ instanceType: 't3.small' }, [small, big])?.name).toBe('small');
+      expect(templateForFlags({}, [small, big])).toBeUndefined();
+    });
+    it('are refused with the range or the types when no template takes them', () => {
+      expect(() => templateForFlags({ count: 999 }, [small, big])).toThrow(/No template has 999 servers: they have 1 to 8/);
+      expect(() => templateForFlags({ instanceType: 'x9.huge' }, [small, big])).toThrow(/No template offers `x9.huge`; the types are `t3.small`, `m5.large`/);
+      expect(() => templateForFlags({ count: 5, instanceType: 't3.small' }, [small, big])).toThrow(/No template takes 5 servers of `t3.small` together/);
+    });
   });
 });

@@ -51,8 +51,7 @@ export function serverCommand(deps: ListenerDeps) {
             return void (await reply(await requestTruthfully(deps, request, log)));
           }
           // Tell about a bad name or option now, not after the form is filled in.
-          await useCases.request.precheck({ ...input, ...(flags.template ? { template: flags.template } : {}) });
-          const template = useCases.queries.templates.find((t) => t.name === flags.template);
+          const template = await useCases.request.precheck({ ...input, ...(flags.template ? { template: flags.template } : {}) });
           await client.views.open({
             trigger_id: command.trigger_id,
             view: requestModal(
