@@ -322,9 +322,20 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/** Why the start failed, for the person who typed `npm start`: a sentence where the cause is known, the stack otherwise. */
+export function startFailure(error: unknown, port: string | undefined): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? ((error as { cause?: NodeJS.ErrnoException } | undefined)?.cause?.code);
+  if (code === 'EADDRINUSE') {
+    const taken = port || '3000';
+    return `Dormouse cannot start: port ${taken} is already in use (another Dormouse, or another program). Stop that, or choose another port, e.g. PORT=${Number(taken) + 1} npm start.`;
+  }
+  if (code === 'EACCES') return `Dormouse cannot start: it may not listen on port ${port || '3000'} (ports below 1024 need privileges). Choose another, e.g. PORT=3000 npm start.`;
+  return `Dormouse failed to start: ${(error as Error)?.stack ?? String(error)}`;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main().catch((error: unknown) => {
-    process.stderr.write(`Dormouse failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.stderr.write(`${startFailure(error, process.env.PORT)}\n`);
     process.exit(1);
   });
 }
