@@ -25,6 +25,7 @@ import type { EmbeddedStore } from './adapters/sandbox/embedded-store.js';
 import type { SlackDouble } from './adapters/sandbox/slack-console/slack-double.js';
 import { createBoltApp, slackLogger } from './adapters/slack/bolt-app.js';
 import { SlackNotifier } from './adapters/slack/slack-notifier.adapter.js';
+import { formatSandboxFaults } from './adapters/sandbox/local-cloud/sandbox-faults.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { systemClock, type Clock } from './core/ports/clock.port.js';
 import type { ComputePort } from './core/ports/compute.port.js';
@@ -294,6 +295,9 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (kept serving)'));
   process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (kept serving)'));
   const dormouse = await startDormouse(config, { logger });
+  // Faults on purpose must never be a surprise: said at start, with where they come from.
+  const faults = config.cloud === 'sandbox' ? formatSandboxFaults(config.sandbox.faults) : '';
+  if (faults) logger.warn({ faults }, 'sandbox faults in force (DORMOUSE_SANDBOX_FAULTS)');
   if (dormouse.consoleUrl) {
     logger.info({ url: dormouse.consoleUrl, cloud: config.cloud }, `Sandbox console: ${dormouse.consoleUrl}`);
     process.stdout.write(
@@ -302,6 +306,7 @@ async function main(): Promise<void> {
         `  Dormouse sandbox: open ${dormouse.consoleUrl}`,
         '  Try first: pick who you are, type `/server new demo` and fill in the form (or `/server help`).',
         `  Cloud: ${config.cloud === 'sandbox' ? `local servers in ${join(config.sandbox.dataDir, 'cloud')}` : 'AWS'} · Stop: Ctrl-C`,
+        ...(faults ? [`  Faults in force on purpose (DORMOUSE_SANDBOX_FAULTS): ${faults}`] : []),
         '',
       ].join('\n') + '\n',
     );

@@ -101,6 +101,8 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
   readonly rootDir: string;
   readonly delays: Readonly<SandboxDelays>;
   readonly faults: Readonly<SandboxFaults>;
+  /** How many more times each counted fault fires (`fail-step:install*1`), in this process. */
+  private readonly faultsLeft = new Map<string, number>();
 
   private readonly clock: Clock;
   private readonly folders: ServerFolders;
@@ -134,7 +136,7 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
       const existing = all.filter((r) => r.environmentId === request.environmentId && r.attempt === request.attempt);
       if (existing.length > 0) return existing.sort(byAttemptThenIndex).map((r) => toInstance(r, now));
 
-      if (capacityRefuses(this.faults, request.instanceType)) throw capacityError(request);
+      if (capacityRefuses(this.faults, request.instanceType) && this.fires(this.faults.capacity === true ? 'capacity' : `capacity:${request.instanceType}`)) throw capacityError(request);
       const usedIps = new Set(all.map((r) => r.privateIp));
       const records = Array.from({ length: request.count }, (_, index) => {
         const record = this.newRecord(request, index, now, nextFreeIp(usedIps));
@@ -403,11 +405,19 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
     return command;
   }
 
+  /** Whether a fault fires now: always, or while its count (`*n`) lasts in this process. */
+  private fires(key: string): boolean {
+    const left = this.faultsLeft.get(key) ?? this.faults.times?.[key];
+    if (left === undefined) return true;
+    this.faultsLeft.set(key, Math.max(0, left - 1));
+    return left > 0;
+  }
+
   /** How the step is carried out, from the faults and whether it may run on this machine. */
   private plan(instanceId: string, step: RemoteStep): StepPlan {
-    const hangs = this.faults.timeoutStep?.includes(step.name) ?? false;
-    const fails = this.faults.failStep?.includes(step.name) ?? false;
-    const slowMs = this.faults.slowStep?.[step.name] ?? 0;
+    const hangs = (this.faults.timeoutStep?.includes(step.name) ?? false) && this.fires(`timeout-step:${step.name}`);
+    const fails = !hangs && (this.faults.failStep?.includes(step.name) ?? false) && this.fires(`fail-step:${step.name}`);
+    const slowMs = this.faults.slowStep?.[step.name] !== undefined && this.fires(`slow-step:${step.name}`) ? (this.faults.slowStep[step.name] ?? 0) : 0;
     const tooSlow = slowMs >= step.timeoutSeconds * 1000;
     const executes = step.sandboxSafe && !hangs && !fails && !tooSlow;
     const how = hangs

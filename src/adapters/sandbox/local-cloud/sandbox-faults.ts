@@ -16,12 +16,18 @@ export interface SandboxFaults {
   slowStep?: Record<string, number>;
   /** Steps (by name) that hang until their timeout and end TimedOut. */
   timeoutStep?: string[];
+  /**
+   * Faults that fire only so many times (`fail-step:install*1`), by their
+   * spec without the count (`fail-step:install`); the others fire every time.
+   * Counted per process start.
+   */
+  times?: Record<string, number>;
 }
 
 const ACCEPTED =
   'Accepted forms, separated by commas: `capacity` (every launch refused), `capacity:<instance-type>`, ' +
-  '`fail-step:<step>`, `slow-step:<step>=<ms>`, `timeout-step:<step>`. ' +
-  'Example: `capacity:t3.large,fail-step:install,slow-step:migrate=5000,timeout-step:seed`.';
+  '`fail-step:<step>`, `slow-step:<step>=<ms>`, `timeout-step:<step>`; add `*<n>` to fire only n times. ' +
+  'Example: `capacity:t3.large*1,fail-step:install,slow-step:migrate=5000,timeout-step:seed`.';
 
 /** Step names and instance types: no separators of this syntax, no surrounding spaces. */
 const NAME = /^[^\s,=:][^,=:]*$/;
@@ -39,7 +45,15 @@ export function parseSandboxFaults(spec: string): SandboxFaults {
   const bad = (part: string, why: string): Error =>
     new Error(`Invalid sandbox fault "${part}" in "${spec}": ${why}. ${ACCEPTED}`);
 
-  for (const part of parts) {
+  for (const written of parts) {
+    // `<fault>*<n>`: fires n times, then no more.
+    const counted = /^(.*?)\s*\*\s*(\d+)$/.exec(written);
+    const part = counted ? counted[1]!.trim() : written;
+    if (counted) {
+      const n = Number(counted[2]);
+      if (!Number.isSafeInteger(n) || n < 1) throw bad(written, 'the count after * must be a whole number of at least 1, as in fail-step:install*1');
+      faults.times = { ...faults.times, [faultKey(part)]: n };
+    }
     const colon = part.indexOf(':');
     const kind = (colon === -1 ? part : part.slice(0, colon)).trim();
     const arg = colon === -1 ? undefined : part.slice(colon + 1).trim();
@@ -81,7 +95,7 @@ export function parseSandboxFaults(spec: string): SandboxFaults {
   return faults;
 }
 
-/** The spec that parses back into these faults (for the start-up log). Empty when there are none. */
+/** The spec that parses back into these faults (for the start-up banner). Empty when there are none. */
 export function formatSandboxFaults(faults: SandboxFaults): string {
   const parts: string[] = [];
   if (faults.capacity === true) parts.push('capacity');
@@ -89,7 +103,12 @@ export function formatSandboxFaults(faults: SandboxFaults): string {
   parts.push(...(faults.failStep ?? []).map((s) => `fail-step:${s}`));
   parts.push(...Object.entries(faults.slowStep ?? {}).map(([s, ms]) => `slow-step:${s}=${ms}`));
   parts.push(...(faults.timeoutStep ?? []).map((s) => `timeout-step:${s}`));
-  return parts.join(',');
+  return parts.map((p) => (faults.times?.[faultKey(p)] ? `${p}*${faults.times[faultKey(p)]}` : p)).join(',');
+}
+
+/** The key a fault is counted under: its spec without the count, and for slow-step without the delay. */
+export function faultKey(spec: string): string {
+  return spec.startsWith('slow-step:') ? spec.replace(/\s*=\s*\d+$/, '') : spec;
 }
 
 /** Whether a launch of this instance type is refused by the capacity fault. */

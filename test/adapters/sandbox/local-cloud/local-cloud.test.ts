@@ -670,6 +670,19 @@ describe('LocalCloud faults', () => {
     expect(other.status).toBe('Success');
   });
 
+  it('a counted fault fires that many times, then no more: fail-step:install*1 fails once, then the step runs', async () => {
+    const c = cloud({ failStep: ['install'], times: { 'fail-step:install': 1 } });
+    const [server] = await readyServers(c);
+    const first = await c.run(server!.instanceId, step({ key: 'k1' }), { agentTimeoutMs: 1000 });
+    expect(first.status).toBe('Failed');
+    const second = await c.run(server!.instanceId, step({ key: 'k2' }), { agentTimeoutMs: 1000 });
+    expect(second.status).toBe('Success');
+    const capacityOnce = cloud({ capacity: true, times: { capacity: 1 } });
+    const other = launchRequest({ environmentId: '01JD3Q8Z6KX7W8Y9A0B1C2D3ZZ', environment: 'other-one' });
+    await expectDomainError(capacityOnce.launch(other), ErrorCodes.CAPACITY);
+    expect(await capacityOnce.launch(other)).toHaveLength(2);
+  });
+
   it('slow-step: the named step takes the extra time, measured on the clock', async () => {
     const c = cloud({ slowStep: { migrate: 5000 } });
     const [server] = await readyServers(c);

@@ -20,6 +20,7 @@ describe('parseSandboxFaults', () => {
     ['capacity:t3.large,capacity', { capacity: true }],
     ['fail-step:a,fail-step:b', { failStep: ['a', 'b'] }],
     ['slow-step:load data = 250', { slowStep: { 'load data': 250 } }],
+    ['fail-step:install*1,capacity * 2,slow-step:migrate=500*3', { failStep: ['install'], capacity: true, slowStep: { migrate: 500 }, times: { 'fail-step:install': 1, capacity: 2, 'slow-step:migrate': 3 } }],
   ])('reads %j', (spec, expected) => {
     expect(parseSandboxFaults(spec)).toEqual(expected);
   });
@@ -32,6 +33,7 @@ describe('parseSandboxFaults', () => {
     ['fail-step:', 'fail-step:'],
     ['timeout-step', 'timeout-step'],
     ['capacity:', 'capacity:'],
+    ['fail-step:install*0', 'fail-step:install*0'],
   ])('rejects %j, naming the bad part and the accepted forms', (spec, part) => {
     expect(() => parseSandboxFaults(spec)).toThrowError(`"${part}"`);
     expect(() => parseSandboxFaults(spec)).toThrowError(/Accepted forms.*slow-step:<step>=<ms>/);
@@ -40,6 +42,8 @@ describe('parseSandboxFaults', () => {
   it('formats faults back into a spec that parses to the same faults', () => {
     const spec = 'capacity:t3.large,fail-step:install,slow-step:migrate=5000,timeout-step:seed';
     expect(formatSandboxFaults(parseSandboxFaults(spec))).toBe(spec);
+    const counted = 'capacity:t3.large*1,fail-step:install*2,slow-step:migrate=5000*1';
+    expect(formatSandboxFaults(parseSandboxFaults(counted))).toBe(counted);
     expect(formatSandboxFaults({})).toBe('');
   });
 });
