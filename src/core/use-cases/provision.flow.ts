@@ -10,6 +10,7 @@ import {
 } from '../environment/environment.js';
 import { DomainError, ErrorCodes, asDomainError } from '../environment/errors.js';
 import type { BootstrapStep, Template } from '../environment/template.js';
+import { scrubSecrets } from '../policies/secrets.policy.js';
 import type { ComputePort, Instance } from '../ports/compute.port.js';
 import type { Clock, Logger } from '../ports/clock.port.js';
 import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
@@ -357,7 +358,8 @@ class StepError extends Error {
 }
 
 function commandFailure(server: ServerRecord, step: BootstrapStep, result: CommandResult): DomainError {
-  const output = [result.stdoutTail.trim(), result.stderrTail.trim()].filter(Boolean).join('\n').split('\n').slice(-15).join('\n');
+  // Shown in Slack and kept in the store: what looks like a secret is hidden first.
+  const output = scrubSecrets([result.stdoutTail.trim(), result.stderrTail.trim()].filter(Boolean).join('\n').split('\n').slice(-15).join('\n'));
   if (result.status === 'TimedOut') {
     return new DomainError(
       ErrorCodes.COMMAND_TIMED_OUT,

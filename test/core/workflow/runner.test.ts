@@ -241,6 +241,18 @@ describe('people acting while a flow runs', () => {
     expect(w.commands.sentCount('install')).toBe(2);
   });
 
+  it('what a failing step printed is kept and shown with what looks like a secret hidden', async () => {
+    const w = new CoreWorld();
+    w.commands.failing.add('install');
+    w.commands.failingOutput = 'connecting to postgres://app:hunter2@db/app\nDB_PASSWORD=hunter2\nfatal: auth failed';
+    const a = w.replica();
+    await a.useCases.request.execute(request('secret-one', 1));
+    await w.until('secret-one', 'failed');
+    const output = (await w.env('secret-one'))!.failure?.output ?? '';
+    expect(output).toContain('fatal: auth failed');
+    expect(output).not.toContain('hunter2');
+  });
+
   it('a retry after the servers were lost launches a new set', async () => {
     const w = new CoreWorld();
     w.commands.failing.add('install');

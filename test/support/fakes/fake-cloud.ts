@@ -98,6 +98,8 @@ export class FakeCommands implements RemoteCommandPort {
   private readonly commands = new Map<string, Command>();
   /** Step names that fail. */
   readonly failing = new Set<string>();
+  /** What a failing step prints on stderr. */
+  failingOutput = 'boom';
 
   /**
    * `stepMs`: each command ends after that much (virtual) time. `manual`:
@@ -121,7 +123,7 @@ export class FakeCommands implements RemoteCommandPort {
       if (!this.opts.manual) {
         const c = command;
         void this.clock.sleep(this.opts.stepMs ?? 1000).then(() =>
-          c.complete(this.failing.has(step.name) ? { status: 'Failed', exitCode: 1, stdoutTail: '', stderrTail: 'boom', durationMs: this.opts.stepMs ?? 1000 } : success(this.opts.stepMs)),
+          c.complete(this.failing.has(step.name) ? { status: 'Failed', exitCode: 1, stdoutTail: '', stderrTail: this.failingOutput, durationMs: this.opts.stepMs ?? 1000 } : success(this.opts.stepMs)),
         );
       }
     }
