@@ -60,6 +60,11 @@ export class DynamoDbMessageLedger implements MessageLedger {
     await this.update(key, 'SET message = :message REMOVE postClaim', undefined, undefined, { ':message': message });
   }
 
+  async forgetPost(key: LedgerKey, message: MessageLocation): Promise<void> {
+    // Only that message (another replica may have posted a new one already); its thread's lines go with it.
+    await this.update(key, 'REMOVE message, postClaim SET #lines = :empty', 'message.#ts = :ts', { '#lines': 'lines', '#ts': 'ts' }, { ':ts': message.ts, ':empty': {} });
+  }
+
   async claimVersion(key: LedgerKey, version: number, options: { again?: boolean } = {}): Promise<boolean> {
     return this.update(
       key,

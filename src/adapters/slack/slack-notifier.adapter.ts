@@ -26,6 +26,9 @@ const CLAIM_MS = 60_000;
 /** Tries to show the newest state through store blips. */
 const RENDER_ATTEMPTS = 3;
 
+/** Slack says the message (or its channel) is not there any more. */
+const isGone = (err: unknown): boolean => ['message_not_found', 'channel_not_found'].includes((err as { data?: { error?: string } }).data?.error ?? '');
+
 const isTransientStoreError = (e: unknown): boolean => isDomainError(e) && e.code === ErrorCodes.STORE_ERROR && e.retryable;
 
 async function retryTransient<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
@@ -182,7 +185,18 @@ export class SlackNotifier implements NotifierPort {
       if (!claim.message) return;
       where = claim.message;
     }
-    await client.chat.update({ channel: where.channel, ts: where.ts, text, blocks: blocks as never });
+    try {
+      await client.chat.update({ channel: where.channel, ts: where.ts, text, blocks: blocks as never });
+    } catch (err) {
+      if (!isGone(err)) throw err;
+      // Deleted in Slack (or a sandbox console restarted without its history): post it again, with its story.
+      this.deps.logger.info({ environment: env.name }, 'the environment\'s message is gone from Slack; posting it again');
+      await ledger.forgetPost(key, where);
+      const claim = await ledger.claimPost(key, this.deps.holder, CLAIM_MS);
+      if (!claim.claimed) return;
+      const again = await this.post(env, text, blocks);
+      await retryTransient(() => ledger.recordPost(key, again));
+    }
   }
 
   /** Posts in the channel it was asked from; if the bot cannot post there, in a DM to the owner. */

@@ -38,6 +38,8 @@ export interface MessageLedger {
   /** The right to post the message: one poster at a time; an expired claim (a crash) can be taken again. */
   claimPost(key: LedgerKey, holder: string, ttlMs: number): Promise<PostClaim>;
   recordPost(key: LedgerKey, message: MessageLocation): Promise<void>;
+  /** The message is gone from Slack (deleted, a console restarted): forget it and its thread, so it is posted again. */
+  forgetPost(key: LedgerKey, message: MessageLocation): Promise<void>;
   /**
    * Claims showing `version`: false when a newer one (or, unless `again`,
    * this one) was already claimed. `again` is for showing the newest version

@@ -162,6 +162,22 @@ describe('the notifier across replicas', () => {
     expect(alerts().every((m) => !JSON.stringify(m.blocks).includes('"type":"actions"'))).toBe(true);
   });
 
+  it('a message gone from Slack (deleted, a console restarted) is posted again with its story', async () => {
+    const { stored, notifiers } = await replicas(1);
+    const versions = story();
+    stored.set(versions.at(-1)!.name, versions.at(-1)!);
+    await notifiers[0]!.showProgress(versions[2]!);
+    const [first] = messagesAbout(versions[0]!);
+    await new WebClient(TOKEN, { slackApiUrl: double.apiUrl }).chat.delete({ channel: 'C0GENERAL', ts: first!.ts });
+    expect(messagesAbout(versions[0]!)).toHaveLength(0);
+    await notifiers[0]!.showProgress(versions.at(-1)!);
+    const again = messagesAbout(versions[0]!);
+    expect(again).toHaveLength(1);
+    expect(visibleText(again[0]!)).toMatch(/ready/i);
+    expect(again[0]!.replies.filter((r) => r.text.includes('Launching'))).toHaveLength(1);
+    double.clearProblems();
+  });
+
   it('Slack answering 500 or 429 is retried: the message is posted and updated once each', async () => {
     const { stored, notifiers } = await replicas(1);
     const versions = story();
