@@ -172,6 +172,8 @@ describe('Slack end to end against moto', () => {
       ['new good-name --template api --type x1e.32xlarge', /`t3.small`/],
       [`new good-name --template api --purpose "${'p'.repeat(400)}"`, /keep it under 300/],
       ['frobnicate', /`frobnicate` is not a `\/server` command[\s\S]*Usage/],
+      ['constructor', /`constructor` is not a `\/server` command/],
+      ['__proto__', /`__proto__` is not a `\/server` command/],
       ['destroy', /Say which environment/],
       ['status nothing-here', /There is no environment called `nothing-here`/],
     ])('%s', async (text, answer) => {

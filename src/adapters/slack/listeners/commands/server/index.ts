@@ -1,0 +1,19 @@
+/** The `/server` subcommands, one file each, by the word that names them. */
+import { destroySubcommand } from './destroy.subcommand.js';
+import { helpSubcommand } from './help.subcommand.js';
+import { listSubcommand } from './list.subcommand.js';
+import { newSubcommand } from './new.subcommand.js';
+import { retrySubcommand } from './retry.subcommand.js';
+import { statusSubcommand } from './status.subcommand.js';
+import type { Subcommand } from './subcommand.js';
+import { templatesSubcommand } from './templates.subcommand.js';
+
+export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
+  new: newSubcommand,
+  list: listSubcommand,
+  status: statusSubcommand,
+  destroy: destroySubcommand,
+  retry: retrySubcommand,
+  templates: templatesSubcommand,
+  help: helpSubcommand,
+};

@@ -1,0 +1,8 @@
+/** `/server status <name>`: one environment in detail, with its recent story. */
+import { statusReply } from '../../../blocks/replies.js';
+import { oneName, type Subcommand } from './subcommand.js';
+
+export const statusSubcommand: Subcommand = async ({ deps, args, reply }) => {
+  const { environment, events } = await deps.useCases.queries.status(oneName(args, '/server status <name>'));
+  await reply(statusReply(environment, events, deps.clock.now()));
+};
