@@ -102,7 +102,8 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
         import('./adapters/sandbox/slack-console/slack-double.js'),
         import('./adapters/sandbox/slack-console/console-server.js'),
       ]);
-      double = new SlackDouble({ signingSecret: config.slack.signingSecret, botToken: config.slack.botToken });
+      // The console keeps its channels under the sandbox folder, so a restart shows the same conversation.
+      double = new SlackDouble({ signingSecret: config.slack.signingSecret, botToken: config.slack.botToken, dataDir: join(config.sandbox.dataDir, 'slack') });
       const consoleServer = await startConsole({ double, port: config.http.port, host: config.http.host, health: () => ({ ok: ready }) });
       closers.push(() => consoleServer.close());
       consoleUrl = consoleServer.url;

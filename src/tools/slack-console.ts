@@ -7,7 +7,8 @@
  *     SLACK_API_URL=http://127.0.0.1:4000/api/ DORMOUSE_OPS_CHANNEL=C0OPS npm start
  *
  * Options: --port (4000), --host (127.0.0.1), --events (the bot's /slack/events),
- * --signing-secret (local-secret), --bot-token (xoxb-local).
+ * --signing-secret (local-secret), --bot-token (xoxb-local), --data (a folder
+ * where channels' messages are kept across restarts; none by default).
  */
 import { parseArgs } from 'node:util';
 import { startConsole } from '../adapters/sandbox/slack-console/console-server.js';
@@ -20,16 +21,23 @@ const { values } = parseArgs({
     events: { type: 'string', default: 'http://127.0.0.1:3000/slack/events' },
     'signing-secret': { type: 'string', default: 'local-secret' },
     'bot-token': { type: 'string', default: 'xoxb-local' },
+    data: { type: 'string' },
   },
 });
 
-const double = new SlackDouble({ signingSecret: values['signing-secret'], botToken: values['bot-token'], eventsUrl: values.events });
+const double = new SlackDouble({
+  signingSecret: values['signing-secret'],
+  botToken: values['bot-token'],
+  eventsUrl: values.events,
+  ...(values.data ? { dataDir: values.data } : {}),
+});
 const server = await startConsole({ double, port: Number(values.port), host: values.host });
 process.stdout.write(
   [
     `Slack double and console: ${server.url}`,
     `  the bot's Web API:  SLACK_API_URL=${server.url}/api/`,
     `  signed requests to: ${values.events} (secret ${JSON.stringify(values['signing-secret'])}, token ${JSON.stringify(values['bot-token'])})`,
+    `  messages kept in:   ${values.data ?? 'memory only (--data DIR keeps them across restarts)'}`,
     '',
   ].join('\n'),
 );

@@ -166,7 +166,7 @@ describe('starting it', () => {
     const result = await misconfigured;
     if (result.ok) throw new Error('a bot with a bad token started');
     // It gave up when the child exited, not when the start timeout ran out.
-    expect(result.error.message).toMatch(/misconfigured did not start: misconfigured \(pid \d+\) exited with code 1 before the awaited log line[\s\S]*SLACK_BOT_TOKEN must be a bot token starting with xoxb-/);
+    expect(result.error.message).toMatch(/misconfigured did not start: misconfigured \(pid \d+\) exited with code 1 before the awaited log line[\s\S]*SLACK_BOT_TOKEN:? must be a bot token starting with xoxb-/);
   });
 
   it('kills a bot the test forgot to stop when the test worker exits', async () => {

@@ -7,6 +7,7 @@
  * so the page can send the interaction back; the page finds where the
  * element lives from the nearest `data-location`.
  */
+import { drawEmojiMarks, emojiMark } from './emoji-marks.js';
 import type { Block, StateValues } from './slack-double.types.js';
 
 type Obj = Record<string, unknown>;
@@ -33,29 +34,10 @@ function decodeSlackEntities(s: string): string {
   return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
-const EMOJI: Record<string, string> = {
-  white_check_mark: '✅', heavy_check_mark: '✔️', x: '❌', heavy_multiplication_x: '✖️', warning: '⚠️', rocket: '🚀',
-  hourglass: '⌛', hourglass_flowing_sand: '⏳', large_green_circle: '🟢', green_circle: '🟢', red_circle: '🔴',
-  large_yellow_circle: '🟡', yellow_circle: '🟡', large_blue_circle: '🔵', white_circle: '⚪', black_circle: '⚫',
-  zzz: '💤', sleeping: '😴', gear: '⚙️', wrench: '🔧', hammer_and_wrench: '🛠️', computer: '💻', cloud: '☁️', fire: '🔥',
-  tada: '🎉', wave: '👋', lock: '🔒', key: '🔑', moneybag: '💰', money_with_wings: '💸', dollar: '💵',
-  information_source: 'ℹ️', bulb: '💡', mouse: '🐭', mouse2: '🐁', wastebasket: '🗑️', boom: '💥', stopwatch: '⏱️',
-  alarm_clock: '⏰', arrows_counterclockwise: '🔄', repeat: '🔁', construction: '🚧', no_entry: '⛔', no_entry_sign: '🚫',
-  eyes: '👀', thumbsup: '👍', '+1': '👍', thumbsdown: '👎', link: '🔗', package: '📦', floppy_disk: '💾', sunrise: '🌅',
-  crescent_moon: '🌙', calendar: '📆', memo: '📝', mag: '🔍', bell: '🔔', rotating_light: '🚨', skull: '💀',
-  checkered_flag: '🏁', card_file_box: '🗃️', seedling: '🌱', pencil2: '✏️', question: '❓', exclamation: '❗',
-  robot_face: '🤖', clipboard: '📋', bust_in_silhouette: '👤', busts_in_silhouette: '👥', desktop_computer: '🖥️',
-  satellite: '📡', electric_plug: '🔌', zap: '⚡', stop_sign: '🛑', arrow_right: '➡️', hourglass_done: '⌛',
-};
-
-function emojify(escaped: string): string {
-  return escaped.replace(/:([a-z0-9_+-]+):/g, (whole, name: string) => EMOJI[name] ?? whole);
-}
-
 /** Plain text: escaped, emoji shortcodes drawn, newlines kept. */
 export function renderPlain(text: string, emoji = true): string {
   const escaped = escapeHtml(text);
-  return (emoji ? emojify(escaped) : escaped).replace(/\n/g, '<br>');
+  return (emoji ? drawEmojiMarks(escaped) : escaped).replace(/\n/g, '<br>');
 }
 
 function renderSpecial(inner: string, ctx: RenderContext): string {
@@ -102,7 +84,7 @@ export function renderMrkdwn(input: string, ctx: RenderContext): string {
   s = s.replace(/(^|[^\w*])\*(?!\s)([^*\n]*?[^\s*])\*(?!\w)/g, '$1<b>$2</b>');
   s = s.replace(/(^|[^\w_])_(?!\s)([^_\n]*?[^\s_])_(?!\w)/g, '$1<i>$2</i>');
   s = s.replace(/(^|[^\w~])~(?!\s)([^~\n]*?[^\s~])~(?!\w)/g, '$1<s>$2</s>');
-  s = emojify(s);
+  s = drawEmojiMarks(s);
   const lines = s.split('\n');
   const out: string[] = [];
   let quote: string[] = [];
@@ -179,6 +161,25 @@ function optionTags(opts: { value: string; label: string }[], selected: string[]
     .join('');
 }
 
+/** A confirm dialog, drawn here like everything else (its text is often mrkdwn): the page only places the fragments. */
+export interface RenderedConfirm {
+  title: string;
+  text: string;
+  confirm: string;
+  deny: string;
+  style: 'danger' | 'primary';
+}
+
+export function renderConfirm(confirm: Obj, ctx: RenderContext): RenderedConfirm {
+  return {
+    title: renderText(confirm.title, ctx) || 'Are you sure?',
+    text: renderText(confirm.text, ctx),
+    confirm: renderText(confirm.confirm, ctx) || 'Yes',
+    deny: renderText(confirm.deny, ctx) || 'Cancel',
+    style: confirm.style === 'danger' ? 'danger' : 'primary',
+  };
+}
+
 interface ElementOpts {
   blockId: string;
   /** id of the control, for <label for>. */
@@ -200,7 +201,7 @@ export function renderElement(el: Obj, ctx: RenderContext, o: ElementOpts): stri
     case 'button':
     case 'workflow_button': {
       const style = el.style === 'primary' || el.style === 'danger' ? ` bk-button-${el.style}` : '';
-      const confirm = isObj(el.confirm) ? attr('data-confirm', JSON.stringify(el.confirm)) : '';
+      const confirm = isObj(el.confirm) ? attr('data-confirm', JSON.stringify(renderConfirm(el.confirm, ctx))) : '';
       return `<button type="button" class="bk-button${style}" data-testid="button"${ids}${attr('data-url', el.url)}${confirm}${attr('aria-label', isObj(el.accessibility_label) ? undefined : el.accessibility_label)}>${renderPlain(isObj(el.text) ? str(el.text.text) : '')}</button>`;
     }
     case 'static_select':
@@ -260,7 +261,7 @@ export function renderElement(el: Obj, ctx: RenderContext, o: ElementOpts): stri
     case 'timepicker':
       return `<input type="time" class="bk-input-control bk-date"${idAttr}${ids}${inputMark}${aria || attr('aria-label', placeholder || 'Pick a time')}${attr('value', selected[0])}>`;
     case 'image':
-      return `<span class="bk-image-el" role="img"${attr('aria-label', el.alt_text)}${attr('title', el.alt_text)}>🖼</span>`;
+      return `<span class="bk-image-el" role="img"${attr('aria-label', el.alt_text)}${attr('title', el.alt_text)}>▣</span>`;
     default:
       return `<span class="bk-unsupported" data-testid="unsupported-element">Unsupported element: ${escapeHtml(type || 'unknown')}</span>`;
   }
@@ -286,7 +287,8 @@ function renderRichInline(e: unknown, ctx: RenderContext): string {
       html = `<span class="mention mention-channel">#${escapeHtml(ctx.channelName(str(e.channel_id)) ?? str(e.channel_id))}</span>`;
       break;
     case 'emoji':
-      html = EMOJI[str(e.name)] ?? (typeof e.unicode === 'string' ? escapeHtml(String.fromCodePoint(...e.unicode.split('-').map((h) => parseInt(h, 16)))) : `:${escapeHtml(str(e.name))}:`);
+      // Not the unicode character: without an emoji font it would be an empty box.
+      html = emojiMark(str(e.name)) ?? `:${escapeHtml(str(e.name))}:`;
       break;
     case 'broadcast':
       html = `<span class="mention mention-broadcast">@${escapeHtml(str(e.range))}</span>`;
@@ -373,7 +375,7 @@ export function renderBlock(block: Block, ctx: RenderContext): string {
     }
     case 'image': {
       const title = isObj(block.title) ? `<figcaption>${renderText(block.title, ctx)}</figcaption>` : '';
-      return `<figure class="bk bk-image"${bid}>${title}<div class="bk-image-placeholder" role="img"${attr('aria-label', block.alt_text)}>🖼 ${escapeHtml(str(block.alt_text))}</div></figure>`;
+      return `<figure class="bk bk-image"${bid}>${title}<div class="bk-image-placeholder" role="img"${attr('aria-label', block.alt_text)}>▣ ${escapeHtml(str(block.alt_text))}</div></figure>`;
     }
     case 'rich_text':
       return `<div class="bk bk-rich-text"${bid}>${Array.isArray(block.elements) ? block.elements.map((e) => renderRichElement(e, ctx)).join('') : ''}</div>`;

@@ -4,7 +4,9 @@
  * and a small JSON + Server-Sent-Events API for the page (`/console/*`).
  *
  * All conversation state lives in the double, so a page reload loses
- * nothing. Binds to loopback unless told otherwise.
+ * nothing Slack would keep (a reload drops that person's modals and
+ * ephemerals, as Slack's client does). Binds to loopback unless told
+ * otherwise. Closing it writes the double's data folder, if it has one.
  *
  * Page API (JSON in, JSON out; POSTs must be `application/json` and, when
  * the browser sends an Origin, same-origin):
@@ -16,6 +18,7 @@
  *   POST /console/close    {user, all?}
  *   POST /console/draft    {user, viewId, values}
  *   POST /console/home     {user}                     opens the App Home (app_home_opened)
+ *   POST /console/loaded   {user?}                    the page (re)loaded: that person's modals and ephemerals go, as in Slack
  *   POST /console/dismiss  {user, ts}
  *   POST /console/problems/clear
  */
@@ -183,6 +186,12 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleHand
       return {};
     },
     '/console/home': async (b) => result(await double.openHome(need(b, 'user'))),
+    '/console/loaded': (b) => {
+      // The page shows the first person when none is named (consoleViewState does the same).
+      const user = typeof b.user === 'string' && b.user ? b.user : double.users[0]?.id;
+      if (user) double.clientLoaded(user);
+      return {};
+    },
     '/console/dismiss': (b) => {
       double.dismissEphemeral(need(b, 'user'), need(b, 'ts'));
       return {};
@@ -273,6 +282,8 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleHand
     url,
     server,
     async close() {
+      // Whoever stops the console stops the double it serves: what it keeps must be on disk first.
+      await double.flush();
       unsubscribe();
       clearInterval(heartbeat);
       for (const s of streams) s.end();

@@ -51,7 +51,7 @@ function body(text: string, blocks: readonly unknown[], ctx: RenderContext): str
 }
 
 function author(double: SlackDouble, userId: string): { name: string; avatar: string; app: boolean } {
-  if (userId === BOT_USER_ID) return { name: BOT_NAME, avatar: '<div class="avatar avatar-bot" aria-hidden="true">🐭</div>', app: true };
+  if (userId === BOT_USER_ID) return { name: BOT_NAME, avatar: '<div class="avatar avatar-bot" aria-hidden="true">D</div>', app: true };
   const i = double.users.findIndex((u) => u.id === userId);
   const u = double.users[i];
   const name = u?.name ?? userId;
@@ -73,7 +73,7 @@ ${broadcast}<div class="msg-content" data-testid="message-content">${body(m.text
 
 function renderEphemeral(e: EphemeralMessage, ctx: RenderContext): string {
   const name = e.fromSlack ? 'Slackbot' : BOT_NAME;
-  const avatar = e.fromSlack ? '<div class="avatar avatar-slackbot" aria-hidden="true">✱</div>' : '<div class="avatar avatar-bot" aria-hidden="true">🐭</div>';
+  const avatar = e.fromSlack ? '<div class="avatar avatar-slackbot" aria-hidden="true">✱</div>' : '<div class="avatar avatar-bot" aria-hidden="true">D</div>';
   return `<article class="msg ephemeral" data-testid="ephemeral" data-ts="${escapeHtml(e.ts)}" data-author="${escapeHtml(name)}"${location({ type: 'ephemeral', ts: e.ts })}>
 ${avatar}<div class="msg-main"><div class="msg-head"><span class="msg-author">${escapeHtml(name)}</span>${e.fromSlack ? '' : '<span class="app-badge">APP</span>'}<time data-ts="${escapeHtml(e.ts)}"></time></div>
 <div class="msg-content" data-testid="message-content">${body(e.text, e.blocks, ctx)}</div>
@@ -125,7 +125,7 @@ function modal(double: SlackDouble, stack: SlackView[]): ConsoleViewState['modal
   const closeLabel = top.close ? textOf(top.close) : submit ? 'Cancel' : 'Close';
   const back = stack.length > 1 ? '<button type="button" class="modal-back" data-modal-close="one" aria-label="Back">‹</button>' : '';
   const html = `<div class="modal" role="dialog" aria-modal="true" aria-labelledby="modal-title" data-testid="modal" data-view-id="${escapeHtml(top.id)}" data-callback-id="${escapeHtml(top.callback_id)}"${location({ type: 'view', viewId: top.id })}>
-<header class="modal-head">${back}<div class="modal-app" aria-hidden="true">🐭</div><h2 id="modal-title">${renderPlain(title)}</h2><button type="button" class="modal-x" data-modal-close="all" aria-label="Close">✕</button></header>
+<header class="modal-head">${back}<div class="modal-app" aria-hidden="true">D</div><h2 id="modal-title">${renderPlain(title)}</h2><button type="button" class="modal-x" data-modal-close="all" aria-label="Close">✕</button></header>
 <form class="modal-body" data-modal-form novalidate>${renderBlocks(top.blocks, ctx)}</form>
 <footer class="modal-foot"><button type="button" class="btn" data-modal-close="one">${renderPlain(closeLabel)}</button>${submit}</footer></div>`;
   return { id: top.id, key: `${top.id}:${top.hash}:${JSON.stringify(top.errors)}:${stack.length}`, html };

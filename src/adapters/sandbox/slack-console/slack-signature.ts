@@ -1,3 +1,4 @@
+/** How Slack signs what it sends an app: the double signs its deliveries, tests sign their own. */
 import { createHmac } from 'node:crypto';
 
 /**

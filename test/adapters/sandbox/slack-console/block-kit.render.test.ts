@@ -1,6 +1,8 @@
 /** Block Kit → HTML for the console: safe, faithful to mrkdwn, and nothing disappears. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderBlocks, renderMrkdwn, type RenderContext } from '../../../../src/adapters/sandbox/slack-console/block-kit.render.js';
+import { renderBlocks, renderMrkdwn, renderPlain, type RenderContext } from '../../../../src/adapters/sandbox/slack-console/block-kit.render.js';
 import type { Block } from '../../../../src/adapters/sandbox/slack-console/slack-double.types.js';
 
 const ctx: RenderContext = {
@@ -22,7 +24,8 @@ describe('mrkdwn', () => {
     ['a labelled link', '<https://example.com/a?b=1&amp;c=2|the docs>', '<a href="https://example.com/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer">the docs</a>'],
     ['Slack escapes undone then HTML-escaped', '5 &lt; 6 &amp;&amp; 7 &gt; 3', '5 &lt; 6 &amp;&amp; 7 &gt; 3'],
     ['newlines', 'a\nb', 'a<br>b'],
-    ['emoji shortcodes', ':white_check_mark: done', '✅ done'],
+    ['emoji shortcodes, as marks', ':white_check_mark: done', '<span class="mark mark-ok" role="img" aria-label="white check mark" title=":white_check_mark:">✓</span> done'],
+    ['a shortcode with no mark, as typed', ':llama: hi', ':llama: hi'],
     ['a quote', '&gt; quoted\nnot', '<blockquote>quoted</blockquote>not'],
     ['@here', '<!here> look', '<span class="mention mention-broadcast">@here</span> look'],
   ];
@@ -94,5 +97,83 @@ describe('blocks', () => {
     expect(html).toContain('<textarea');
     expect(html).toContain('(optional)');
     expect(html).toContain('<input type="checkbox" name="opts::c" value="keep"><span><b>keep</b></span>');
+  });
+});
+
+/** Every `:shortcode:` the bot's Slack layer writes (in strings, not in `resolve:ssm:/…` or `dm:failed:…` keys). */
+function shortcodesTheBotWrites(): string[] {
+  const dir = join(import.meta.dirname, '..', '..', '..', '..', 'src', 'adapters', 'slack');
+  const names = new Set<string>();
+  for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
+    for (const m of readFileSync(join(dir, file), 'utf8').matchAll(/(?<![\w:/$]):([a-z0-9_+-]+):(?![\w/$])/g)) names.add(m[1]!);
+  }
+  return [...names].sort();
+}
+
+describe('status marks without an emoji font', () => {
+  // A character Slack's clients draw from a colour emoji font: a box where there is none.
+  const EMOJI = /\p{Emoji_Presentation}|\uFE0F/u;
+  const names = shortcodesTheBotWrites();
+
+  it('finds the marks the bot uses (the scan itself works)', () => {
+    expect(names).toEqual(expect.arrayContaining(['white_check_mark', 'x', 'warning', 'hourglass_flowing_sand', 'gear', 'rocket', 'large_green_circle', 'red_circle']));
+  });
+
+  it.each(names)(':%s: is a text mark, in mrkdwn and in plain text', (name) => {
+    for (const html of [renderMrkdwn(`:${name}: state`, ctx), renderPlain(`:${name}: state`)]) {
+      expect(html).toMatch(new RegExp(`^<span class="mark mark-(ok|bad|warn|busy|muted)" role="img" aria-label="${name.replace(/_/g, ' ').replace(/\+/g, '\\+')}" title=":${name.replace(/\+/g, '\\+')}:">[^<]{1,2}</span> state$`));
+      expect(html).not.toMatch(EMOJI);
+    }
+  });
+
+  it('says done, failed and warning with different symbols and colours', () => {
+    const mark = (name: string): string => renderMrkdwn(`:${name}:`, ctx);
+    expect(mark('white_check_mark')).toContain('mark-ok" role="img" aria-label="white check mark" title=":white_check_mark:">✓<');
+    expect(mark('x')).toContain('mark-bad" role="img" aria-label="x" title=":x:">✗<');
+    expect(mark('warning')).toContain('mark-warn" role="img" aria-label="warning" title=":warning:">⚠<');
+  });
+
+  it('draws a rich text emoji as a mark too, never as the emoji character', () => {
+    const html = renderBlocks([{ type: 'rich_text', block_id: 'r', elements: [{ type: 'rich_text_section', elements: [{ type: 'emoji', name: 'rocket', unicode: '1f680' }, { type: 'emoji', name: 'llama', unicode: '1f999' }] }] }], ctx);
+    expect(html).toContain('title=":rocket:">↑</span>');
+    expect(html).toContain(':llama:');
+    expect(html).not.toMatch(EMOJI);
+  });
+});
+
+describe('confirm dialogs', () => {
+  it('carry their text rendered like a message (mrkdwn formatted, escaped), for the page to place', () => {
+    const html = renderBlocks(
+      [
+        {
+          type: 'actions',
+          block_id: 'a',
+          elements: [
+            {
+              type: 'button',
+              action_id: 'destroy',
+              text: { type: 'plain_text', text: 'Destroy' },
+              confirm: {
+                title: { type: 'plain_text', text: 'Destroy environment?' },
+                text: { type: 'mrkdwn', text: 'Every server of `demo` will be *terminated* <script>' },
+                confirm: { type: 'plain_text', text: 'Destroy' },
+                deny: { type: 'plain_text', text: 'Keep it' },
+                style: 'danger',
+              },
+            },
+          ],
+        },
+      ],
+      ctx,
+    );
+    const attr = /data-confirm="([^"]*)"/.exec(html)?.[1] ?? '';
+    const confirm = JSON.parse(attr.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#39;/g, "'").replace(/&amp;/g, '&')) as Record<string, string>;
+    expect(confirm).toEqual({
+      title: 'Destroy environment?',
+      text: 'Every server of <code class="mk-code">demo</code> will be <b>terminated</b> &lt;script&gt;',
+      confirm: 'Destroy',
+      deny: 'Keep it',
+      style: 'danger',
+    });
   });
 });

@@ -1,4 +1,7 @@
 /** The console server: the page, the double mounted on the same port, and the page's JSON + SSE API. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SlackDouble } from '../../../../src/adapters/sandbox/slack-console/slack-double.js';
 import { startConsole, type ConsoleHandle } from '../../../../src/adapters/sandbox/slack-console/console-server.js';
@@ -148,6 +151,30 @@ describe('the page API', () => {
     expect(double.problems).toEqual([]);
   });
 
+  it('drops the modal and ephemerals of an earlier visit when the page loads (Slack closes them), for that person only', async () => {
+    await post('/console/command', { user: 'U0DEV', channel: 'C0GENERAL', text: '/server new left-open' });
+    await post('/console/command', { user: 'U0DEV', channel: 'C0GENERAL', text: '/server help' });
+    await post('/console/command', { user: 'U0LEAD', channel: 'C0GENERAL', text: '/server help' });
+    await double.waitFor(() => double.openViews('dana').length === 1 && double.ephemerals('lee').length === 1);
+    const before = await state('user=U0DEV&channel=C0GENERAL');
+    expect(before.modal).not.toBeNull();
+    expect(before.timeline).toContain('Only visible to you');
+
+    expect((await post('/console/loaded', { user: 'U0DEV' })).json).toEqual({ ok: true });
+    const after = await state('user=U0DEV&channel=C0GENERAL');
+    expect(after.modal).toBeNull();
+    expect(after.timeline).not.toContain('Only visible to you');
+    expect((await state('user=U0LEAD&channel=C0GENERAL')).timeline).toContain('Only visible to you');
+  });
+
+  it('answers a select sent with nothing picked in words a person understands', async () => {
+    await post('/console/command', { user: 'U0DEV', channel: 'C0GENERAL', text: '/server new unpicked' });
+    await double.waitFor(() => double.openViews('dana').length === 1);
+    const viewId = double.openViews('dana')[0]?.id;
+    const unpicked = await post('/console/action', { user: 'U0DEV', location: { type: 'view', viewId }, blockId: 'template', actionId: 'pick', values: {} });
+    expect(unpicked).toEqual({ status: 409, json: { ok: false, error: 'Pick a template' } });
+  });
+
   it('refuses what a page on another origin, or a bad body, would send', async () => {
     const cross = await fetch(`${consoleServer.url}/console/problems/clear`, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'http://evil.example' }, body: '{}' });
     expect(cross.status).toBe(403);
@@ -176,5 +203,24 @@ describe('the page API', () => {
     await readUntil('event: change');
     expect(received).toMatch(/event: change\ndata: \{"version":\d+,"kind":"messages"\}/);
     controller.abort();
+  });
+});
+
+describe('a console whose double keeps a data folder', () => {
+  it('writes the folder when it closes, so a restart shows the same channels', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'console-data-'));
+    const first = new SlackDouble({ signingSecret: SIGNING_SECRET, botToken: BOT_TOKEN, dataDir: dir });
+    const firstConsole = await startConsole({ double: first, port: 0 });
+    first.postAsUser({ user: 'dana', channel: 'general', text: 'before the restart' });
+    await firstConsole.close();
+
+    const second = new SlackDouble({ signingSecret: SIGNING_SECRET, botToken: BOT_TOKEN, dataDir: dir });
+    const secondConsole = await startConsole({ double: second, port: 0 });
+    try {
+      const res = await fetch(`${secondConsole.url}/console/state?user=U0DEV&channel=C0GENERAL`);
+      expect(((await res.json()) as ConsoleViewState).timeline).toContain('before the restart');
+    } finally {
+      await secondConsole.close();
+    }
   });
 });

@@ -141,6 +141,41 @@ describe.skipIf(!hasChromium && !process.env.CI)('the console in a browser', () 
     expect(pageErrors).toEqual([]);
   }, 30_000);
 
+  it('starts fresh on a reload as Slack does (no modal or ephemeral from before), and never toasts jargon', async () => {
+    await page.goto(`${consoleServer.url}/#user=U0DEV&channel=C0GENERAL`);
+    await expect.poll(() => page.getByTestId('conversation-title').textContent()).toBe('#general');
+    const composer = page.getByTestId('composer');
+    await composer.fill('/server help');
+    await composer.press('Enter');
+    await page.getByTestId('ephemeral').waitFor();
+    await composer.fill('/server new later');
+    await composer.press('Enter');
+    const modal = page.getByRole('dialog', { name: 'New environment' });
+    await modal.waitFor();
+
+    // Setting a dispatching select back to its prompt sends nothing, so there is nothing to complain about.
+    await modal.getByLabel('Template').selectOption({ label: 'Large API' });
+    await expect.poll(() => modal.textContent()).toContain('m5.large');
+    await modal.getByLabel('Template').selectOption({ label: 'Pick a template' });
+    await page.waitForTimeout(300);
+    expect(await page.locator('#toast').isVisible()).toBe(false);
+
+    // Leaving the page and coming back: Slack closes the modal and drops the ephemerals.
+    await page.reload();
+    await expect.poll(() => page.getByTestId('conversation-title').textContent()).toBe('#general');
+    await page.getByTestId('timeline').waitFor();
+    expect(await page.getByTestId('modal').count()).toBe(0);
+    expect(await page.getByTestId('ephemeral').count()).toBe(0);
+    expect(double.openViews('dana')).toEqual([]);
+    // A modal opened after the page loaded shows as usual.
+    await composer.fill('/server new after');
+    await composer.press('Enter');
+    await modal.waitFor();
+    await modal.getByRole('button', { name: 'Cancel' }).click();
+    await modal.waitFor({ state: 'detached' });
+    expect(pageErrors).toEqual([]);
+  }, 30_000);
+
   it('opens the App Home, which the bot publishes, and its button opens a modal', async () => {
     await page.goto(`${consoleServer.url}/#user=U0DEV&channel=C0GENERAL`);
     await page.getByTestId('sidebar-app').click();

@@ -151,6 +151,29 @@ describe('a slash command, its modal and the message it leads to', () => {
     double.assertNoProblems();
   });
 
+  it('says in words what to do when a select is sent without a pick, not which element type it is', async () => {
+    await double.slashCommand({ user: 'dana', channel: 'C0GENERAL', command: '/server', text: 'new unpicked' });
+    const [view] = await double.waitFor(() => (double.openViews('dana').length ? double.openViews('dana') : undefined));
+    const sentBefore = double.interactions.length;
+    const unpicked = double.sendBlockAction({ user: 'dana', location: { type: 'view', viewId: view!.id }, blockId: 'template', actionId: 'pick' });
+    // The select's own prompt, as a person reads it (the console shows this sentence as its toast).
+    await expect(unpicked).rejects.toThrow(/^Pick a template$/);
+    expect(double.interactions.length).toBe(sentBefore);
+  });
+
+  it('closes the modals a person had open when their client loads again, with no view_closed, as Slack does', async () => {
+    await double.slashCommand({ user: 'dana', channel: 'C0GENERAL', command: '/server', text: 'new left' });
+    await double.waitFor(() => double.openViews('dana').length === 1, { what: 'the modal' });
+    await double.slashCommand({ user: 'lee', channel: 'C0GENERAL', command: '/server', text: 'new stays' });
+    await double.waitFor(() => double.openViews('lee').length === 1, { what: "lee's modal" });
+    const closedBefore = app.seen.closed.length;
+    double.clientLoaded('dana');
+    expect(double.openViews('dana')).toEqual([]);
+    expect(double.openViews('lee')).toHaveLength(1); // someone else's screen is theirs
+    await settle();
+    expect(app.seen.closed.length).toBe(closedBefore);
+  });
+
   it('refuses a views.update with a stale hash (hash_conflict) without calling it a bug', async () => {
     await double.slashCommand({ user: 'dana', channel: 'C0GENERAL', command: '/server', text: 'new racy' });
     const [view] = await double.waitFor(() => (double.openViews('dana').length ? double.openViews('dana') : undefined));
@@ -214,6 +237,15 @@ describe('buttons, found by their label', () => {
     expect(double.ephemerals('lee')).toEqual([]);
     expect(double.calls.filter((c) => c.method === 'response_url')).toMatchObject([{ ok: true }]);
     double.assertNoProblems();
+  });
+
+  it('drops a person\'s ephemerals when their client loads again (Slack does not keep them), and no one else\'s', async () => {
+    await double.slashCommand({ user: 'dana', channel: '#general', command: '/server', text: 'help' });
+    await double.slashCommand({ user: 'lee', channel: '#general', command: '/server', text: 'help' });
+    await double.waitFor(() => double.ephemerals('dana').length === 1 && double.ephemerals('lee').length === 1, { what: 'both ephemerals' });
+    double.clientLoaded('dana');
+    expect(double.ephemerals('dana')).toEqual([]);
+    expect(double.ephemerals('lee')).toHaveLength(1);
   });
 
   it('says which buttons are visible when the label is not', async () => {

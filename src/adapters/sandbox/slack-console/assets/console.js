@@ -122,7 +122,7 @@
       var li = el('li');
       var a = el('a', { href: '#', 'data-go': item.kind === 'app' ? 'app' : item.id, 'data-testid': 'sidebar-' + (item.kind === 'app' ? 'app' : item.id) });
       if (item.kind === 'app') {
-        a.appendChild(el('span', { class: 'app-dot', 'aria-hidden': 'true' }, '🐭'));
+        a.appendChild(el('span', { class: 'app-dot', 'aria-hidden': 'true' }, 'D'));
         a.appendChild(document.createTextNode(item.label));
       } else {
         a.textContent = item.label;
@@ -233,6 +233,13 @@
     return c.value === '' ? null : c.value;
   }
 
+  /** A single select set back to its prompt: Slack sends the app nothing for that, so neither does the console. */
+  function nothingPicked(c) {
+    var kind = c.getAttribute('data-el');
+    var single = kind === 'static_select' || kind === 'external_select' || kind === 'radio_buttons';
+    return single && controlValue(c) === null;
+  }
+
   function collectValues(root) {
     var values = {};
     $$('[data-block-id][data-action-id][data-el]', root).forEach(function (c) {
@@ -268,20 +275,19 @@
 
   // ------------------------------------------------------------ confirm dialogs
 
-  function plain(t) { return t && typeof t.text === 'string' ? t.text : ''; }
-
+  /** `confirm` holds HTML fragments the server rendered (and escaped), as for messages: mrkdwn shows formatted. */
   function confirmDialog(confirm) {
     return new Promise(function (resolve) {
       var root = $('#confirm-root');
       root.textContent = '';
-      var box = el('div', { class: 'modal confirm', role: 'alertdialog', 'aria-modal': 'true', 'aria-labelledby': 'confirm-title', 'data-testid': 'confirm' });
+      var box = el('div', { class: 'modal confirm', role: 'alertdialog', 'aria-modal': 'true', 'aria-labelledby': 'confirm-title', 'aria-describedby': 'confirm-text', 'data-testid': 'confirm' });
       var head = el('header', { class: 'modal-head' });
-      head.appendChild(el('h2', { id: 'confirm-title' }, plain(confirm.title) || 'Are you sure?'));
+      head.appendChild(fragment('h2', { id: 'confirm-title' }, confirm.title));
       box.appendChild(head);
-      box.appendChild(el('div', { class: 'modal-body' }, plain(confirm.text)));
+      box.appendChild(fragment('div', { class: 'modal-body', id: 'confirm-text', 'data-testid': 'confirm-text' }, confirm.text));
       var foot = el('footer', { class: 'modal-foot' });
-      var deny = el('button', { type: 'button', class: 'btn' }, plain(confirm.deny) || 'Cancel');
-      var ok = el('button', { type: 'button', class: 'btn ' + (confirm.style === 'danger' ? 'btn-danger' : 'btn-primary') }, plain(confirm.confirm) || 'Yes');
+      var deny = fragment('button', { type: 'button', class: 'btn' }, confirm.deny);
+      var ok = fragment('button', { type: 'button', class: 'btn ' + (confirm.style === 'danger' ? 'btn-danger' : 'btn-primary') }, confirm.confirm);
       foot.appendChild(deny);
       foot.appendChild(ok);
       box.appendChild(foot);
@@ -299,6 +305,13 @@
       deny.addEventListener('click', function () { done(false); });
       ok.addEventListener('click', function () { done(true); });
     });
+  }
+
+  /** An element holding a fragment the server rendered. */
+  function fragment(tag, attrs, html) {
+    var e = el(tag, attrs);
+    e.innerHTML = html || '';
+    return e;
   }
 
   // ------------------------------------------------------------ events
@@ -324,9 +337,13 @@
     var t = ev.target;
     if (!(t instanceof window.Element)) return;
 
+    if (t.closest('#sidebar-toggle')) return setSidebarOpen(!$('.app').classList.contains('sidebar-open'));
+    if ($('.app').classList.contains('sidebar-open') && !t.closest('.sidebar')) setSidebarOpen(false);
+
     var go = t.closest('[data-go]');
     if (go) {
       ev.preventDefault();
+      setSidebarOpen(false);
       sel.channel = go.getAttribute('data-go');
       sel.thread = '';
       sel.tab = sel.channel === 'app' ? (sel.tab || 'messages') : '';
@@ -381,7 +398,7 @@
     var input = control.closest('[data-input-block]');
     if (input) {
       saveDraftSoon();
-      if (input.hasAttribute('data-dispatch')) sendAction(control, controlValue(control) || undefined);
+      if (input.hasAttribute('data-dispatch') && !nothingPicked(control)) sendAction(control, controlValue(control) || undefined);
       return;
     }
     var value = controlValue(control);
@@ -418,6 +435,12 @@
     }
   }
 
+  /** On a narrow screen the sidebar is a drawer over the conversation, opened by the Channels button. */
+  function setSidebarOpen(open) {
+    $('.app').classList.toggle('sidebar-open', open);
+    $('#sidebar-toggle').setAttribute('aria-expanded', String(open));
+  }
+
   /** Opening the Home tab is an event for the bot (app_home_opened), as in Slack. */
   function openHome() {
     post('/console/home', { user: sel.user });
@@ -445,16 +468,27 @@
     input.focus();
   }
 
-  var events = new EventSource('/console/events');
-  events.addEventListener('change', scheduleRefresh);
-  events.addEventListener('hello', scheduleRefresh);
-
   window.addEventListener('hashchange', function () {
     sel = readHash();
     timelineHtml = null;
     refresh();
   });
 
-  refresh();
+  /**
+   * Loading the page is a Slack client starting: the modals and ephemerals of
+   * an earlier visit are gone, as in Slack. Only then is the state drawn, so
+   * an old modal never flashes up.
+   */
+  function pageLoaded() {
+    return fetch('/console/loaded', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: sel.user }) })
+      .catch(function () { /* the first refresh says if the server is gone */ });
+  }
+
+  pageLoaded().then(function () {
+    var events = new EventSource('/console/events');
+    events.addEventListener('change', scheduleRefresh);
+    events.addEventListener('hello', scheduleRefresh);
+    refresh();
+  });
   input.focus();
 })();
