@@ -1,6 +1,7 @@
 /** The dependency rule of DESIGN.md: core/ imports nothing from adapters, config, SDKs or frameworks. */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import type { Node } from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..');
@@ -38,5 +39,33 @@ describe('architecture', () => {
     for (const f of unitFiles) {
       for (const spec of importsOf(join(root, f))) expect(heavy.test(spec), `${f} imports ${spec}`).toBe(false);
     }
+  });
+
+  it('the core holds no Slack syntax: its strings are plain words (the Slack layer writes the sentences)', async () => {
+    const ts = (await import('typescript')).default;
+    const slack = [
+      [/<@/, 'a mention'],
+      [/`/, 'a code mark'],
+      [/&(lt|gt|amp);/, 'an HTML escape'],
+      [/\/server\b/, 'a slash command'],
+      [/:[a-z_]+:(?!\/\/)/, 'an emoji shortcode'],
+      [/<https?:|<#[CG]/, 'a Slack link'],
+    ] as const;
+    const found: string[] = [];
+    for (const file of core) {
+      const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+      const visit = (node: Node): void => {
+        const text = ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node) ? node.text : undefined;
+        // Regular expressions and import paths are code, not words.
+        if (text !== undefined && !ts.isImportDeclaration(node.parent) && !ts.isExportDeclaration(node.parent)) {
+          for (const [pattern, what] of slack) {
+            if (pattern.test(text)) found.push(`${relative(root, file)}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1} ${what}: ${JSON.stringify(text.slice(0, 60))}`);
+          }
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+    expect(found).toEqual([]);
   });
 });

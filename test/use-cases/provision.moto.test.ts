@@ -157,7 +157,8 @@ describe('provisioning against moto', () => {
     const failed = (await w.repo.get(name))!;
     expect(failed.state).toBe('failed');
     expect(failed.failure).toMatchObject({ step: 'bootstrap', code: ErrorCodes.COMMAND_FAILED, from: 'bootstrapping', retryable: true, server: 0 });
-    expect(failed.failure?.reason).toMatch(/step `prepare` exited with code 2/);
+    expect(failed.failure?.reason).toMatch(/step prepare exited with code 2/);
+    expect(failed.failure?.params).toMatchObject({ step: 'prepare', exitCode: 2, server: 1 });
     expect(failed.failure?.output).toContain('E: package postgresql15 not found');
     expect(w.notifier.failures.map((e) => e.name)).toEqual([name]);
     expect(w.notifier.alerts.map((e) => e.name)).toEqual([name]);

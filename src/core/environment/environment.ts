@@ -45,8 +45,13 @@ export function failedStepOf(state: EnvironmentState): FailedStep {
 
 export interface Failure {
   step: FailedStep;
+  /** A stable code, and its parameters: what the chat tool makes its sentence from. */
   code: string;
+  params?: Record<string, string | number | boolean>;
+  /** The same in plain words, for logs and for a code without a sentence. */
   reason: string;
+  /** For a fault on Dormouse's side: the reference of the log line that says what went wrong inside. */
+  ref?: string;
   /** The last lines of the command's output, when a command failed. */
   output?: string;
   server?: number;

@@ -64,9 +64,5 @@ export function asDomainError(error: unknown): DomainError {
 }
 
 export function notFound(name: string): DomainError {
-  return new DomainError(
-    ErrorCodes.NOT_FOUND,
-    `There is no environment called \`${name}\`. \`/server list all\` shows every environment.`,
-    { name },
-  );
+  return new DomainError(ErrorCodes.NOT_FOUND, `There is no environment called ${name}.`, { name });
 }

@@ -102,9 +102,10 @@ export function assertTransition(name: string, from: EnvironmentState, to: Envir
   if (canTransition(from, to)) return;
   const allowed = TRANSITIONS[from];
   const next = allowed.length ? `From here it can be: ${allowed.join(', ')}.` : 'It cannot change any more.';
-  throw new DomainError(
-    ErrorCodes.INVALID_TRANSITION,
-    `\`${name}\` is ${describeState(from)}, so it cannot become ${to.replace('_', ' ')}. ${next}`,
-    { name, from, to },
-  );
+  throw new DomainError(ErrorCodes.INVALID_TRANSITION, `${name} is ${describeState(from)}, so it cannot become ${to.replace('_', ' ')}. ${next}`, {
+    name,
+    from,
+    to,
+    allowed: [...allowed],
+  });
 }

@@ -4,42 +4,52 @@ import { describeState, type EnvironmentState } from './lifecycle.js';
 export const NAME_MIN = 3;
 export const NAME_MAX = 40;
 
+/** Which rule a name breaks. */
+export type NameRule = 'empty' | 'too_short' | 'too_long' | 'first_letter' | 'alphabet' | 'trailing_dash' | 'double_dash';
+
 /**
  * Environment names become EC2 tags, DynamoDB keys, S3 prefixes and parts of
  * shell environment variables on servers, so they are kept to a small, safe
- * alphabet. Returns the first rule broken, as a sentence, or undefined.
+ * alphabet. Returns the first rule broken, or undefined.
  */
-export function nameProblem(raw: string): string | undefined {
-  const name = raw;
-  if (name.length === 0) return 'Give the environment a name, for example `/server new api-staging`.';
-  if (name.length < NAME_MIN) return `The name \`${clip(name)}\` is too short: use ${NAME_MIN} to ${NAME_MAX} characters.`;
-  if (name.length > NAME_MAX) return `The name is ${name.length} characters long: use at most ${NAME_MAX}.`;
-  if (!/^[a-z]/.test(name)) return `The name \`${clip(name)}\` must start with a lowercase letter.`;
-  if (!/^[a-z0-9-]+$/.test(name)) {
-    return `The name \`${clip(name)}\` may contain only lowercase letters, digits and dashes (no spaces, capitals, quotes or other symbols).`;
-  }
-  if (name.endsWith('-')) return `The name \`${name}\` must not end with a dash.`;
-  if (name.includes('--')) return `The name \`${name}\` must not contain two dashes in a row.`;
+export function nameProblem(name: string): NameRule | undefined {
+  if (name.length === 0) return 'empty';
+  if (name.length < NAME_MIN) return 'too_short';
+  if (name.length > NAME_MAX) return 'too_long';
+  if (!/^[a-z]/.test(name)) return 'first_letter';
+  if (!/^[a-z0-9-]+$/.test(name)) return 'alphabet';
+  if (name.endsWith('-')) return 'trailing_dash';
+  if (name.includes('--')) return 'double_dash';
   return undefined;
 }
 
+/** The rule in plain words (for logs; people read the chat tool's own sentence, made from the rule). */
+const RULE_TEXT: Record<NameRule, string> = {
+  empty: 'the name is empty',
+  too_short: `the name is shorter than ${NAME_MIN} characters`,
+  too_long: `the name is longer than ${NAME_MAX} characters`,
+  first_letter: 'the name does not start with a lowercase letter',
+  alphabet: 'the name has characters other than lowercase letters, digits and dashes',
+  trailing_dash: 'the name ends with a dash',
+  double_dash: 'the name has two dashes in a row',
+};
+
 export function assertValidName(name: string): void {
-  const problem = nameProblem(name);
-  if (problem) throw new DomainError(ErrorCodes.NAME_INVALID, problem, { name: clip(name) });
+  const rule = nameProblem(name);
+  if (rule) throw new DomainError(ErrorCodes.NAME_INVALID, `Invalid name: ${RULE_TEXT[rule]}.`, { rule, name: clip(name), length: name.length });
 }
 
-/** Shortens and neutralises user text before it is echoed back. */
+/** Shortens user text before it is echoed back, on one line. Escaping for a chat tool is that tool's adapter's job. */
 export function clip(text: string, max = 40): string {
   const short = text.length > max ? `${text.slice(0, max)}…` : text;
-  // No backticks or line breaks (it is shown inside `code`), no <…> (it could become a mention or link).
-  return short.replace(/[`\r\n\t]/g, ' ').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return short.replace(/[\r\n\t]/g, ' ');
 }
 
 /** The name is held by a live environment of someone (else). */
 export function nameTaken(name: string, holder: { owner: string; state: EnvironmentState }): DomainError {
   return new DomainError(
     ErrorCodes.NAME_TAKEN,
-    `\`${name}\` is already taken by <@${holder.owner}> (it is ${describeState(holder.state)}). Pick another name, or ask them to destroy it.`,
-    { name, owner: holder.owner },
+    `The name "${name}" is already taken by ${holder.owner} (it is ${describeState(holder.state)}).`,
+    { name, owner: holder.owner, state: holder.state },
   );
 }

@@ -1,6 +1,6 @@
 import { DomainError, ErrorCodes } from '../environment/errors.js';
 import { assertValidName, clip } from '../environment/name.rules.js';
-import { formatUsd, hourlyCost, type Template } from '../environment/template.js';
+import { hourlyCost, type Template } from '../environment/template.js';
 
 export const PURPOSE_MAX = 300;
 
@@ -31,29 +31,29 @@ export function validateRequest(input: RequestInput, catalogue: readonly Templat
 export function validateChoice(input: Omit<RequestInput, 'name'>, catalogue: readonly Template[]): Omit<ValidRequest, 'name'> {
   const template = catalogue.find((t) => t.name === input.template);
   if (!template) {
-    const known = catalogue.map((t) => `\`${t.name}\``).join(', ');
-    throw new DomainError(
-      ErrorCodes.TEMPLATE_UNKNOWN,
-      `There is no template called \`${clip(input.template)}\`. Pick one of: ${known} (\`/server templates\` describes them).`,
-      { template: clip(input.template) },
-    );
+    const known = catalogue.map((t) => t.name);
+    throw new DomainError(ErrorCodes.TEMPLATE_UNKNOWN, `There is no template called "${clip(input.template)}"; the templates are ${known.join(', ')}.`, {
+      template: clip(input.template),
+      known,
+    });
   }
   const count = input.count ?? template.servers.default;
   if (!Number.isInteger(count) || count < template.servers.min || count > template.servers.max) {
     const range = template.servers.min === template.servers.max ? `exactly ${template.servers.min}` : `${template.servers.min} to ${template.servers.max}`;
-    throw new DomainError(
-      ErrorCodes.COUNT_OUT_OF_RANGE,
-      `\`${template.name}\` environments have ${range} server${template.servers.max === 1 ? '' : 's'}; you asked for ${Number.isFinite(count) ? count : clip(String(input.count))}.`,
-      { count, min: template.servers.min, max: template.servers.max },
-    );
+    const asked = Number.isFinite(count) ? count : clip(String(input.count));
+    throw new DomainError(ErrorCodes.COUNT_OUT_OF_RANGE, `Template ${template.name} has ${range} servers; asked for ${asked}.`, {
+      template: template.name,
+      count: asked,
+      min: template.servers.min,
+      max: template.servers.max,
+    });
   }
   const instanceType = input.instanceType ?? template.instanceType;
   if (!(instanceType in template.instanceTypes)) {
-    const allowed = Object.entries(template.instanceTypes).map(([t, c]) => `\`${t}\` (${formatUsd(c)}/h)`).join(', ');
     throw new DomainError(
       ErrorCodes.INSTANCE_TYPE_NOT_ALLOWED,
-      `\`${template.name}\` servers can be ${allowed}; \`${clip(instanceType)}\` is not one of them.`,
-      { instanceType: clip(instanceType) },
+      `Template ${template.name} offers ${Object.keys(template.instanceTypes).join(', ')}; not ${clip(instanceType)}.`,
+      { template: template.name, instanceType: clip(instanceType), allowed: { ...template.instanceTypes } },
     );
   }
   const purpose = normalisePurpose(input.purpose ?? '');
@@ -65,11 +65,7 @@ export function normalisePurpose(raw: string): string {
   // eslint-disable-next-line no-control-regex
   const text = raw.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').trim();
   if (text.length > PURPOSE_MAX) {
-    throw new DomainError(
-      ErrorCodes.PURPOSE_INVALID,
-      `The purpose is ${text.length} characters long; keep it under ${PURPOSE_MAX} (a sentence is plenty).`,
-      { length: text.length },
-    );
+    throw new DomainError(ErrorCodes.PURPOSE_INVALID, `The purpose is ${text.length} characters long; at most ${PURPOSE_MAX}.`, { length: text.length });
   }
   return text;
 }
@@ -92,19 +88,19 @@ export function templateForFlags(flags: { count?: number | undefined; instanceTy
   if (flags.count !== undefined && !catalogue.some((t) => templateAllows(t, { count: flags.count }))) {
     const min = Math.min(...catalogue.map((t) => t.servers.min));
     const max = Math.max(...catalogue.map((t) => t.servers.max));
-    throw new DomainError(
-      ErrorCodes.COUNT_OUT_OF_RANGE,
-      `No template has ${Number.isFinite(flags.count) ? flags.count : clip(String(flags.count))} servers: they have ${min} to ${max}. \`/server templates\` shows each one's range.`,
-      { count: flags.count, min, max },
-    );
+    throw new DomainError(ErrorCodes.COUNT_OUT_OF_RANGE, `No template has ${flags.count} servers: they have ${min} to ${max}.`, { variant: 'no_template', count: flags.count, min, max });
   }
   if (flags.instanceType !== undefined && !catalogue.some((t) => templateAllows(t, { instanceType: flags.instanceType }))) {
-    const types = [...new Set(catalogue.flatMap((t) => Object.keys(t.instanceTypes)))].map((t) => `\`${t}\``).join(', ');
-    throw new DomainError(ErrorCodes.INSTANCE_TYPE_NOT_ALLOWED, `No template offers \`${clip(flags.instanceType)}\`; the types are ${types}.`, { instanceType: clip(flags.instanceType) });
+    const types = [...new Set(catalogue.flatMap((t) => Object.keys(t.instanceTypes)))];
+    throw new DomainError(ErrorCodes.INSTANCE_TYPE_NOT_ALLOWED, `No template offers ${clip(flags.instanceType)}; the types are ${types.join(', ')}.`, {
+      variant: 'no_template',
+      instanceType: clip(flags.instanceType),
+      types,
+    });
   }
-  throw new DomainError(
-    ErrorCodes.INPUT_INVALID,
-    `No template takes ${flags.count} servers of \`${clip(flags.instanceType ?? '')}\` together. \`/server templates\` shows what each one takes.`,
-    { count: flags.count, instanceType: clip(flags.instanceType ?? '') },
-  );
+  throw new DomainError(ErrorCodes.INPUT_INVALID, `No template takes ${flags.count} servers of ${clip(flags.instanceType ?? '')} together.`, {
+    variant: 'no_template_for_both',
+    count: flags.count,
+    instanceType: clip(flags.instanceType ?? ''),
+  });
 }

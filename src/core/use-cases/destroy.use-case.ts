@@ -6,7 +6,7 @@ import type { Clock, Logger } from '../ports/clock.port.js';
 import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
 import type { NotifierPort } from '../ports/notifier.port.js';
 import { LeaseLost, leaseLapsed, type HeldLease, type WorkflowRunner } from '../workflow/runner.js';
-import { assertMayManage, assertSameIncarnation, audit, failureReason, getTarget, tell, type Target } from './shared.js';
+import { assertMayManage, assertSameIncarnation, audit, failureOf, getTarget, tell, type Target } from './shared.js';
 
 /** How many times destroy looks for servers, when a launch may still be in flight. */
 const SWEEPS = 3;
@@ -110,9 +110,9 @@ export class DestroyFlow {
       if (error instanceof LeaseLost) throw error;
       const domain = asDomainError(error);
       deps.logger.warn({ err: error, environment: env.name }, 'destroy failed');
-      const reason = failureReason(domain, deps.logger, { environment: env.name });
-      env = await lease.fail({ step: 'destroy', code: domain.code, reason, retryable: true });
-      await audit(deps, env, 'state:failed', `Destroy failed: ${reason}`);
+      const recorded = failureOf(domain, deps.logger, { environment: env.name });
+      env = await lease.fail({ step: 'destroy', ...recorded, retryable: true });
+      await audit(deps, env, 'state:failed', `Destroy failed: ${recorded.reason}`);
       tell(deps.logger, () => deps.notifier.showProgress(env));
       tell(deps.logger, () => deps.notifier.failed(env));
       tell(deps.logger, () => deps.notifier.opsAlert(env));

@@ -17,7 +17,7 @@ import type { EnvironmentRepository } from '../ports/environment-repository.port
 import type { NotifierPort } from '../ports/notifier.port.js';
 import type { CommandResult, RemoteCommandPort } from '../ports/remote-command.port.js';
 import { LeaseLost, type HeldLease } from '../workflow/runner.js';
-import { audit, failureReason, tell, templateOf } from './shared.js';
+import { audit, failureOf, tell, templateOf } from './shared.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -61,7 +61,7 @@ export class ProvisionFlow {
         else if (env.state === 'bootstrapping') {
           env = await this.bootstrap(lease);
           if (env.state === 'provisioning' && ++relaunches > MAX_RELAUNCHES) {
-            throw new StepError('running', new DomainError(ErrorCodes.INSTANCE_LOST, 'Its servers kept disappearing while they were set up. Retry, or ask ops to look at the account.', {}, true));
+            throw new StepError('running', new DomainError(ErrorCodes.INSTANCE_LOST, 'Its servers kept disappearing while they were set up.', { variant: 'kept_disappearing' }, true));
           }
         } else return;
       }
@@ -285,7 +285,7 @@ export class ProvisionFlow {
       );
       if (result.status !== 'Success') throw new StepError('bootstrap', commandFailure(server, bootstrapStep, result), server.index);
       await lease.update((e) => ({ ...e, servers: e.servers.map((s) => (s.index === server.index ? { ...s, lastStep: bootstrapStep.name } : s)) }));
-      await audit(deps, env, `step:${bootstrapStep.name}`, `Server ${server.index + 1}: \`${bootstrapStep.name}\` finished in ${Math.round(result.durationMs / 100) / 10} s`);
+      await audit(deps, env, `step:${bootstrapStep.name}`, `Server ${server.index + 1}: ${bootstrapStep.name} finished in ${Math.round(result.durationMs / 100) / 10} s`);
     }
     const done = await lease.update((e) => {
       const next = finishStep(e, key, deps.clock.now(), `${steps.length} step${steps.length === 1 ? '' : 's'} done`);
@@ -318,19 +318,18 @@ export class ProvisionFlow {
     const stepError = error instanceof StepError ? error : undefined;
     const domain = asDomainError(stepError ? stepError.cause : error);
     deps.logger.warn({ err: domain, environment: lease.name }, 'provisioning failed');
-    const reason = failureReason(domain, deps.logger, { environment: lease.name });
+    const recorded = failureOf(domain, deps.logger, { environment: lease.name });
     const state = lease.environment.state;
     const env = await lease.fail({
       // An error outside a labelled step (the store, say) is put on the phase under way.
       step: stepError?.step ?? failedStepOf(state),
-      code: domain.code,
-      reason,
+      ...recorded,
       // Always offered: the cause (a quota, a template, capacity) may have been fixed by the time someone retries.
       retryable: true,
       ...(typeof domain.details.output === 'string' ? { output: domain.details.output } : {}),
       ...(stepError?.server !== undefined ? { server: stepError.server } : {}),
     });
-    await audit(deps, env, 'state:failed', `Failed at ${env.failure?.step}: ${reason}`);
+    await audit(deps, env, 'state:failed', `Failed at ${env.failure?.step}: ${recorded.reason}`);
     tell(deps.logger, () => deps.notifier.showProgress(env));
     tell(deps.logger, () => deps.notifier.failed(env));
     tell(deps.logger, () => deps.notifier.opsAlert(env));
@@ -360,18 +359,20 @@ class StepError extends Error {
 function commandFailure(server: ServerRecord, step: BootstrapStep, result: CommandResult): DomainError {
   // Shown in Slack and kept in the store: what looks like a secret is hidden first.
   const output = scrubSecrets([result.stdoutTail.trim(), result.stderrTail.trim()].filter(Boolean).join('\n').split('\n').slice(-15).join('\n'));
+  const where = { server: server.index + 1, instanceId: server.instanceId, step: step.name };
   if (result.status === 'TimedOut') {
     return new DomainError(
       ErrorCodes.COMMAND_TIMED_OUT,
-      `Server ${server.index + 1} (${server.instanceId}): step \`${step.name}\` did not finish within ${step.timeoutSeconds} s.`,
-      { output, step: step.name },
+      `Server ${where.server} (${server.instanceId}): step ${step.name} did not finish within ${step.timeoutSeconds} s.`,
+      { ...where, output, timeoutSeconds: step.timeoutSeconds },
       true,
     );
   }
+  const cancelled = result.status === 'Cancelled';
   return new DomainError(
     ErrorCodes.COMMAND_FAILED,
-    `Server ${server.index + 1} (${server.instanceId}): step \`${step.name}\` ${result.status === 'Cancelled' ? 'was cancelled' : `exited with code ${result.exitCode ?? '?'}`}.`,
-    { output, step: step.name, exitCode: result.exitCode },
+    `Server ${where.server} (${server.instanceId}): step ${step.name} ${cancelled ? 'was cancelled' : `exited with code ${result.exitCode ?? '?'}`}.`,
+    { ...where, output, exitCode: result.exitCode, cancelled },
     true,
   );
 }

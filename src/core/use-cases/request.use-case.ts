@@ -83,7 +83,7 @@ export class RequestEnvironment {
     const result = await deps.repo.create(deps.runner.leaseNew(draft));
     if (!result.created) return { environment: result.environment, created: false };
     const env = result.environment;
-    await audit({ ...deps, events: deps.repo }, env, 'requested', `Requested ${valid.count} × ${valid.instanceType} from \`${valid.template.name}\``, cmd.owner);
+    await audit({ ...deps, events: deps.repo }, env, 'requested', `Requested ${valid.count} × ${valid.instanceType} from ${valid.template.name}`, cmd.owner);
     deps.runner.adopt(env);
     tell(deps.logger, () => deps.notifier.showProgress(env));
     return { environment: env, created: true };

@@ -53,11 +53,17 @@ export class RetryEnvironment {
 
 /** Someone else's click landed first (or the failure changed meanwhile). */
 function alreadyRetried(env: Environment): DomainError {
-  const now = env.state === 'failed' ? 'it failed again' : `it is ${describeState(env.state)}`;
-  return new DomainError(ErrorCodes.INVALID_TRANSITION, `\`${env.name}\` is already being retried (${now}); its message shows the progress.`, { name: env.name, state: env.state });
+  return new DomainError(ErrorCodes.INVALID_TRANSITION, `${env.name} is already being retried; it is ${describeState(env.state)}.`, {
+    variant: 'already_retried',
+    name: env.name,
+    state: env.state,
+  });
 }
 
 function notRetryable(env: Environment): DomainError {
-  const what = env.state === 'failed' ? 'cannot be retried from where it failed; destroy it, or ask ops' : `is ${describeState(env.state)}, not failed: there is nothing to retry`;
-  return new DomainError(ErrorCodes.INVALID_TRANSITION, `\`${env.name}\` ${what}.`, { name: env.name, state: env.state });
+  return new DomainError(ErrorCodes.INVALID_TRANSITION, `${env.name} cannot be retried now; it is ${describeState(env.state)}.`, {
+    variant: 'not_retryable',
+    name: env.name,
+    state: env.state,
+  });
 }

@@ -10,11 +10,11 @@ import type { EnvironmentRepository } from '../ports/environment-repository.port
 export function templateOf(templates: readonly Template[], env: Environment): Template {
   const t = templates.find((x) => x.name === env.template);
   if (!t) {
-    throw new DomainError(
-      ErrorCodes.TEMPLATE_UNKNOWN,
-      `The template \`${env.template}\` of \`${env.name}\` is no longer in the catalogue; an admin must restore it, or destroy the environment.`,
-      { template: env.template },
-    );
+    throw new DomainError(ErrorCodes.TEMPLATE_UNKNOWN, `The template ${env.template} of ${env.name} is no longer in the catalogue.`, {
+      variant: 'removed',
+      template: env.template,
+      name: env.name,
+    });
   }
   return t;
 }
@@ -69,32 +69,29 @@ export async function getTarget(repo: Pick<EnvironmentRepository, 'get'>, target
 
 export function assertSameIncarnation(env: Environment, target: Target): void {
   if (target.id && ENVIRONMENT_ID.test(target.id) && target.id !== env.id) {
-    throw new DomainError(
-      ErrorCodes.STALE_ACTION,
-      `That button belongs to an earlier environment called \`${env.name}\`, which has ended; it does nothing to the one that has the name now. \`/server status ${env.name}\` shows it.`,
-      { name: env.name },
-    );
+    throw new DomainError(ErrorCodes.STALE_ACTION, `The action is about an earlier environment called ${env.name}, which has ended.`, { name: env.name });
   }
 }
 
 export function assertMayManage(env: Environment, actor: string, admins: readonly string[], verb: string): void {
   if (!mayManage(env, actor, admins)) {
-    throw new DomainError(
-      ErrorCodes.NOT_AUTHORIZED,
-      `Only <@${env.owner}> (the owner) or an admin can ${verb} \`${env.name}\`. Ask them in a thread, or ask ops.`,
-      { name: env.name, actor },
-    );
+    throw new DomainError(ErrorCodes.NOT_AUTHORIZED, `Only the owner (${env.owner}) or an admin can ${verb} ${env.name}.`, { name: env.name, actor, owner: env.owner, verb });
   }
 }
 
 /**
- * The reason a failure records, for people: the error's sentence, and for a
+ * What a failure records of its error, for people: the code, its parameters
+ * (the chat tool makes its sentence from them) and plain words; and for a
  * fault on Dormouse's side (the store, the cloud, a bug) a reference to the
  * log line that holds what went wrong inside.
  */
-export function failureReason(error: DomainError, logger: Logger, facts: Record<string, unknown>): string {
-  if (!isOurFault(error)) return error.message;
+export function failureOf(error: DomainError, logger: Logger, facts: Record<string, unknown>): { code: string; reason: string; params: Record<string, string | number | boolean>; ref?: string } {
+  const params: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(error.details)) {
+    if (k !== 'output' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) params[k] = v;
+  }
+  if (!isOurFault(error)) return { code: error.code, reason: error.message, params };
   const ref = newReference();
   logger.error({ err: error.cause ?? error, ref, code: error.code, details: error.details, ...facts }, 'a flow failed on our side');
-  return `${error.message} (ref ${ref})`;
+  return { code: error.code, reason: error.message, params, ref };
 }

@@ -26,7 +26,7 @@
  *   B                        lease lapses ─ sweep: take token 4 ✔ ─ write ✔ ─ write ✔ …
  * ──────────────────────────────────────────────────────────────────────────────────────> time
  */
-import { DomainError, ErrorCodes, asDomainError, isDomainError } from '../environment/errors.js';
+import { ErrorCodes, asDomainError, isDomainError, notFound } from '../environment/errors.js';
 import { newReference } from '../environment/reference.js';
 import { fail, failedStepOf, type Environment, type Failure } from '../environment/environment.js';
 import { flowOf, isTransitional, TRANSITIONAL_STATES, type FlowName } from '../environment/lifecycle.js';
@@ -101,7 +101,7 @@ export class WorkflowRunner {
     let pending: string | undefined;
     for (let attempt = 1; ; attempt++) {
       const current = await this.deps.repo.get(name);
-      if (!current) throw new DomainError(ErrorCodes.NOT_FOUND, `There is no environment called \`${name}\`.`, { name });
+      if (!current) throw notFound(name);
       // An earlier try landed though its answer was lost: it is ours, and it changed the environment.
       if (pending && current.writeId === pending) return this.begun(current);
       const next = change(current);
@@ -227,7 +227,7 @@ export class WorkflowRunner {
         const ref = newReference();
         log.error({ err: error, ref }, 'flow failed with an error it did not record');
         await lease
-          .fail({ step: failedStepOf(lease.environment.state), code: asDomainError(error).code, reason: `It stopped on an unexpected error (ref ${ref}).`, retryable: true })
+          .fail({ step: failedStepOf(lease.environment.state), code: asDomainError(error).code, reason: 'It stopped on an unexpected error.', ref, retryable: true })
           .catch((err: unknown) => log.warn({ err }, 'could not record the failure'));
       }
     } finally {

@@ -6,7 +6,6 @@
  * its story is told once. Slack failing (500, 429) is retried.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WebClient } from '@slack/web-api';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,12 +41,11 @@ afterAll(async () => {
 async function replicas(n = 2) {
   const name = `notifier-${++table}`;
   await ensureTable(client, name);
-  const doc = DynamoDBDocumentClient.from(client);
   const stored = new Map<string, Environment>();
   const make = (holder: string) =>
     new SlackNotifier({
       client: new WebClient(TOKEN, { slackApiUrl: double.apiUrl, retryConfig: { retries: 3, factor: 1, minTimeout: 10, maxTimeout: 20 } }),
-      ledger: new DynamoDbMessageLedger(doc, name, systemClock),
+      ledger: new DynamoDbMessageLedger(client, name, systemClock),
       load: async (envName) => stored.get(envName),
       opsChannel: 'C0OPS',
       logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),

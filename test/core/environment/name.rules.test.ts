@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { assertValidName, nameProblem } from '../../../src/core/environment/name.rules.js';
-import { ErrorCodes } from '../../../src/core/environment/errors.js';
+import { ErrorCodes, type DomainError } from '../../../src/core/environment/errors.js';
+import { errorSentence } from '../../../src/adapters/slack/text/errors.text.js';
+
+/** The words a person reads for the error thrown (the core gives the rule; the Slack layer the sentence). */
+function sentenceOf(name: string): string {
+  try {
+    assertValidName(name);
+  } catch (e) {
+    return errorSentence(e as DomainError);
+  }
+  throw new Error(`${name} was accepted`);
+}
 
 describe('environment name rules', () => {
   it.each(['api-staging', 'abc', 'a1b', 'x'.repeat(40), 'web-2', 'a-b-c'])('accepts %s', (name) => {
@@ -25,13 +36,14 @@ describe('environment name rules', () => {
     ['api-', /must not end with a dash/],
     ['api--x', /two dashes/],
   ])('rejects %j: %s', (name, rule) => {
-    expect(nameProblem(name)).toMatch(rule);
+    expect(nameProblem(name)).toBeDefined();
     expect(() => assertValidName(name)).toThrowError(expect.objectContaining({ code: ErrorCodes.NAME_INVALID }));
+    expect(sentenceOf(name)).toMatch(rule);
   });
 
   it('does not echo 10 KB of junk back', () => {
     const junk = 'a'.repeat(10_000);
-    const problem = nameProblem(junk) ?? '';
-    expect(problem.length).toBeLessThan(200);
+    expect(sentenceOf(junk).length).toBeLessThan(200);
+    expect(sentenceOf(`A${'b'.repeat(10_000)}`).length).toBeLessThan(200);
   });
 });

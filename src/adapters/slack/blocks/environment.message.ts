@@ -2,6 +2,7 @@
 import type { Environment } from '../../../core/environment/environment.js';
 import { formatUsd } from '../../../core/environment/template.js';
 import { availableActions } from '../../../core/environment/lifecycle.js';
+import { failureSentence } from '../text/errors.text.js';
 import { environmentValue, Ids } from '../ids.js';
 import { esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate } from './text.js';
 
@@ -35,7 +36,7 @@ export function environmentBlocks(env: Environment): Block[] {
   }
   if (env.state === 'failed' && env.failure) {
     const f = env.failure;
-    let text = `:warning: *Failed while ${failedStepLabel(f.step)}* (${tryLabel(env)}): ${esc(f.reason)}\n\`${f.code}\``;
+    let text = `:warning: *Failed while ${failedStepLabel(f.step)}* (${tryLabel(env)}): ${failureSentence(f)}\n\`${f.code}\``;
     if (f.output) text += `\n\`\`\`${esc(truncate(f.output, 2000))}\`\`\``;
     blocks.push({ type: 'section', text: md(text) });
   }
@@ -97,7 +98,7 @@ export function opsAlertBlocks(env: Environment): Block[] {
     {
       type: 'section',
       text: md(
-        `:rotating_light: *${env.name}* (<@${env.owner}>, \`${env.template}\`, ${serverCount(env)}) failed while *${failedStepLabel(f?.step ?? 'unknown')}* (${tryLabel(env)}).\n${esc(f?.reason ?? 'No reason recorded.')}\n\`${f?.code ?? 'UNKNOWN'}\``,
+        `:rotating_light: *${env.name}* (<@${env.owner}>, \`${env.template}\`, ${serverCount(env)}) failed while *${failedStepLabel(f?.step ?? 'unknown')}* (${tryLabel(env)}).\n${f ? failureSentence(f) : 'No reason recorded.'}\n\`${f?.code ?? 'UNKNOWN'}\``,
       ),
     },
   ];
@@ -118,7 +119,7 @@ export function opsAlertBlocks(env: Environment): Block[] {
 
 export function ownerFailureText(env: Environment): string {
   const f = env.failure;
-  return `:red_circle: \`${env.name}\` failed while ${failedStepLabel(f?.step ?? 'unknown')} (${tryLabel(env)}): ${esc(f?.reason ?? '')} Ops have been alerted. Use *Retry* on its message, or \`/server destroy ${env.name}\`.`;
+  return `:red_circle: \`${env.name}\` failed while ${failedStepLabel(f?.step ?? 'unknown')} (${tryLabel(env)}): ${f ? failureSentence(f) : ''} Ops have been alerted. Use *Retry* on its message, or \`/server destroy ${env.name}\`.`;
 }
 
 /** A note in the environment's thread: where it has got to, and once ready, how to connect to each server. */

@@ -3,6 +3,7 @@ import type { Environment } from '../../../core/environment/environment.js';
 import type { AuditEvent } from '../../../core/ports/environment-repository.port.js';
 import { formatUsd, type Template } from '../../../core/environment/template.js';
 import { environmentValue, Ids } from '../ids.js';
+import { failureSentence } from '../text/errors.text.js';
 import type { Block } from './environment.message.js';
 import { age, esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate } from './text.js';
 
@@ -63,7 +64,7 @@ export function statusReply(env: Environment, events: AuditEvent[], now: Date): 
     });
   }
   if (env.failure) {
-    blocks.push({ type: 'section', text: md(`:warning: Failed at \`${env.failure.step}\`: ${esc(env.failure.reason)}`) });
+    blocks.push({ type: 'section', text: md(`:warning: Failed at \`${env.failure.step}\`: ${failureSentence(env.failure)}`) });
   }
   if (env.progress.length) blocks.push({ type: 'section', text: md(env.progress.map(stepLine).join('\n')) });
   if (events.length) {

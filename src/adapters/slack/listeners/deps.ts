@@ -3,6 +3,7 @@ import type { UseCases } from '../../../core/use-cases/index.js';
 import { asDomainError, isOurFault } from '../../../core/environment/errors.js';
 import { newReference } from '../../../core/environment/reference.js';
 import { errorReply, type Reply } from '../blocks/replies.js';
+import { errorSentence } from '../text/errors.text.js';
 
 export interface ListenerDeps {
   useCases: UseCases;
@@ -19,7 +20,7 @@ export interface ListenerDeps {
  */
 export function replyForError(error: unknown, logger: Logger, outcome?: string): Reply {
   const domain = asDomainError(error);
-  if (!isOurFault(error)) return errorReply(outcome ? `${domain.message} ${outcome}` : domain.message);
+  if (!isOurFault(error)) return errorReply(outcome ? `${errorSentence(domain)} ${outcome}` : errorSentence(domain));
   const ref = newReference();
   logger.error({ err: error, ref, code: domain.code, details: domain.details }, 'a request failed on our side');
   const what = domain.code === 'STORE.ERROR' ? 'Dormouse could not reach its database just now' : domain.code === 'CLOUD.ERROR' ? 'AWS did not answer as expected' : 'Something went wrong inside Dormouse';

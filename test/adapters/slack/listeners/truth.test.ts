@@ -87,8 +87,8 @@ describe('replyForError', () => {
 
   it('a problem with what the person asked is its own sentence, without a reference', () => {
     const { logger, lines } = recordingLogger();
-    const reply = replyForError(new DomainError(ErrorCodes.NAME_TAKEN, '`x` is already taken by <@U1>.'), logger);
-    expect(reply.text).toBe(':warning: `x` is already taken by <@U1>.');
+    const reply = replyForError(new DomainError(ErrorCodes.NAME_TAKEN, 'The name "x" is taken.', { name: 'x', owner: 'U1', state: 'ready' }), logger);
+    expect(reply.text).toBe(':warning: `x` is already taken by <@U1> (it is ready). Pick another name, or ask them to destroy it.');
     expect(lines).toHaveLength(0);
   });
 });

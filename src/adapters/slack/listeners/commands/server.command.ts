@@ -10,6 +10,7 @@ import { clip } from '../../../../core/environment/name.rules.js';
 import { parseServerCommand } from '../../command-parser.js';
 import { helpReply, type Reply } from '../../blocks/replies.js';
 import { replier } from '../../reply.js';
+import { code } from '../../text/errors.text.js';
 import { replyForError, type ListenerDeps } from '../deps.js';
 import { SUBCOMMANDS } from './server/index.js';
 
@@ -27,7 +28,7 @@ export function serverCommand(deps: ListenerDeps) {
       if (!parsed.ok) return void (await reply(helpReply(`:warning: ${parsed.problem}`)));
       // Own properties only: `/server constructor` is not a subcommand.
       const run = Object.hasOwn(SUBCOMMANDS, parsed.sub) ? SUBCOMMANDS[parsed.sub] : undefined;
-      if (!run) return void (await reply(helpReply(`:warning: \`${clip(parsed.sub, 30)}\` is not a \`/server\` command.`)));
+      if (!run) return void (await reply(helpReply(`:warning: ${code(clip(parsed.sub, 30))} is not a \`/server\` command.`)));
       await run({ deps, command, client, log, args: parsed.args, flags: parsed.flags, reply, onFault: (o) => (outcome = o) });
     } catch (error) {
       const happened = isOurFault(error) ? await (outcome?.() ?? Promise.resolve('Nothing was changed.')) : undefined;

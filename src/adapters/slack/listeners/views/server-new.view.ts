@@ -8,7 +8,8 @@
  * the request's id, so a form sent twice creates one environment.
  */
 import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
-import { ErrorCodes, isDomainError } from '../../../../core/environment/errors.js';
+import { ErrorCodes, isDomainError, type DomainError } from '../../../../core/environment/errors.js';
+import { errorSentence, plainSentence } from '../../text/errors.text.js';
 import { noticeModal } from '../../blocks/notice.modal.js';
 import { blockIdFor, readRequestMetadata, readRequestModal, requestModal, type FormProblem } from '../../blocks/request.modal.js';
 import { replyForError, type ListenerDeps } from '../deps.js';
@@ -42,7 +43,7 @@ export function serverNewView(deps: ListenerDeps) {
       const field = fieldOf(error);
       if (!field) throw error;
       // Form errors are plain text.
-      await ack({ response_action: 'errors', errors: { [blockIdFor(field, template)]: (error as Error).message.replace(/`/g, '') } });
+      await ack({ response_action: 'errors', errors: { [blockIdFor(field, template)]: plainSentence(error as DomainError) } });
       return;
     }
     await ack({ response_action: 'update', view: noticeModal(`Recording your request for \`${form.name}\`…`, FORM_TITLE) });
@@ -61,7 +62,7 @@ export function serverNewView(deps: ListenerDeps) {
       next = noticeModal(sentence, FORM_TITLE);
     } catch (error) {
       const field = fieldOf(error);
-      sentence = field ? (error as Error).message : replyForError(error, log).text;
+      sentence = field ? errorSentence(error as DomainError) : replyForError(error, log).text;
       next = field
         ? requestModal(templates, { name: form.name, ...(template ? { template } : {}), ...(form.count ? { count: form.count } : {}), ...(form.instanceType ? { instanceType: form.instanceType } : {}), purpose: form.purpose }, metadata, { field, text: sentence })
         : noticeModal(sentence, FORM_TITLE);

@@ -12,7 +12,7 @@ export const newSubcommand: Subcommand = async ({ deps, command, client, log, ar
   }
   const name = args[0] ?? '';
   if (flags.count !== undefined && !/^\d{1,3}$/.test(flags.count)) {
-    throw new DomainError(ErrorCodes.COUNT_OUT_OF_RANGE, `\`--count\` takes a whole number of servers; \`${clip(flags.count)}\` is not one.`);
+    throw new DomainError(ErrorCodes.COUNT_OUT_OF_RANGE, `--count takes a whole number of servers; ${clip(flags.count)} is not one.`, { variant: 'not_a_number', value: clip(flags.count) });
   }
   const count = flags.count === undefined ? undefined : Number(flags.count);
   const input = { name, template: flags.template ?? '', count, instanceType: flags.type, purpose: flags.purpose };

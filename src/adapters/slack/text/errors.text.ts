@@ -1,0 +1,106 @@
+/**
+ * What people read when something they asked cannot be done: the one place
+ * that turns the core's error codes and parameters into Slack sentences
+ * (mentions, `code`, the commands to type). The console, DMs, the Home tab
+ * and answers all take their words from here. A code without a sentence here
+ * is shown as the core's own plain message, escaped.
+ */
+import type { DomainError } from '../../../core/environment/errors.js';
+import { describeState, type EnvironmentState } from '../../../core/environment/lifecycle.js';
+import { NAME_MAX, NAME_MIN } from '../../../core/environment/name.rules.js';
+import { formatUsd } from '../../../core/environment/template.js';
+import { PURPOSE_MAX } from '../../../core/policies/request.policy.js';
+import { esc } from '../blocks/text.js';
+
+type Params = Record<string, unknown>;
+
+/** A value shown as `code`: escaped, and unable to close the code span. */
+export const code = (value: unknown): string => `\`${esc(String(value)).replace(/`/g, "'")}\``;
+const mention = (user: unknown): string => (typeof user === 'string' && /^[UW][A-Z0-9]+$/.test(user) ? `<@${user}>` : 'someone');
+const list = (values: unknown): string[] => (Array.isArray(values) ? values.map(String) : []);
+const state = (s: unknown): string => describeState(s as EnvironmentState);
+
+const NAME_RULES: Record<string, (p: Params) => string> = {
+  empty: () => `Give the environment a name, for example ${code('/server new api-staging')}.`,
+  too_short: (p) => `The name ${code(p.name)} is too short: use ${NAME_MIN} to ${NAME_MAX} characters.`,
+  too_long: (p) => `The name is ${String(p.length)} characters long: use at most ${NAME_MAX}.`,
+  first_letter: (p) => `The name ${code(p.name)} must start with a lowercase letter.`,
+  alphabet: (p) => `The name ${code(p.name)} may contain only lowercase letters, digits and dashes (no spaces, capitals, quotes or other symbols).`,
+  trailing_dash: (p) => `The name ${code(p.name)} must not end with a dash.`,
+  double_dash: (p) => `The name ${code(p.name)} must not contain two dashes in a row.`,
+};
+
+const SENTENCES: Record<string, (p: Params) => string | undefined> = {
+  'ENVIRONMENT.NAME_INVALID': (p) => NAME_RULES[String(p.rule)]?.(p),
+  'ENVIRONMENT.NAME_TAKEN': (p) => `${code(p.name)} is already taken by ${mention(p.owner)} (it is ${state(p.state)}). Pick another name, or ask them to destroy it.`,
+  'ENVIRONMENT.NOT_FOUND': (p) => `There is no environment called ${code(p.name)}. ${code('/server list all')} shows every environment.`,
+  'ENVIRONMENT.NOT_AUTHORIZED': (p) => `Only ${mention(p.owner)} (the owner) or an admin can ${String(p.verb)} ${code(p.name)}. Ask them in a thread, or ask ops.`,
+  'ENVIRONMENT.STALE_ACTION': (p) =>
+    `That button belongs to an earlier environment called ${code(p.name)}, which has ended; it does nothing to the one that has the name now. ${code(`/server status ${String(p.name)}`)} shows it.`,
+  'ENVIRONMENT.INVALID_TRANSITION': (p) => {
+    switch (p.variant) {
+      case 'already_retried':
+        return `${code(p.name)} is already being retried (${p.state === 'failed' ? 'it failed again' : `it is ${state(p.state)}`}); its message shows the progress.`;
+      case 'not_retryable':
+        return p.state === 'failed'
+          ? `${code(p.name)} cannot be retried from where it failed; destroy it, or ask ops.`
+          : `${code(p.name)} is ${state(p.state)}, not failed: there is nothing to retry.`;
+      default: {
+        const allowed = list(p.allowed);
+        const next = allowed.length ? `From here it can be: ${allowed.join(', ')}.` : 'It cannot change any more.';
+        return `${code(p.name)} is ${state(p.from)}, so it cannot become ${String(p.to).replace('_', ' ')}. ${next}`;
+      }
+    }
+  },
+  'REQUEST.TEMPLATE_UNKNOWN': (p) =>
+    p.variant === 'removed'
+      ? `The template ${code(p.template)} of ${code(p.name)} is no longer in the catalogue; an admin must restore it, or destroy the environment.`
+      : `There is no template called ${code(p.template)}. Pick one of: ${list(p.known).map(code).join(', ')} (${code('/server templates')} describes them).`,
+  'REQUEST.COUNT_OUT_OF_RANGE': (p) => {
+    if (p.variant === 'not_a_number') return `${code('--count')} takes a whole number of servers; ${code(p.value)} is not one.`;
+    if (p.variant === 'no_template') return `No template has ${String(p.count)} servers: they have ${String(p.min)} to ${String(p.max)}. ${code('/server templates')} shows each one's range.`;
+    const range = p.min === p.max ? `exactly ${String(p.min)}` : `${String(p.min)} to ${String(p.max)}`;
+    return `${code(p.template)} environments have ${range} server${p.max === 1 ? '' : 's'}; you asked for ${String(p.count)}.`;
+  },
+  'REQUEST.INSTANCE_TYPE_NOT_ALLOWED': (p) => {
+    if (p.variant === 'no_template') return `No template offers ${code(p.instanceType)}; the types are ${list(p.types).map(code).join(', ')}.`;
+    const allowed = Object.entries((p.allowed ?? {}) as Record<string, number>).map(([t, c]) => `${code(t)} (${formatUsd(c)}/h)`).join(', ');
+    return `${code(p.template)} servers can be ${allowed}; ${code(p.instanceType)} is not one of them.`;
+  },
+  'REQUEST.INPUT_INVALID': (p) =>
+    p.variant === 'no_template_for_both'
+      ? `No template takes ${String(p.count)} servers of ${code(p.instanceType)} together. ${code('/server templates')} shows what each one takes.`
+      : undefined,
+  'REQUEST.PURPOSE_INVALID': (p) => `The purpose is ${String(p.length)} characters long; keep it under ${PURPOSE_MAX} (a sentence is plenty).`,
+  'COMMAND.TIMED_OUT': (p) => `Server ${String(p.server)} (${code(p.instanceId)}): step ${code(p.step)} did not finish within ${String(p.timeoutSeconds)} s.`,
+  'COMMAND.FAILED': (p) =>
+    `Server ${String(p.server)} (${code(p.instanceId)}): step ${code(p.step)} ${p.cancelled ? 'was cancelled' : `exited with code ${String(p.exitCode ?? '?')}`}.`,
+  'COMPUTE.INSTANCE_LOST': (p) => (p.variant === 'kept_disappearing' ? 'Its servers kept disappearing while they were set up. Retry, or ask ops to look at the account.' : undefined),
+};
+
+/** The sentence for an error the person can act on (a problem with what they asked, or where it got to). */
+export function errorSentence(error: DomainError): string {
+  return sentenceFor(error.code, error.details) ?? esc(error.message);
+}
+
+/** The sentence for a code and its parameters (a failure record keeps both), if there is one. */
+export function sentenceFor(errorCode: string, params: Params = {}): string | undefined {
+  return SENTENCES[errorCode]?.(params);
+}
+
+/** Why an environment failed, from its failure record: the sentence for its code, or its plain reason; and the reference ops search the logs for. */
+export function failureSentence(f: { code: string; params?: Params | undefined; reason: string; ref?: string | undefined }): string {
+  const sentence = sentenceFor(f.code, f.params ?? {}) ?? esc(f.reason);
+  return f.ref ? `${sentence} (ref ${code(f.ref)})` : sentence;
+}
+
+/** Form errors are plain text: the sentence without Slack's marks. */
+export function plainSentence(error: DomainError): string {
+  return errorSentence(error)
+    .replace(/`/g, '')
+    .replace(/<@([UW][A-Z0-9]+)>/g, '@$1')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
