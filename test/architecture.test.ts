@@ -68,4 +68,15 @@ describe('architecture', () => {
     }
     expect(found).toEqual([]);
   });
+
+  it('Block Kit is typed at the Slack boundary: no cast switches the type checks off there', () => {
+    const slack = files(join(root, 'src/adapters/slack'));
+    expect(slack.length).toBeGreaterThan(20);
+    const casts = slack.flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (/\bas (never|any)\b|as unknown as/.test(line) ? [`${relative(root, f)}:${i + 1}: ${line.trim().slice(0, 80)}`] : [])),
+    );
+    expect(casts).toEqual([]);
+  });
 });

@@ -106,7 +106,7 @@ export class SlackNotifier implements NotifierPort {
     if (!channel) return Promise.resolve();
     const id = env.failure?.at ?? String(env.version);
     return this.once(env, `ops:failed:${id}`, async () => {
-      const res = await this.deps.client.chat.postMessage({ channel, text: `${env.name} failed: ${env.failure?.reason ?? 'unknown reason'}`, blocks: opsAlertBlocks(env) as never });
+      const res = await this.deps.client.chat.postMessage({ channel, text: `${env.name} failed: ${env.failure?.reason ?? 'unknown reason'}`, blocks: opsAlertBlocks(env) });
       // Remembered, so that once someone acts (here, on the message, or with a command) the alert says so and its buttons go.
       if (res.ts) await this.deps.ledger.recordAlert(ledgerKey(env), { id, message: { channel: res.channel ?? channel, ts: res.ts }, summary: alertSummary(env) });
       return true;
@@ -162,7 +162,7 @@ export class SlackNotifier implements NotifierPort {
     for (const alert of open.filter((a) => a.id !== current)) {
       if (!(await ledger.closeAlert(key, alert.id))) continue;
       const handled = handledText(env, clock.now());
-      await client.chat.update({ channel: alert.message.channel, ts: alert.message.ts, text: `${alert.summary} ${handled}`, blocks: opsAlertHandledBlocks(alert.summary, handled) as never });
+      await client.chat.update({ channel: alert.message.channel, ts: alert.message.ts, text: `${alert.summary} ${handled}`, blocks: opsAlertHandledBlocks(alert.summary, handled) });
     }
   }
 
@@ -186,7 +186,7 @@ export class SlackNotifier implements NotifierPort {
       where = claim.message;
     }
     try {
-      await client.chat.update({ channel: where.channel, ts: where.ts, text, blocks: blocks as never });
+      await client.chat.update({ channel: where.channel, ts: where.ts, text, blocks: blocks });
     } catch (err) {
       if (!isGone(err)) throw err;
       // Deleted in Slack (or a sandbox console restarted without its history): post it again, with its story.
@@ -204,7 +204,7 @@ export class SlackNotifier implements NotifierPort {
     const { client } = this.deps;
     if (env.channel) {
       try {
-        const res = await client.chat.postMessage({ channel: env.channel, text, blocks: blocks as never });
+        const res = await client.chat.postMessage({ channel: env.channel, text, blocks: blocks });
         if (res.ts && res.channel) return { channel: res.channel, ts: res.ts };
       } catch (err) {
         const code = (err as { data?: { error?: string } }).data?.error;
@@ -213,7 +213,7 @@ export class SlackNotifier implements NotifierPort {
       }
     }
     const channel = await this.dmChannel(env.owner);
-    const res = await client.chat.postMessage({ channel, text, blocks: blocks as never });
+    const res = await client.chat.postMessage({ channel, text, blocks: blocks });
     if (!res.ts) throw new Error('chat.postMessage answered without a ts');
     return { channel: res.channel ?? channel, ts: res.ts };
   }

@@ -1,4 +1,5 @@
 /** The one message per environment, updated in place as it moves. Pure. */
+import type { types } from '@slack/bolt';
 import type { Environment } from '../../../core/environment/environment.js';
 import { formatUsd } from '../../../core/environment/template.js';
 import { availableActions } from '../../../core/environment/lifecycle.js';
@@ -6,7 +7,8 @@ import { failureSentence } from '../text/errors.text.js';
 import { environmentValue, Ids } from '../ids.js';
 import { esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate } from './text.js';
 
-export type Block = Record<string, unknown>;
+/** A Block Kit block, as Slack's own types describe it: the builders are type-checked at the boundary. */
+export type Block = types.KnownBlock;
 
 export function environmentText(env: Environment): string {
   return `${env.name} is ${stateLabel(env.state)}`;
@@ -42,7 +44,7 @@ export function environmentBlocks(env: Environment): Block[] {
   }
   // The buttons follow the transition table: what this state may become.
   const can = availableActions(env);
-  const actions: Block[] = [];
+  const actions: types.Button[] = [];
   if (can.retry) {
     actions.push({ type: 'button', text: plain('Retry', 75), action_id: Ids.action.retry, value: environmentValue(env), style: 'primary' });
   }
@@ -60,7 +62,7 @@ export function environmentBlocks(env: Environment): Block[] {
   return blocks;
 }
 
-export function destroyConfirmDialog(name: string): Block {
+export function destroyConfirmDialog(name: string): types.ConfirmationDialog {
   return {
     title: plain('Destroy environment?', 100),
     text: md(`Every server of \`${name}\` will be terminated. This cannot be undone.`),

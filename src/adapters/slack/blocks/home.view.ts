@@ -1,11 +1,12 @@
 /** The App Home tab: the person's environments. Pure. */
+import type { types } from '@slack/bolt';
 import type { Environment } from '../../../core/environment/environment.js';
 import type { Block } from './environment.message.js';
 import { age, md, plain, serverCount, stateEmoji, stateLabel, truncate } from './text.js';
 
 const MAX = 40;
 
-export function homeView(envs: readonly Environment[], now: Date): Block {
+export function homeView(envs: readonly Environment[], now: Date): types.HomeView {
   const lines = envs.slice(0, MAX).map((e) => `${stateEmoji(e.state)} *${e.name}* · ${stateLabel(e.state)} · ${serverCount(e)} · \`${e.template}\` · ${age(e.createdAt, now)}`);
   const blocks: Block[] = [
     { type: 'header', text: plain('Your environments', 150) },

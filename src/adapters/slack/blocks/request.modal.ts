@@ -1,4 +1,5 @@
 /** The `/server new` form. Pure: the template chosen decides which inputs show. */
+import type { types } from '@slack/bolt';
 import { PURPOSE_MAX } from '../../../core/policies/request.policy.js';
 import { formatUsd, type Template } from '../../../core/environment/template.js';
 import { Ids } from '../ids.js';
@@ -29,7 +30,7 @@ export interface FormProblem {
   text: string;
 }
 
-export function requestModal(templates: readonly Template[], state: RequestModalState, metadata: RequestModalMetadata, problem?: FormProblem): Block {
+export function requestModal(templates: readonly Template[], state: RequestModalState, metadata: RequestModalMetadata, problem?: FormProblem): types.ModalView {
   const template = state.template ?? templates[0];
   const templateOptions = templates.slice(0, 100).map((t) =>
     option(`${t.name}: ${formatUsd(t.instanceTypes[t.instanceType] ?? 0)}/h per server`, t.name, t.description),

@@ -1,4 +1,5 @@
 /** Small helpers shared by the Block Kit builders. */
+import type { types } from '@slack/bolt';
 import type { Environment, ProgressStep } from '../../../core/environment/environment.js';
 import { stepDurationMs } from '../../../core/environment/environment.js';
 import type { EnvironmentState } from '../../../core/environment/lifecycle.js';
@@ -12,12 +13,12 @@ export function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-export function plain(text: string, max = 3000) {
-  return { type: 'plain_text' as const, text: truncate(text, max), emoji: true };
+export function plain(text: string, max = 3000): types.PlainTextElement {
+  return { type: 'plain_text', text: truncate(text, max), emoji: true };
 }
 
-export function md(text: string, max = 3000) {
-  return { type: 'mrkdwn' as const, text: truncate(text, max) };
+export function md(text: string, max = 3000): types.MrkdwnElement {
+  return { type: 'mrkdwn', text: truncate(text, max) };
 }
 
 export function duration(ms: number | undefined): string {

@@ -67,7 +67,7 @@ describe('environment message', () => {
   });
 
   it('offers the buttons the transition table allows: Retry back to where it failed, Destroy wherever it can go', () => {
-    const labels = (e: Environment) => environmentBlocks(e).flatMap((b) => ((b.elements as Array<{ type: string; text?: { text: string } }>) ?? []).filter((x) => x.type === 'button').map((x) => x.text?.text));
+    const labels = (e: Environment) => environmentBlocks(e).flatMap((b) => (('elements' in b ? b.elements : []) as Array<{ type: string; text?: { text: string } }>).filter((x) => x.type === 'button').map((x) => x.text?.text));
     const failure = { step: 'bootstrap' as const, code: 'X', reason: 'r', from: 'bootstrapping' as const, retryable: true, at: '2026-11-27T09:02:00Z' };
     expect(labels(env({ state: 'failed', failure }))).toEqual(['Retry', 'Destroy']);
     expect(labels(env({ state: 'failed', failure: { ...failure, retryable: false } }))).toEqual(['Destroy']);
@@ -78,7 +78,7 @@ describe('environment message', () => {
   });
 
   it('its buttons name the environment by name and id, so an older message\'s button acts on nothing newer', () => {
-    const values = environmentBlocks(env({ state: 'ready' })).flatMap((b) => ((b.elements as Array<{ value?: string }>) ?? []).map((x) => x.value)).filter(Boolean);
+    const values = environmentBlocks(env({ state: 'ready' })).flatMap((b) => (('elements' in b ? b.elements : []) as Array<{ value?: string }>).map((x) => x.value)).filter(Boolean);
     expect(values).toEqual(['api-staging:01JD3Q8Z6KX7W8Y9A0B1C2D3E4']);
   });
 
@@ -107,7 +107,7 @@ describe('request modal', () => {
   it('shows count and type only when the template offers a choice', () => {
     const multi = testTemplate();
     const single = testTemplate({ name: 'worker', servers: { min: 1, max: 1, default: 1 }, instanceTypes: { 't3.small': 0.02 }, instanceType: 't3.small' });
-    const ids = (view: Record<string, unknown>) => (view.blocks as Array<{ block_id: string }>).map((b) => b.block_id);
+    const ids = (view: { blocks: ReadonlyArray<{ block_id?: string }> }) => view.blocks.map((b) => b.block_id);
     expect(ids(requestModal([multi, single], { template: multi }, {}))).toEqual(['name', 'template', 'count:api', 'instance_type:api', 'purpose']);
     expect(ids(requestModal([multi, single], { template: single }, {}))).toEqual(['name', 'template', 'purpose']);
   });

@@ -12,7 +12,7 @@ export function templatePickAction(deps: ListenerDeps) {
     if (!view) return;
     const templates = deps.useCases.queries.templates;
     const template = templates.find((t) => t.name === action.selected_option?.value);
-    const form = readRequestModal(view.state.values as never);
+    const form = readRequestModal(view.state.values);
     try {
       await client.views.update({
         view_id: view.id,
@@ -21,7 +21,7 @@ export function templatePickAction(deps: ListenerDeps) {
           templates,
           { name: form.name, ...(template ? { template } : {}), purpose: form.purpose },
           readRequestMetadata(view.private_metadata),
-        ) as never,
+        ),
       });
     } catch (err) {
       // hash_conflict: the person changed the form meanwhile; their newer view stands.

@@ -9,6 +9,6 @@ export function appHomeOpenedEvent(deps: ListenerDeps) {
   return async ({ event, client }: Args): Promise<void> => {
     if (event.tab !== 'home') return;
     const envs = await deps.useCases.queries.mine(event.user);
-    await client.views.publish({ user_id: event.user, view: homeView(envs, deps.clock.now()) as never });
+    await client.views.publish({ user_id: event.user, view: homeView(envs, deps.clock.now()) });
   };
 }

@@ -33,7 +33,7 @@ const fieldOf = (error: unknown): FormProblem['field'] | undefined => (isDomainE
 export function serverNewView(deps: ListenerDeps) {
   return async ({ ack, view, body, client }: Args): Promise<void> => {
     const log = deps.logger.child({ user: body.user.id, view: view.callback_id });
-    const form = readRequestModal(view.state.values as never);
+    const form = readRequestModal(view.state.values);
     const templates = deps.useCases.queries.templates;
     const template = templates.find((t) => t.name === form.template);
     const request = { ...form, template: form.template ?? '' };
@@ -68,7 +68,7 @@ export function serverNewView(deps: ListenerDeps) {
         : noticeModal(sentence, FORM_TITLE);
     }
     try {
-      await client.views.update({ view_id: view.id, view: next as never });
+      await client.views.update({ view_id: view.id, view: next });
     } catch (err) {
       // The person closed the form meanwhile: tell them where they asked.
       log.info({ err }, 'the form is gone; answering in the channel');

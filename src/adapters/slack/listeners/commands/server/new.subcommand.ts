@@ -31,6 +31,6 @@ export const newSubcommand: Subcommand = async ({ deps, command, client, log, ar
       useCases.queries.templates,
       { name, ...(template ? { template } : {}), ...(count ? { count } : {}), ...(flags.type ? { instanceType: flags.type } : {}), ...(flags.purpose ? { purpose: flags.purpose } : {}) },
       { channel: command.channel_id },
-    ) as never,
+    ),
   });
 };
