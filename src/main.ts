@@ -14,7 +14,6 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WebClient } from '@slack/web-api';
 import type { Logger as Pino } from 'pino';
 import { DynamoDbDeliveryClaims } from './adapters/aws/dynamodb-delivery-claims.js';
@@ -155,8 +154,10 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
         import('./adapters/aws/ec2-compute.adapter.js'),
         import('./adapters/aws/ssm-remote-command.adapter.js'),
       ]).then(([{ EC2Client }, { SSMClient }, { Ec2Compute }, { SsmRemoteCommand }]) => {
-        const ec2 = new EC2Client({ ...aws, requestHandler: CLOUD_HTTP });
-        const ssm = new SSMClient({ ...aws, requestHandler: CLOUD_HTTP });
+        // Throttling and transient errors are the SDK's to retry (the adapters only poll). EC2 limits calls per account,
+        // so its client also slows itself down once throttled (adaptive); SSM's stays standard.
+        const ec2 = new EC2Client({ ...aws, maxAttempts: 5, retryMode: 'adaptive', requestHandler: CLOUD_HTTP });
+        const ssm = new SSMClient({ ...aws, maxAttempts: 5, requestHandler: CLOUD_HTTP });
         return { compute: new Ec2Compute({ ec2, ssm, clock }), commands: new SsmRemoteCommand({ ssm, clock }), close: () => (ec2.destroy(), ssm.destroy()) };
       });
       // Registered now, so it runs after the flows have stopped (closers run last-in, first-out).
@@ -166,8 +167,7 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
       serverDataDir = '/var/lib/dormouse/data';
     }
     await tableReady;
-    const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
-    const repo = new DynamoDbEnvironmentRepository(doc, config.table.name, clock);
+    const repo = new DynamoDbEnvironmentRepository(dynamo, config.table.name, clock);
 
     // Slack: the real one, or the console's double (the console server serves its Web API too).
     const apiUrl = double ? `${consoleUrl}/api/` : config.slack.apiUrl;
@@ -179,7 +179,7 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
     });
     const notifier = new SlackNotifier({
       client: slackClient,
-      ledger: new DynamoDbMessageLedger(doc, config.table.name, clock),
+      ledger: new DynamoDbMessageLedger(dynamo, config.table.name, clock),
       load: (name) => repo.get(name),
       opsChannel: config.opsChannel,
       logger: logger.child({ component: 'notifier' }),
@@ -206,7 +206,7 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
     // Last in, first out: this runs after the receiver and the scheduler have stopped.
     closers.push(() => useCases.runner.stop(SHUTDOWN_GRACE_MS));
 
-    const claims = new DynamoDbDeliveryClaims(doc, config.table.name, clock);
+    const claims = new DynamoDbDeliveryClaims(dynamo, config.table.name, clock);
     const { app } = createBoltApp({
       mode: config.slack.mode === 'socket' ? 'socket' : 'http',
       botToken: config.slack.botToken,
@@ -220,7 +220,7 @@ export async function startDormouse(config: Config, options: StartOptions = {}):
 
     // Periodic work, on the leader only.
     const sweepMs = config.leases.sweepSeconds * 1000;
-    const coordinator = new LeaderCoordinator(new DynamoDbLeadership(doc, config.table.name, 'scheduler', clock), workerId, 3 * sweepMs, logger.child({ component: 'leader' }));
+    const coordinator = new LeaderCoordinator(new DynamoDbLeadership(dynamo, config.table.name, 'scheduler', clock), workerId, 3 * sweepMs, logger.child({ component: 'leader' }));
     const scheduler =
       options.scheduler === false
         ? undefined

@@ -131,8 +131,9 @@ export async function startReplicas(): Promise<Replicas> {
     region: 'us-east-1',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
+  // The test's own reads (and writes) of the table; the repository builds its own document client.
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-  const repo = new DynamoDbEnvironmentRepository(doc, table);
+  const repo = new DynamoDbEnvironmentRepository(client, table);
   const bots: BotProcess[] = [];
   const watches = new Set<RecordWatch>();
 

@@ -5,7 +5,6 @@
  * on the real workflow runner, on the system clock, with short leases.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { pino } from 'pino';
 import { DynamoDbEnvironmentRepository, ensureTable } from '../../src/adapters/aws/dynamodb-environment.repository.js';
 import type { Template } from '../../src/core/environment/template.js';
@@ -43,7 +42,7 @@ export async function buildWorld(parts: {
   const client = new DynamoDBClient({ region: 'us-east-1', endpoint: dynalite.endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   await ensureTable(client, 'dormouse-test');
   const clock = parts.clock ?? systemClock;
-  const repo = new DynamoDbEnvironmentRepository(DynamoDBDocumentClient.from(client), 'dormouse-test', clock);
+  const repo = new DynamoDbEnvironmentRepository(client, 'dormouse-test', clock);
   const notifier = new RecordingNotifier();
   const useCases = createUseCases({
     repo,

@@ -1,7 +1,15 @@
 /**
- * Exponential backoff for the AWS adapters: polling until something is done,
- * and retrying a call while its error is worth retrying. Time comes from the
- * injected clock, so tests run a ten-minute wait in microseconds.
+ * Exponential backoff for what the AWS adapters wait for themselves: polling
+ * until something is done (an instance running, a command finished), and
+ * retrying a call whose error means "not yet" (an SSM agent that has not
+ * registered). Time comes from the injected clock, so tests run a ten-minute
+ * wait in microseconds.
+ *
+ * Throttling and transient errors (5xx, timeouts, resets) are not retried
+ * here: that is the SDK's retry strategy, configured where the clients are
+ * built (`maxAttempts`, `retryMode`). Retrying them here as well multiplies
+ * the tries (4 × 3 = 12 before this was settled). An error that reaches an
+ * adapter has survived the SDK's retries, and becomes a domain error.
  */
 import type { Clock } from '../../core/ports/clock.port.js';
 
@@ -62,7 +70,7 @@ export async function pollWithBackoff<T>(
 
 export interface RetryOptions extends BackoffOptions {
   clock: Clock;
-  /** Whether this error is worth another try. */
+  /** Whether this error is worth another try (a "not yet", never throttling: the SDK has retried that). */
   shouldRetry: (error: unknown) => boolean;
   /** Tries in all, the first included (default: unlimited, so give a deadline). */
   maxAttempts?: number;
@@ -126,7 +134,11 @@ const THROTTLING_CODES = new Set([
   'EC2ThrottledException',
 ]);
 
-/** Whether AWS asked us to slow down (after the SDK's own retries gave up). */
+/**
+ * Whether AWS asked us to slow down. By the time an adapter sees such an
+ * error the SDK's retry strategy has given up on it: it is reported (THROTTLED,
+ * retryable), or ends one poll of a wait, never retried again on the spot.
+ */
 export function isThrottling(error: unknown): boolean {
   const code = awsErrorCode(error);
   if (code !== undefined && THROTTLING_CODES.has(code)) return true;

@@ -16,19 +16,26 @@
  *   (#1 died before finishing) begin #4 after t+30s ──✔ claims it again and does the work
  * ─────────────────────────────────────────────────────────────────────────> time
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../../core/ports/clock.port.js';
 import type { ClaimOutcome, DeliveryClaims } from '../../core/ports/delivery-claims.port.js';
 import { INDEX, isConditionalCheckFailed, keys, storeError } from './dynamodb-environment.repository.js';
+import { documentClient } from './dynamodb-document-client.js';
 
 export const CLAIM_PARTITION = 'CLAIM';
 
 export class DynamoDbDeliveryClaims implements DeliveryClaims {
+  private readonly doc: DynamoDBDocumentClient;
+
+  /** Builds its own document client from `client` (see dynamodb-document-client.ts). */
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    client: DynamoDBClient,
     private readonly tableName: string,
     private readonly clock: Pick<Clock, 'now'> = { now: () => new Date() },
-  ) {}
+  ) {
+    this.doc = documentClient(client);
+  }
 
   async begin(key: string, inProgressSeconds: number): Promise<ClaimOutcome> {
     const now = this.clock.now();

@@ -25,6 +25,11 @@
  * moto and dynalite (which has neither). Writes are full Puts, so attributes
  * an environment no longer has (`dueAt`, `failure`, `lease` …) disappear from
  * the item by being left out, and the sparse index follows by itself.
+ *
+ * The repository (like the other DynamoDB adapters) is given a plain
+ * DynamoDBClient and builds its own document client from it
+ * (dynamodb-document-client.ts): the caller's configuration decides how the
+ * calls travel (endpoint, retries, timeouts), never how items are marshalled.
  */
 import { randomInt } from 'node:crypto';
 import {
@@ -40,6 +45,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  paginateQuery,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -49,6 +55,7 @@ import { isLive, type EnvironmentState } from '../../core/environment/lifecycle.
 import { nameTaken } from '../../core/environment/name.rules.js';
 import type { Clock } from '../../core/ports/clock.port.js';
 import type { AuditEvent, CreateResult, EnvironmentRepository, Fence } from '../../core/ports/environment-repository.port.js';
+import { documentClient } from './dynamodb-document-client.js';
 
 export const INDEX = { byOwner: 'byOwner', byState: 'byState', byDue: 'byDue' } as const;
 /** Attribute DynamoDB's TTL deletes delivery claims by (where TTL exists). */
@@ -73,12 +80,24 @@ const MAX_CREATE_ATTEMPTS = 3;
 
 type Item = Record<string, unknown>;
 
+export interface RepositoryOptions {
+  /** Items a listing query asks for per page (default: as many as fit in DynamoDB's 1 MB page); every page is read. */
+  queryPageSize?: number;
+}
+
 export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly queryPageSize: number | undefined;
+
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    client: DynamoDBClient,
     private readonly tableName: string,
     private readonly clock: Pick<Clock, 'now'> = { now: () => new Date() },
-  ) {}
+    options: RepositoryOptions = {},
+  ) {
+    this.doc = documentClient(client);
+    this.queryPageSize = options.queryPageSize;
+  }
 
   async get(name: string): Promise<Environment | undefined> {
     const item = await this.getItem(keys.environment(name), 'get', name);
@@ -242,7 +261,7 @@ export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
 
   private async put(item: Item, operation: string, name: string): Promise<void> {
     try {
-      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: withoutUndefined(item) }));
+      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: item }));
     } catch (e) {
       throw storeError(e, operation, this.tableName, name);
     }
@@ -261,7 +280,7 @@ export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: withoutUndefined(item),
+          Item: item,
           ConditionExpression: condition,
           ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
           ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
@@ -274,18 +293,15 @@ export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
     }
   }
 
-  /** Every page of a query: the callers want the whole answer. */
+  /** Every page of a query (the SDK's paginator): the callers want the whole answer. */
   private async queryAll(input: Omit<QueryCommandInput, 'TableName'>, operation: string): Promise<Item[]> {
     const items: Item[] = [];
-    let startKey: Item | undefined;
     try {
-      do {
-        const out = await this.doc.send(
-          new QueryCommand({ ...input, TableName: this.tableName, ExclusiveStartKey: startKey }),
-        );
-        items.push(...(out.Items ?? []));
-        startKey = out.LastEvaluatedKey;
-      } while (startKey);
+      const pages = paginateQuery(
+        { client: this.doc, ...(this.queryPageSize ? { pageSize: this.queryPageSize } : {}) },
+        { ...input, TableName: this.tableName },
+      );
+      for await (const page of pages) items.push(...(page.Items ?? []));
     } catch (e) {
       throw storeError(e, operation, this.tableName);
     }
@@ -325,21 +341,6 @@ function stripInternal(item: Item): Item {
   const copy = { ...item };
   for (const attribute of INTERNAL_ATTRIBUTES) delete copy[attribute];
   return copy;
-}
-
-/**
- * The document client rejects `undefined` unless it was built with
- * `removeUndefinedValues`; the repository must not depend on how its client
- * was configured, and an optional field left `undefined` means "absent".
- */
-function withoutUndefined<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(withoutUndefined) as T;
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = withoutUndefined(v);
-    return out as T;
-  }
-  return value;
 }
 
 // ── errors ───────────────────────────────────────────────────────────────────

@@ -8,10 +8,12 @@
  *   C  read (B until t, token 4) ── t passed ── Put C token 5 if token = 4 AND until = t ──✘ follows
  * ──────────────────────────────────────────────────────────────────────────────────────────> time
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../../core/ports/clock.port.js';
 import type { LeadershipPort } from '../../core/ports/leadership.port.js';
 import { isConditionalCheckFailed, keys, storeError } from './dynamodb-environment.repository.js';
+import { documentClient } from './dynamodb-document-client.js';
 
 interface LeaderItem {
   holder: string;
@@ -21,12 +23,17 @@ interface LeaderItem {
 }
 
 export class DynamoDbLeadership implements LeadershipPort {
+  private readonly doc: DynamoDBDocumentClient;
+
+  /** Builds its own document client from `client` (see dynamodb-document-client.ts). */
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    client: DynamoDBClient,
     private readonly tableName: string,
     private readonly job = 'scheduler',
     private readonly clock: Pick<Clock, 'now'> = { now: () => new Date() },
-  ) {}
+  ) {
+    this.doc = documentClient(client);
+  }
 
   async acquire(holder: string, ttlMs: number): Promise<{ leader: boolean; token: number }> {
     const now = this.clock.now().getTime();

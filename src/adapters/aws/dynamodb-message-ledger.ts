@@ -16,19 +16,26 @@
  *   (a claim of 7 after 8 was claimed fails: the older update is dropped)
  * ─────────────────────────────────────────────────────────────────────────> time
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../../core/ports/clock.port.js';
 import type { AlertRecord, LedgerEntry, LedgerKey, MessageLedger, MessageLocation, PostClaim } from '../../core/ports/message-ledger.port.js';
 import { isConditionalCheckFailed, isSdkError, keys, storeError } from './dynamodb-environment.repository.js';
+import { documentClient } from './dynamodb-document-client.js';
 
 const TOLD = 'told';
 
 export class DynamoDbMessageLedger implements MessageLedger {
+  private readonly doc: DynamoDBDocumentClient;
+
+  /** Builds its own document client from `client` (see dynamodb-document-client.ts). */
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    client: DynamoDBClient,
     private readonly tableName: string,
     private readonly clock: Pick<Clock, 'now'> = { now: () => new Date() },
-  ) {}
+  ) {
+    this.doc = documentClient(client);
+  }
 
   async get(key: LedgerKey): Promise<LedgerEntry | undefined> {
     try {

@@ -22,12 +22,20 @@
  *   tags, so no tag tells the servers apart: a server's index is its
  *   AmiLaunchIndex (0 … count-1 within the call; EC2 and moto both set it),
  *   and its `Name` is `dormouse-<environment name>`.
+ * - Retries: throttling and transient errors are retried by the SDK's retry
+ *   strategy, configured on the clients (`maxAttempts`, and `retryMode:
+ *   'adaptive'` for EC2, whose API limits are per account), not here on top
+ *   of it. The SDK re-sends the same request, so a retried RunInstances keeps
+ *   its ClientToken and never launches twice. What outlives the SDK's retries
+ *   becomes a domain error (THROTTLED stays retryable). This adapter only waits:
+ *   it polls DescribeInstances with backoff until servers run or end.
+ * - DescribeInstances is read through the SDK's paginator, every page.
  */
 import { createHash } from 'node:crypto';
 import {
-  DescribeInstancesCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
+  paginateDescribeInstances,
   type EC2Client,
   type Filter,
   type Instance as Ec2Instance,
@@ -46,14 +54,7 @@ import type {
   WaitOptions,
 } from '../../core/ports/compute.port.js';
 import type { Clock } from '../../core/ports/clock.port.js';
-import {
-  awsErrorCode,
-  awsHttpStatus,
-  isThrottling,
-  pollWithBackoff,
-  retryWithBackoff,
-  type PollOptions,
-} from './backoff.js';
+import { awsErrorCode, awsHttpStatus, isThrottling, pollWithBackoff, type PollOptions } from './backoff.js';
 
 /** Tag keys Dormouse writes on instances and volumes. */
 export const Tags = {
@@ -73,8 +74,8 @@ const SSM_IMAGE_PREFIX = 'resolve:ssm:';
 /** States of an instance that still exists (or will): everything but shutting-down and terminated. */
 const LIVE_STATES: InstanceState[] = ['pending', 'running', 'stopping', 'stopped'];
 const GONE_STATES: ReadonlySet<string> = new Set(['shutting-down', 'terminated']);
-/** How many times a throttled call is tried before THROTTLED reaches the caller. */
-const THROTTLE_ATTEMPTS = 4;
+/** DescribeInstances' largest page (EC2 accepts 5 to 1000). */
+const DESCRIBE_PAGE_SIZE = 1000;
 
 export interface Ec2ComputeDeps {
   ec2: EC2Client;
@@ -84,6 +85,8 @@ export interface Ec2ComputeDeps {
   poll?: { initialMs: number; maxMs: number };
   /** How long a resolved `resolve:ssm:` image is reused (default 1 h; AWS publishes new AMIs every few weeks). */
   imageCacheTtlMs?: number;
+  /** Instances asked for per DescribeInstances page (default and most 1000, least 5); every page is read. */
+  describePageSize?: number;
 }
 
 type Operation = 'launch' | 'resolve-image' | 'describe' | 'terminate';
@@ -94,6 +97,7 @@ export class Ec2Compute implements ComputePort {
   private readonly clock: Clock;
   private readonly poll: { initialMs: number; maxMs: number };
   private readonly imageCacheTtlMs: number;
+  private readonly describePageSize: number;
   private readonly images = new Map<string, { ami: Promise<string>; expiresAt: number }>();
   /** Launches under way in this process, by environment id and attempt (a double click shares one). */
   private readonly launching = new Map<string, Promise<Instance[]>>();
@@ -104,6 +108,7 @@ export class Ec2Compute implements ComputePort {
     this.clock = deps.clock;
     this.poll = deps.poll ?? { initialMs: 2_000, maxMs: 15_000 };
     this.imageCacheTtlMs = deps.imageCacheTtlMs ?? 60 * 60_000;
+    this.describePageSize = deps.describePageSize ?? DESCRIBE_PAGE_SIZE;
   }
 
   async launch(request: LaunchRequest): Promise<Instance[]> {
@@ -125,9 +130,7 @@ export class Ec2Compute implements ComputePort {
     if (existing.length > 0) return sortByIndex(existing.map(toInstance));
 
     const imageId = await this.resolveImage(request.image);
-    const output = await this.withThrottlingRetry(() =>
-      this.ec2.send(new RunInstancesCommand(runInstancesInput(request, imageId))),
-    ).catch((error: unknown) => {
+    const output = await this.ec2.send(new RunInstancesCommand(runInstancesInput(request, imageId))).catch((error: unknown) => {
       throw translateError(error, 'launch', { instanceType: request.instanceType, count: request.count });
     });
     // RunInstances may answer without tags: the attempt is the one just launched.
@@ -147,7 +150,7 @@ export class Ec2Compute implements ComputePort {
     let seen: Ec2Instance[] = [];
     const running = await pollWithBackoff(
       async () => {
-        seen = await this.describeIds(instanceIds);
+        seen = await this.describeIds(instanceIds, options.signal);
         options.onPoll?.(sortByIndex(seen.map(toInstance)));
         const lost = seen.filter((i) => GONE_STATES.has(i.State?.Name ?? ''));
         if (lost.length > 0) throw instanceLost(lost);
@@ -167,9 +170,7 @@ export class Ec2Compute implements ComputePort {
   async terminate(instanceIds: readonly string[]): Promise<void> {
     if (instanceIds.length === 0) return;
     try {
-      await this.withThrottlingRetry(() =>
-        this.ec2.send(new TerminateInstancesCommand({ InstanceIds: [...instanceIds] })),
-      );
+      await this.ec2.send(new TerminateInstancesCommand({ InstanceIds: [...instanceIds] }));
     } catch (error) {
       if (awsErrorCode(error) !== 'InvalidInstanceID.NotFound') throw translateError(error, 'terminate');
       // One unknown id fails the whole call: end the others one by one.
@@ -184,7 +185,7 @@ export class Ec2Compute implements ComputePort {
     let seen: Ec2Instance[] = [];
     const done = await pollWithBackoff(
       async () => {
-        seen = await this.describeIds(instanceIds);
+        seen = await this.describeIds(instanceIds, options.signal);
         options.onPoll?.(sortByIndex(seen.map(toInstance)));
         // An instance EC2 no longer lists is long terminated.
         return seen.every((i) => i.State?.Name === 'terminated') ? true : undefined;
@@ -202,7 +203,7 @@ export class Ec2Compute implements ComputePort {
     const cached = this.images.get(parameter);
     if (cached && cached.expiresAt > now) return cached.ami;
 
-    const ami = this.withThrottlingRetry(() => this.ssm.send(new GetParameterCommand({ Name: parameter }))).then(
+    const ami = this.ssm.send(new GetParameterCommand({ Name: parameter })).then(
       (out) => {
         const value = out.Parameter?.Value ?? '';
         if (!value.startsWith('ami-')) {
@@ -223,35 +224,32 @@ export class Ec2Compute implements ComputePort {
     return ami;
   }
 
-  /** DescribeInstances over every page, live instances only when the filters say so. */
-  private async describe(filters: Filter[]): Promise<Ec2Instance[]> {
+  /**
+   * DescribeInstances over every page, live instances only when the filters
+   * say so. A wait's signal also ends the SDK's retries of a page (the wait
+   * then rejects with the signal's reason).
+   */
+  private async describe(filters: Filter[], signal?: AbortSignal): Promise<Ec2Instance[]> {
     const instances: Ec2Instance[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await this.withThrottlingRetry(() =>
-        this.ec2.send(new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, NextToken: nextToken })),
-      ).catch((error: unknown) => {
-        throw translateError(error, 'describe');
-      });
-      for (const reservation of page.Reservations ?? []) instances.push(...(reservation.Instances ?? []));
-      nextToken = page.NextToken;
-    } while (nextToken);
+    const pages = paginateDescribeInstances(
+      { client: this.ec2, pageSize: this.describePageSize },
+      { Filters: filters },
+      ...(signal ? [{ abortSignal: signal }] : []),
+    );
+    try {
+      for await (const page of pages) {
+        for (const reservation of page.Reservations ?? []) instances.push(...(reservation.Instances ?? []));
+      }
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      throw translateError(error, 'describe');
+    }
     return instances;
   }
 
   /** By filter rather than InstanceIds: an id EC2 does not know (yet, or any more) is absent, not an error. */
-  private describeIds(instanceIds: readonly string[]): Promise<Ec2Instance[]> {
-    return this.describe([{ Name: 'instance-id', Values: [...instanceIds] }]);
-  }
-
-  private withThrottlingRetry<T>(fn: () => Promise<T>): Promise<T> {
-    return retryWithBackoff(fn, {
-      clock: this.clock,
-      shouldRetry: isThrottling,
-      maxAttempts: THROTTLE_ATTEMPTS,
-      initialMs: 1_000,
-      maxMs: 8_000,
-    });
+  private describeIds(instanceIds: readonly string[], signal?: AbortSignal): Promise<Ec2Instance[]> {
+    return this.describe([{ Name: 'instance-id', Values: [...instanceIds] }], signal);
   }
 
   /** The backoff of a wait, its deadline from now, and the signal that ends it early. */

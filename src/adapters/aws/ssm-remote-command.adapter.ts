@@ -2,7 +2,7 @@
  * RemoteCommandPort on SSM Run Command (`AWS-RunShellScript`).
  *
  * The timeline of one step:
- *   ListCommands(InstanceId): a command with this step's key already sent to this instance?
+ *   ListCommands(InstanceId), every page: a command with this step's key already sent to this instance?
  *       │ yes: attach to it (a flow resumed after a crash or a pause never runs a step twice)
  *       │ no:
  *   SendCommand ──InvalidInstanceId (agent not registered yet)──> retry with backoff until agentTimeoutMs → AGENT_OFFLINE
@@ -12,6 +12,14 @@
  *       │ Success / Failed / Cancelled / TimedOut: the result
  *   step.timeoutSeconds + grace passed: CancelCommand (best effort) and TimedOut
  *   the caller's signal aborted: stop waiting (the command goes on) and reject with its reason
+ *
+ * Throttling and transient errors of each call are retried by the SDK's retry
+ * strategy (`maxAttempts` where the client is built), not here on top of it.
+ * One that outlives those retries is THROTTLED or CLOUD_ERROR, except during
+ * GetCommandInvocation polling, where it only means "poll again later". The
+ * retries written here are the ones the SDK cannot know about: SendCommand
+ * while the agent has not registered, and the polling itself. The caller's
+ * signal reaches the SDK too (`abortSignal`), so it also cuts its retries short.
  *
  * The key travels in the command's Comment, the only free-text field SSM
  * lists back: `dormouse <24 hex of sha256(instance id | key)> <step name>`
@@ -32,8 +40,8 @@ import { createHash } from 'node:crypto';
 import {
   CancelCommandCommand,
   GetCommandInvocationCommand,
-  ListCommandsCommand,
   SendCommandCommand,
+  paginateListCommands,
   type GetCommandInvocationCommandOutput,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
@@ -58,8 +66,6 @@ const KEY_HASH_CHARS = 24;
 const LIST_PAGE_SIZE = 50;
 /** Command ids this process sent or found, remembered so a repeated run need not list again (bounded). */
 const REMEMBERED_COMMANDS = 1000;
-/** How many times a throttled ListCommands is tried before THROTTLED reaches the caller. */
-const THROTTLE_ATTEMPTS = 4;
 
 export interface SsmRemoteCommandDeps {
   ssm: SSMClient;
@@ -123,9 +129,13 @@ export class SsmRemoteCommand implements RemoteCommandPort {
     const status = await pollWithBackoff(
       async () => {
         try {
-          last = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+          last = await this.ssm.send(
+            new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
+            sendOptions(options.signal),
+          );
         } catch (error) {
-          // The invocation appears a moment after SendCommand; throttling only slows the polling down.
+          if (options.signal?.aborted) throw options.signal.reason;
+          // The invocation appears a moment after SendCommand; throttling the SDK could not retry away only slows the polling down.
           if (awsErrorCode(error) === 'InvocationDoesNotExist' || isThrottling(error)) return undefined;
           throw translateError(error, 'GetCommandInvocation', { instanceId, commandId });
         }
@@ -185,24 +195,23 @@ export class SsmRemoteCommand implements RemoteCommandPort {
 
   /** The command with this step's key that SSM lists for the instance (every page), if any. */
   private async findSent(instanceId: string, step: RemoteStep, signal?: AbortSignal): Promise<string | undefined> {
-    let nextToken: string | undefined;
-    do {
-      const page = await retryWithBackoff(
-        () =>
-          this.ssm.send(
-            new ListCommandsCommand({ InstanceId: instanceId, MaxResults: LIST_PAGE_SIZE, NextToken: nextToken }),
-          ),
-        { ...this.poll, clock: this.clock, shouldRetry: isThrottling, maxAttempts: THROTTLE_ATTEMPTS, signal },
-      ).catch((error: unknown) => {
-        if (signal?.aborted) throw signal.reason;
-        // An instance whose agent never registered has had no command.
-        if (awsErrorCode(error) === 'InvalidInstanceId') return undefined;
-        throw translateError(error, 'ListCommands', { instanceId, step: step.name });
-      });
-      const found = page?.Commands?.find((c) => c.CommandId && isCommandOf(c.Comment, instanceId, step.key));
-      if (found?.CommandId) return found.CommandId;
-      nextToken = page?.NextToken;
-    } while (nextToken);
+    const pages = paginateListCommands(
+      { client: this.ssm, pageSize: LIST_PAGE_SIZE },
+      { InstanceId: instanceId },
+      ...(signal ? [sendOptions(signal)] : []),
+    );
+    try {
+      for await (const page of pages) {
+        const found = page?.Commands?.find((c) => c.CommandId && isCommandOf(c.Comment, instanceId, step.key));
+        if (found?.CommandId) return found.CommandId;
+        signal?.throwIfAborted();
+      }
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      // An instance whose agent never registered has had no command.
+      if (awsErrorCode(error) === 'InvalidInstanceId') return undefined;
+      throw translateError(error, 'ListCommands', { instanceId, step: step.name });
+    }
     return undefined;
   }
 
@@ -219,10 +228,11 @@ export class SsmRemoteCommand implements RemoteCommandPort {
       },
     };
     try {
-      const output = await retryWithBackoff(() => this.ssm.send(new SendCommandCommand(input)), {
+      // Only "not registered yet" is retried here; throttling was the SDK's to retry, and what outlives it is THROTTLED.
+      const output = await retryWithBackoff(() => this.ssm.send(new SendCommandCommand(input), sendOptions(options.signal)), {
         ...this.poll,
         clock: this.clock,
-        shouldRetry: (error) => awsErrorCode(error) === 'InvalidInstanceId' || isThrottling(error),
+        shouldRetry: (error) => awsErrorCode(error) === 'InvalidInstanceId',
         deadline: this.now() + options.agentTimeoutMs,
         signal: options.signal,
       });
@@ -246,6 +256,11 @@ export class SsmRemoteCommand implements RemoteCommandPort {
   private now(): number {
     return this.clock.now().getTime();
   }
+}
+
+/** The SDK's options for one call: the caller's signal, which also ends the SDK's retries of it. */
+function sendOptions(signal: AbortSignal | undefined): { abortSignal: AbortSignal } | undefined {
+  return signal ? { abortSignal: signal } : undefined;
 }
 
 /** The promise's outcome, or the signal's reason as soon as it is aborted (the promise goes on). */

@@ -67,9 +67,10 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
     const started = await backend.start();
     close = started.close;
     client = new DynamoDBClient(started.config);
+    // The test's own reads and writes, on a document client without removeUndefinedValues.
     doc = DynamoDBDocumentClient.from(client);
     await ensureTable(client, tableName, { timeoutMs: 20_000 });
-    repo = new DynamoDbEnvironmentRepository(doc, tableName, clock);
+    repo = new DynamoDbEnvironmentRepository(client, tableName, clock);
   });
 
   afterAll(async () => {
@@ -147,6 +148,23 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
       expect(read).toStrictEqual(expected);
     });
 
+    it('leaves undefined fields out whatever else wraps its client: its document client keeps its own options', async () => {
+      const own = new DynamoDbEnvironmentRepository(client, tableName, clock);
+      // Made afterwards on the same DynamoDBClient, without removeUndefinedValues (lib-dynamodb keeps such options on the client's config).
+      const other = DynamoDBDocumentClient.from(client);
+      const env = { ...makeEnv(), lease: undefined, message: { channel: 'C0CHANNEL', ts: '1700000000.000200', thread: undefined } } as Environment;
+
+      await own.create(env);
+      const saved = await own.save({ ...(await own.get(env.name))!, purpose: 'again', failure: undefined });
+
+      expect(await rawEnvironmentItem(env.name)).toMatchObject({ version: saved.version, message: { channel: 'C0CHANNEL', ts: '1700000000.000200' } });
+      expect(await rawEnvironmentItem(env.name)).not.toHaveProperty('lease');
+      expect((await rawEnvironmentItem(env.name))?.message).not.toHaveProperty('thread');
+      // The other document client's options are its own too: it still refuses undefined inside a map.
+      const raw = { ...keys.environment(uniqueName('raw')), message: { channel: 'C0CHANNEL', thread: undefined } };
+      await expect(other.send(new PutCommand({ TableName: tableName, Item: raw }))).rejects.toThrow(/removeUndefinedValues/);
+    });
+
     it('reads a record written before environments had ids and fencing tokens (an older sandbox folder)', async () => {
       const old = makeEnv();
       const { id: _id, fence: _fence, retries: _retries, ...legacy } = old;
@@ -181,9 +199,9 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
       const error = await catchError(repo.create(makeEnv({ name: env.name, owner: 'U0BOB' })));
 
       expect(error.code).toBe(ErrorCodes.NAME_TAKEN);
-      expect(error.message).toContain('<@U0ALICE>');
-      expect(error.message).toContain(`\`${env.name}\``);
-      expect(error.details).toEqual({ name: env.name, owner: 'U0ALICE' });
+      expect(error.message).toContain('U0ALICE');
+      expect(error.message).toContain(env.name);
+      expect(error.details).toEqual({ name: env.name, owner: 'U0ALICE', state: env.state });
       expect((await repo.get(env.name))?.owner).toBe('U0ALICE');
     });
 
@@ -349,6 +367,33 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
 
       expect(listed.map((e) => e.name)).toEqual(envs.map((e) => e.name).reverse());
     });
+
+    it('reads every page of a given size, one query each', async () => {
+      const paged = new DynamoDbEnvironmentRepository(client, tableName, clock, { queryPageSize: 2 });
+      const owner = uniqueName('U');
+      const envs = Array.from({ length: 5 }, (_, i) => makeEnv({ owner }, new Date(T0 + i)));
+      for (const env of envs) await paged.create(env);
+      const queries: Array<Record<string, unknown>> = [];
+      const recorder = 'recordQueries';
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === 'QueryCommand') queries.push({ ...(args.input as Record<string, unknown>) });
+          return next(args);
+        },
+        { step: 'initialize', name: recorder },
+      );
+      try {
+        const listed = await paged.listByOwner(owner);
+
+        expect(listed.map((e) => e.name)).toEqual(envs.map((e) => e.name).reverse());
+      } finally {
+        client.middlewareStack.remove(recorder);
+      }
+      expect(queries.length).toBeGreaterThanOrEqual(3);
+      expect(queries.every((q) => q.Limit === 2)).toBe(true);
+      expect(queries[0]?.ExclusiveStartKey).toBeUndefined();
+      expect(queries.slice(1).every((q) => q.ExclusiveStartKey !== undefined)).toBe(true);
+    });
   });
 
   describe('listByState', () => {
@@ -400,7 +445,7 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
   });
 
   describe('delivery claims', () => {
-    const claims = () => new DynamoDbDeliveryClaims(doc, tableName, clock);
+    const claims = () => new DynamoDbDeliveryClaims(client, tableName, clock);
 
     it('a redelivery is dropped while the first is in progress and after it is done; a dead worker\'s claim lapses', async () => {
       const key = uniqueName('event');
@@ -443,7 +488,7 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
   describe('leadership', () => {
     it('one leader at a time; it renews; another takes over when it lapses or is released, with a higher token', async () => {
       const job = uniqueName('job');
-      const lead = new DynamoDbLeadership(doc, tableName, job, clock);
+      const lead = new DynamoDbLeadership(client, tableName, job, clock);
       nowMs = T0;
       const a = await lead.acquire('A', 20_000);
       expect(a.leader).toBe(true);
@@ -463,14 +508,14 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
 
     it('of replicas racing for a lapsed lease, one wins', async () => {
       const job = uniqueName('job');
-      const lead = new DynamoDbLeadership(doc, tableName, job, clock);
+      const lead = new DynamoDbLeadership(client, tableName, job, clock);
       const results = await Promise.all(['A', 'B', 'C', 'D'].map((h) => lead.acquire(h, 20_000)));
       expect(results.filter((r) => r.leader)).toHaveLength(1);
     });
   });
 
   describe('message ledger', () => {
-    const ledger = () => new DynamoDbMessageLedger(doc, tableName, clock);
+    const ledger = () => new DynamoDbMessageLedger(client, tableName, clock);
     const key = () => ({ name: uniqueName('env'), id: newEnvironmentId(new Date(nowMs)) });
 
     it('one poster; the others learn where the message is', async () => {
@@ -549,7 +594,7 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
 
   describe('store errors', () => {
     it('translates SDK errors into STORE_ERROR keeping the cause', async () => {
-      const missing = new DynamoDbEnvironmentRepository(doc, uniqueName('no-such-table'), clock);
+      const missing = new DynamoDbEnvironmentRepository(client, uniqueName('no-such-table'), clock);
 
       const error = await catchError(missing.get('anything'));
 

@@ -7,6 +7,7 @@ import {
   DescribeVolumesCommand,
   EC2Client,
   EC2ServiceException,
+  type EC2ClientConfig,
   RunInstancesCommand,
   StopInstancesCommand,
   TerminateInstancesCommand,
@@ -22,6 +23,7 @@ import { newEnvironmentId } from '../../../src/core/environment/ids.js';
 import type { LaunchRequest } from '../../../src/core/ports/compute.port.js';
 import { motoClientConfig, uniqueName } from '../../support/aws.js';
 import { fakeClock, type FakeClock } from './fake-clock.js';
+import { OFFLINE, ScriptedHttp, ec2InstancesXml, ec2Ok, ec2Throttled, sdkRetries } from './scripted-http.js';
 
 const AL2023_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
 const WAIT = { timeoutMs: 10 * 60_000 };
@@ -315,6 +317,26 @@ describe('Ec2Compute against moto', () => {
     expect(await compute.findByEnvironment(newEnvironmentId(new Date()))).toEqual([]);
   });
 
+  it('reads every page of DescribeInstances: more servers than one page holds are all found', async () => {
+    const paged = new Ec2Compute({ ec2, ssm, clock, describePageSize: 5 });
+    const first = launchRequest({ count: 1, image: 'ami-0123456789abcdef0' });
+    // Seven launches (attempts) of one server each: seven reservations, which is what moto pages by.
+    const launched: string[] = [];
+    for (let attempt = 1; attempt <= 7; attempt += 1) {
+      const [server] = await paged.launch({ ...first, attempt, idempotencyKey: `${first.idempotencyKey}-${attempt}` });
+      launched.push(server?.instanceId ?? '');
+    }
+    const send = vi.spyOn(ec2, 'send');
+
+    const found = await paged.findByEnvironment(first.environmentId);
+
+    expect(found.map((i) => i.instanceId)).toEqual(launched);
+    expect(found.map((i) => i.attempt)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    const describes = send.mock.calls.filter(([command]) => command instanceof DescribeInstancesCommand);
+    expect(describes.length).toBeGreaterThanOrEqual(2);
+    for (const [command] of describes) expect((command as DescribeInstancesCommand).input.MaxResults).toBe(5);
+  });
+
   it('terminates servers and waits until they are gone', async () => {
     const request = launchRequest();
     const ids = (await launchAndWait(request)).map((i) => i.instanceId);
@@ -455,30 +477,15 @@ describe('Ec2Compute error translation', () => {
     expect((error as DomainError).message).toMatch(/limit.*Ask ops to raise the quota/);
   });
 
-  it('retries a throttled launch and then succeeds', async () => {
-    ec2Mock
-      .on(RunInstancesCommand)
-      .rejectsOnce(ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503))
-      .rejectsOnce(ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503))
-      .resolves({ Instances: [{ InstanceId: 'i-00000000000000001', AmiLaunchIndex: 0, State: { Name: 'pending' } }] });
-
-    const servers = await compute.launch({ ...request(), count: 1 });
-
-    expect(servers).toEqual([{ instanceId: 'i-00000000000000001', state: 'pending', index: 0, attempt: 1 }]);
-    expect(ec2Mock.commandCalls(RunInstancesCommand)).toHaveLength(3);
-    expect(clock.sleeps).toHaveLength(2);
-    // The same ClientToken on every try: EC2 will not launch twice.
-    const tokens = ec2Mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input.ClientToken);
-    expect(new Set(tokens).size).toBe(1);
-  });
-
-  it('gives up on throttling after a few tries with a retryable THROTTLED error', async () => {
+  it('does not retry a throttling error on top of the SDK: what reaches it is THROTTLED at once, after one call', async () => {
+    // `send` is replaced here, so this error is what the SDK's retries would have let through.
     ec2Mock.on(RunInstancesCommand).rejects(ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503));
 
     const error = await compute.launch(request()).catch((e: unknown) => e);
 
     expect(error).toMatchObject({ code: ErrorCodes.THROTTLED, retryable: true });
-    expect(ec2Mock.commandCalls(RunInstancesCommand)).toHaveLength(4);
+    expect(ec2Mock.commandCalls(RunInstancesCommand)).toHaveLength(1);
+    expect(clock.sleeps).toEqual([]);
   });
 
   it('quotes AWS when it refuses the launch request', async () => {
@@ -585,5 +592,74 @@ describe('Ec2Compute error translation', () => {
     const error = await compute.findByEnvironment('01JD3Q8Z6KX7W8Y9A0B1C2D3E4').catch((e: unknown) => e);
 
     expect(error).toMatchObject({ code: ErrorCodes.CLOUD_ERROR, details: { awsCode: 'UnauthorizedOperation' } });
+  });
+});
+
+describe('Ec2Compute when EC2 throttles: the SDK retries, through the whole client stack', () => {
+  let http: ScriptedHttp;
+  let clock: FakeClock;
+  const request = () => launchRequest({ image: 'ami-0123456789abcdef0', count: 1 });
+  const pending = ec2Ok(
+    'RunInstances',
+    `<reservationId>r-1</reservationId><ownerId>123456789012</ownerId><instancesSet>${ec2InstancesXml([{ id: 'i-00000000000000001', index: 0, state: 'pending' }])}</instancesSet>`,
+  );
+  const reservations = (state: string) =>
+    ec2Ok(
+      'DescribeInstances',
+      `<reservationSet><item><reservationId>r-1</reservationId><ownerId>123456789012</ownerId><instancesSet>${ec2InstancesXml([
+        { id: 'i-00000000000000001', index: 0, state, ...(state === 'running' ? { privateIp: '10.0.0.10' } : {}) },
+      ])}</instancesSet></item></reservationSet>`,
+    );
+  const none = ec2Ok('DescribeInstances', '<reservationSet/>');
+  const compute = (config: Partial<EC2ClientConfig> = sdkRetries(3)) =>
+    new Ec2Compute({ ec2: new EC2Client({ ...OFFLINE, requestHandler: http, ...config }), ssm: new SSMClient(OFFLINE), clock });
+
+  beforeEach(() => {
+    http = new ScriptedHttp();
+    clock = fakeClock();
+  });
+
+  it('launches once the SDK has retried a throttled RunInstances, with one ClientToken on every try', async () => {
+    http.on('DescribeInstances', none).on('RunInstances', ec2Throttled(), ec2Throttled(), pending);
+    const launch = request();
+
+    const servers = await compute(sdkRetries(3)).launch(launch);
+
+    expect(servers).toEqual([{ instanceId: 'i-00000000000000001', state: 'pending', index: 0, attempt: 1 }]);
+    expect(http.callsOf('RunInstances')).toHaveLength(3);
+    // The SDK waited between the tries, not the adapter.
+    expect(clock.sleeps).toEqual([]);
+    const tokens = http.callsOf('RunInstances').map((c) => new URLSearchParams(c.body).get('ClientToken'));
+    expect(new Set(tokens)).toEqual(new Set([launch.idempotencyKey]));
+  });
+
+  it('reports THROTTLED (retryable) after the SDK\'s maxAttempts calls, not more', async () => {
+    http.on('DescribeInstances', none).on('RunInstances', ec2Throttled());
+
+    const error = await compute(sdkRetries(3)).launch(request()).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: ErrorCodes.THROTTLED, retryable: true, details: { awsCode: 'RequestLimitExceeded' } });
+    expect(http.callsOf('RunInstances')).toHaveLength(3);
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('goes on waiting when one poll was throttled and the SDK retried it', async () => {
+    http.on('DescribeInstances', reservations('pending'), ec2Throttled(), reservations('running'));
+
+    const running = await compute(sdkRetries(3)).waitUntilRunning(['i-00000000000000001'], WAIT);
+
+    expect(running).toEqual([{ instanceId: 'i-00000000000000001', state: 'running', index: 0, attempt: 0, privateIp: '10.0.0.10' }]);
+    expect(http.callsOf('DescribeInstances')).toHaveLength(3);
+    // One wait of the adapter's own (between the two polls); the throttled try was the SDK's.
+    expect(clock.sleeps).toHaveLength(1);
+  });
+
+  it('retries in adaptive mode, as the EC2 client is configured in production (the real SDK waits: about 2 s)', async () => {
+    http.on('DescribeInstances', none).on('RunInstances', ec2Throttled(), pending);
+
+    const servers = await compute({ maxAttempts: 2, retryMode: 'adaptive' }).launch(request());
+
+    expect(servers.map((s) => s.instanceId)).toEqual(['i-00000000000000001']);
+    expect(http.callsOf('RunInstances')).toHaveLength(2);
   });
 });

@@ -21,6 +21,7 @@ import { DomainError, ErrorCodes } from '../../../src/core/environment/errors.js
 import { renderScript, type RemoteStep } from '../../../src/core/ports/remote-command.port.js';
 import { motoClientConfig, uniqueName } from '../../support/aws.js';
 import { fakeClock, type FakeClock } from './fake-clock.js';
+import { OFFLINE, ScriptedHttp, sdkRetries, ssmOk, ssmThrottled } from './scripted-http.js';
 
 let keys = 0;
 function step(overrides: Partial<RemoteStep> = {}): RemoteStep {
@@ -326,6 +327,19 @@ describe('SsmRemoteCommand with SSM outcomes moto cannot produce', () => {
     });
   });
 
+  it('does not retry a throttled SendCommand on top of the SDK: what reaches it is THROTTLED at once, after one call', async () => {
+    // `send` is replaced here, so this error is what the SDK's retries would have let through.
+    ssmMock.on(SendCommandCommand).rejects(
+      new SSMServiceException({ name: 'ThrottlingException', message: 'Rate exceeded', $fault: 'client', $metadata: { httpStatusCode: 400 } }),
+    );
+
+    const error = await remote.run(instanceId, step(), AGENT).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: ErrorCodes.THROTTLED, retryable: true });
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
+    expect(clock.sleeps).toEqual([]);
+  });
+
   it('turns other SSM errors into cloud errors', async () => {
     ssmMock.on(SendCommandCommand).rejects(
       new SSMServiceException({
@@ -344,10 +358,16 @@ describe('SsmRemoteCommand with SSM outcomes moto cannot produce', () => {
 
   it('attaches to a command with the same key that SSM lists, on any page, without sending', async () => {
     const sent = step();
-    ssmMock
-      .on(ListCommandsCommand)
-      .resolvesOnce({ Commands: [{ CommandId: 'other', Comment: 'dormouse 000000000000000000000000 install-packages' }], NextToken: 'page-2' })
-      .resolves({ Commands: [{ CommandId, Comment: commandComment(instanceId, sent) }] });
+    const pages = [
+      { Commands: [{ CommandId: 'other', Comment: 'dormouse 000000000000000000000000 install-packages' }], NextToken: 'page-2' },
+      { Commands: [{ CommandId, Comment: commandComment(instanceId, sent) }] },
+    ];
+    // Each input copied as it is sent: the SDK's paginator sends one input object, updated page after page.
+    const lists: unknown[] = [];
+    ssmMock.on(ListCommandsCommand).callsFake((input: object) => {
+      lists.push({ ...input });
+      return pages[lists.length - 1];
+    });
     ssmMock.on(GetCommandInvocationCommand).resolves(invocation({ Status: 'Success', ResponseCode: 0, StandardOutputContent: 'ok' }));
     const onAccepted = vi.fn();
 
@@ -356,7 +376,7 @@ describe('SsmRemoteCommand with SSM outcomes moto cannot produce', () => {
     expect(result).toMatchObject({ status: 'Success', exitCode: 0, stdoutTail: 'ok' });
     expect(onAccepted).toHaveBeenCalledOnce();
     expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(0);
-    const lists = ssmMock.commandCalls(ListCommandsCommand).map((c) => c.args[0].input);
+    expect(ssmMock.commandCalls(ListCommandsCommand)).toHaveLength(2);
     expect(lists).toEqual([
       { InstanceId: instanceId, MaxResults: 50, NextToken: undefined },
       { InstanceId: instanceId, MaxResults: 50, NextToken: 'page-2' },
@@ -451,5 +471,71 @@ describe('SsmRemoteCommand with SSM outcomes moto cannot produce', () => {
     expect(a).toMatchObject({ status: 'rejected', reason: 'first run stopped' });
     expect(b).toMatchObject({ status: 'fulfilled', value: { status: 'Success' } });
     expect(sends).toBe(3);
+  });
+});
+
+describe('SsmRemoteCommand when SSM throttles: the SDK retries, through the whole client stack', () => {
+  const instanceId = 'i-0123456789abcdef0';
+  const CommandId = '11111111-2222-3333-4444-555555555555';
+  let http: ScriptedHttp;
+  let clock: FakeClock;
+  const nothingListed = ssmOk({ Commands: [] });
+  const accepted = ssmOk({ Command: { CommandId } });
+  const succeeded = ssmOk({ CommandId, InstanceId: instanceId, Status: 'Success', StatusDetails: 'Success', ResponseCode: 0, StandardOutputContent: 'done\n' });
+  const remote = () => new SsmRemoteCommand({ ssm: new SSMClient({ ...OFFLINE, requestHandler: http, ...sdkRetries(3) }), clock });
+
+  beforeEach(() => {
+    http = new ScriptedHttp();
+    clock = fakeClock();
+  });
+
+  it('runs the step once the SDK has retried a throttled ListCommands and SendCommand, sending one command', async () => {
+    http
+      .on('ListCommands', ssmThrottled(), ssmThrottled(), nothingListed)
+      .on('SendCommand', ssmThrottled(), ssmThrottled(), accepted)
+      .on('GetCommandInvocation', succeeded);
+
+    const result = await remote().run(instanceId, step(), AGENT);
+
+    expect(result).toMatchObject({ status: 'Success', exitCode: 0, stdoutTail: 'done' });
+    expect(http.callsOf('ListCommands')).toHaveLength(3);
+    expect(http.callsOf('SendCommand')).toHaveLength(3);
+    // Every SendCommand try was the same request (one comment, one key); the SDK waited, not the adapter.
+    expect(new Set(http.callsOf('SendCommand').map((c) => c.body)).size).toBe(1);
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('reports THROTTLED (retryable) after the SDK\'s maxAttempts SendCommand calls, not AGENT_OFFLINE after minutes', async () => {
+    http.on('ListCommands', nothingListed).on('SendCommand', ssmThrottled());
+
+    const error = await remote().run(instanceId, step(), AGENT).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: ErrorCodes.THROTTLED, retryable: true, details: { awsCode: 'ThrottlingException' } });
+    expect(http.callsOf('SendCommand')).toHaveLength(3);
+    expect(clock.elapsedMs()).toBe(0);
+  });
+
+  it('reports THROTTLED after the SDK\'s maxAttempts ListCommands calls, and sends nothing', async () => {
+    http.on('ListCommands', ssmThrottled()).on('SendCommand', accepted);
+
+    const error = await remote().run(instanceId, step(), AGENT).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: ErrorCodes.THROTTLED, retryable: true });
+    expect(http.callsOf('ListCommands')).toHaveLength(3);
+    expect(http.callsOf('SendCommand')).toHaveLength(0);
+  });
+
+  it('polls again later when a GetCommandInvocation stays throttled through the SDK\'s retries', async () => {
+    http
+      .on('ListCommands', nothingListed)
+      .on('SendCommand', accepted)
+      .on('GetCommandInvocation', ssmThrottled(), ssmThrottled(), ssmThrottled(), succeeded);
+
+    const result = await remote().run(instanceId, step(), AGENT);
+
+    expect(result.status).toBe('Success');
+    // One poll of three SDK tries, all throttled; one wait of the adapter's own; the next poll succeeds.
+    expect(http.callsOf('GetCommandInvocation')).toHaveLength(4);
+    expect(clock.sleeps).toHaveLength(1);
   });
 });
