@@ -1,0 +1,89 @@
+/**
+ * The cloud side of a composition: the store, and the servers. Two of them:
+ * the sandbox's (an embedded store, unless a shared one is given, and the
+ * local cloud, where each server is a folder) and AWS's (DynamoDB, EC2, SSM).
+ */
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ensureTable } from '../adapters/aws/dynamodb-environment.repository.js';
+import type { Config } from '../config/config.js';
+import type { Clock } from '../core/ports/clock.port.js';
+import type { ComputePort } from '../core/ports/compute.port.js';
+import type { RemoteCommandPort } from '../core/ports/remote-command.port.js';
+import { lazyPort } from '../lazy-port.js';
+import type { Closers } from './closers.js';
+
+/**
+ * Every AWS call has a deadline: a store or cloud that hangs must not hang
+ * the bot. The store answers in milliseconds; EC2 and SSM in seconds. Without
+ * throwOnRequestTimeout the SDK's HTTP handler only logs a request over its
+ * timeout and goes on waiting.
+ */
+const STORE_HTTP = { connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true };
+const CLOUD_HTTP = { connectionTimeout: 3_000, requestTimeout: 20_000, throwOnRequestTimeout: true };
+
+export interface CloudSide {
+  /** The store's client, its table ready. */
+  dynamo: DynamoDBClient;
+  compute: ComputePort;
+  commands: RemoteCommandPort;
+  /** Where bootstrap scripts find the environment's data on a server (the sandbox sets its own per server). */
+  serverDataDir?: string;
+}
+
+export type StartCloud = (config: Config, clock: Clock, closers: Closers) => Promise<CloudSide>;
+
+function storeClient(config: Config, endpoint: string | undefined, sandbox: boolean, closers: Closers): { dynamo: DynamoDBClient; ready: Promise<unknown> } {
+  const dynamo = new DynamoDBClient({
+    region: config.aws.region,
+    ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
+    ...(endpoint ? { endpoint, ...(sandbox ? { credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } } : {}) } : {}),
+    maxAttempts: 3,
+    requestHandler: STORE_HTTP,
+  });
+  closers.add(async () => dynamo.destroy());
+  const ready = config.table.create ? ensureTable(dynamo, config.table.name) : Promise.resolve();
+  ready.catch(() => undefined); // awaited by the caller; not an unhandled rejection meanwhile
+  return { dynamo, ready };
+}
+
+/** The sandbox: an embedded DynamoDB (or a shared one, for replicas) and the local cloud, under the sandbox folder. */
+export const sandboxCloud: StartCloud = async (config, clock, closers) => {
+  // The SDK's notice that its 2027 releases need Node 22 concerns operators of a real
+  // deployment (the lockfile keeps today's releases), not someone trying the sandbox.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  let endpoint = config.store.endpoint;
+  if (!endpoint) {
+    const { startEmbeddedStore } = await import('../adapters/sandbox/embedded-store.js');
+    const store = await startEmbeddedStore({ dataDir: config.sandbox.dataDir });
+    closers.add(() => store.close());
+    endpoint = store.endpoint;
+  }
+  const { dynamo, ready } = storeClient(config, endpoint, true, closers);
+  const { LocalCloud } = await import('../adapters/sandbox/local-cloud/local-cloud.js');
+  const cloud = new LocalCloud({ rootDir: join(config.sandbox.dataDir, 'cloud'), clock, delays: config.sandbox.delays, faults: config.sandbox.faults });
+  await ready;
+  return { dynamo, compute: cloud.compute, commands: cloud.commands };
+};
+
+/** AWS: DynamoDB, and EC2 and SSM loaded in the background (the EC2 client alone takes ~0.4 s to import: /healthz need not wait). */
+export const awsCloud: StartCloud = async (config, clock, closers) => {
+  const { dynamo, ready } = storeClient(config, config.store.endpoint, false, closers);
+  const aws = { region: config.aws.region, ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}) };
+  const adapters = Promise.all([
+    import('@aws-sdk/client-ec2'),
+    import('@aws-sdk/client-ssm'),
+    import('../adapters/aws/ec2-compute.adapter.js'),
+    import('../adapters/aws/ssm-remote-command.adapter.js'),
+  ]).then(([{ EC2Client }, { SSMClient }, { Ec2Compute }, { SsmRemoteCommand }]) => {
+    // Throttling and transient errors are the SDK's to retry (the adapters only poll). EC2 limits calls per account,
+    // so its client also slows itself down once throttled (adaptive); SSM's stays standard.
+    const ec2 = new EC2Client({ ...aws, maxAttempts: 5, retryMode: 'adaptive', requestHandler: CLOUD_HTTP });
+    const ssm = new SSMClient({ ...aws, maxAttempts: 5, requestHandler: CLOUD_HTTP });
+    return { compute: new Ec2Compute({ ec2, ssm, clock }), commands: new SsmRemoteCommand({ ssm, clock }), close: () => (ec2.destroy(), ssm.destroy()) };
+  });
+  // Registered now, so it runs after the flows have stopped (closers run last-in, first-out).
+  closers.add(async () => (await adapters.catch(() => undefined))?.close());
+  await ready;
+  return { dynamo, compute: lazyPort(adapters.then((a) => a.compute)), commands: lazyPort(adapters.then((a) => a.commands)), serverDataDir: '/var/lib/dormouse/data' };
+};
