@@ -20,13 +20,8 @@ import { nameProblem } from '../../../core/environment/name.rules.js';
 import type { Logger } from '../../../core/ports/notifier.port.js';
 import { Ids, parseEnvironmentValue } from '../ids.js';
 import { noticeModal } from '../blocks/notice.modal.js';
+import { notices } from '../text/notices.text.js';
 
-/** What people are told, in one place. */
-const Sentences = {
-  oldButton: (name: string | undefined): string =>
-    `This button is from an older Dormouse message and does nothing now. \`/server status ${name ?? '<name>'}\` shows where the environment is.`,
-  oldForm: 'This form is from an older version of Dormouse. Close it and run the command again.',
-};
 
 const KNOWN_ACTIONS: ReadonlySet<string> = new Set(Object.values(Ids.action));
 const KNOWN_VIEWS: ReadonlySet<string> = new Set(Object.values(Ids.view));
@@ -52,13 +47,13 @@ async function oldButton(args: SlackActionMiddlewareArgs<BlockAction>, log: Logg
   const named = parseEnvironmentValue(value).name;
   const name = nameProblem(named) === undefined ? named : undefined;
   await args
-    .respond({ response_type: 'ephemeral', replace_original: false, text: Sentences.oldButton(name) })
+    .respond({ response_type: 'ephemeral', replace_original: false, text: notices.oldButton(name) })
     .catch((err: unknown) => log.warn({ err }, 'could not tell the person about an old button'));
 }
 
 async function oldForm(args: SlackViewMiddlewareArgs<ViewSubmitAction>, log: Logger): Promise<void> {
   log.info({ view: args.view.callback_id, user: args.body.user.id }, 'a form no listener handles (from an older version)');
-  await args.ack({ response_action: 'update', view: noticeModal(Sentences.oldForm) });
+  await args.ack({ response_action: 'update', view: noticeModal(notices.oldForm) });
 }
 
 // Bolt's middleware arguments are one union; these narrow it by the body's type.

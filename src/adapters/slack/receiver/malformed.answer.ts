@@ -6,9 +6,9 @@
 import type { Body } from './delivery.shapes.js';
 import type { AnswerBody } from './http-answer.js';
 import { noticeModal } from '../blocks/notice.modal.js';
+import { notices } from '../text/notices.text.js';
 
-export const couldNotRead = (ref: string): string =>
-  `Dormouse could not read that request (ref ${ref}). Try again; if it keeps happening, tell ops and quote the ref.`;
+export const couldNotRead = notices.couldNotRead;
 
 export interface MalformedAnswer {
   status: number;

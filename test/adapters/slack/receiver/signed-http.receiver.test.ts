@@ -343,7 +343,7 @@ describe('fallback for what no listener handles', () => {
     const before = double.ephemerals(DEV).length;
     await double.clickButton({ user: DEV, label: 'Legacy' });
     const told = await double.waitFor(() => double.ephemerals(DEV)[before], { what: 'the old-button sentence' });
-    expect(told.text).toContain('`/server status <name>`');
+    expect(told.text).toContain('`/server status &lt;name&gt;`'); // escaped mrkdwn: Slack shows <name>
     expect(told.text).not.toContain('Not A Name');
   });
 
