@@ -13,6 +13,7 @@ const UNIT = [
   'test/config/**/*.test.ts',
   'test/adapters/slack/blocks/**/*.test.ts',
   'test/adapters/slack/listeners/**/*.test.ts',
+  'test/adapters/slack/text/**/*.test.ts',
   'test/adapters/slack/command-parser.test.ts',
   'test/adapters/aws/backoff.test.ts',
   'test/adapters/sandbox/local-cloud/sandbox-config.test.ts',

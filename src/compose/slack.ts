@@ -80,5 +80,8 @@ function startHealthServer(config: Config, isReady: () => boolean): Promise<Serv
       res.writeHead(isReady() ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: isReady() ? 'ok' : 'starting' }));
     } else res.writeHead(404).end();
   });
-  return new Promise((resolve) => server.listen(config.http.port, config.http.host, () => resolve(server)));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject); // a busy port is said at start, like the other modes
+    server.listen(config.http.port, config.http.host, () => resolve(server));
+  });
 }

@@ -166,6 +166,7 @@ describe('Slack end to end against moto', () => {
       ['new good-name --template api --count 9', /1 to 3 servers; you asked for 9/],
       ['new good-name --template worker --count 2', /exactly 1 server/],
       ['new good-name --template api --count two', /whole number/],
+      ['new good-name --template api --count 1000', /1 to 3 servers; you asked for 1000/],
       // Options without a template are checked against every template, not dropped by the form.
       ['new good-name --count 999', /No template has 999 servers: they have 1 to \d+/],
       ['new good-name --type x9.huge', /No template offers `x9.huge`/],

@@ -68,8 +68,16 @@ export class DynamoDbMessageLedger implements MessageLedger {
   }
 
   async forgetPost(key: LedgerKey, message: MessageLocation): Promise<void> {
-    // Only that message (another replica may have posted a new one already); its thread's lines go with it.
-    await this.update(key, 'REMOVE message, postClaim SET #lines = :empty', 'message.#ts = :ts', { '#lines': 'lines', '#ts': 'ts' }, { ':ts': message.ts, ':empty': {} });
+    // Only that message (another replica may have posted a new one already). The lines of its thread go with it,
+    // so the new thread tells the story again; DMs and alerts were said elsewhere and stay said.
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.ledger(key.name, key.id), ConsistentRead: true })).catch((e: unknown) => {
+      throw storeError(e, 'ledger.forgetPost', this.tableName, key.name);
+    });
+    const threadLines = Object.keys((out.Item?.lines ?? {}) as Record<string, unknown>).filter((l) => l.startsWith('step:') || l.startsWith('note:'));
+    const names: Record<string, string> = { '#ts': 'ts', '#lines': 'lines' };
+    threadLines.forEach((l, i) => (names[`#l${i}`] = l));
+    const removeLines = threadLines.map((_l, i) => `, #lines.#l${i}`).join('');
+    await this.update(key, `REMOVE message, postClaim${removeLines}`, 'message.#ts = :ts', threadLines.length ? names : { '#ts': 'ts' }, { ':ts': message.ts });
   }
 
   async claimVersion(key: LedgerKey, version: number, options: { again?: boolean } = {}): Promise<boolean> {

@@ -45,7 +45,7 @@ import {
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { DomainError, ErrorCodes } from '../../core/environment/errors.js';
+import { DomainError, ErrorCodes, isDomainError } from '../../core/environment/errors.js';
 import type {
   ComputePort,
   Instance,
@@ -150,7 +150,9 @@ export class Ec2Compute implements ComputePort {
     let seen: Ec2Instance[] = [];
     const running = await pollWithBackoff(
       async () => {
-        seen = await this.describeIds(instanceIds, options.signal);
+        const polled = await this.pollIds(instanceIds, options.signal);
+        if (!polled) return undefined;
+        seen = polled;
         options.onPoll?.(sortByIndex(seen.map(toInstance)));
         const lost = seen.filter((i) => GONE_STATES.has(i.State?.Name ?? ''));
         if (lost.length > 0) throw instanceLost(lost);
@@ -185,7 +187,9 @@ export class Ec2Compute implements ComputePort {
     let seen: Ec2Instance[] = [];
     const done = await pollWithBackoff(
       async () => {
-        seen = await this.describeIds(instanceIds, options.signal);
+        const polled = await this.pollIds(instanceIds, options.signal);
+        if (!polled) return undefined;
+        seen = polled;
         options.onPoll?.(sortByIndex(seen.map(toInstance)));
         // An instance EC2 no longer lists is long terminated.
         return seen.every((i) => i.State?.Name === 'terminated') ? true : undefined;
@@ -250,6 +254,19 @@ export class Ec2Compute implements ComputePort {
   /** By filter rather than InstanceIds: an id EC2 does not know (yet, or any more) is absent, not an error. */
   private describeIds(instanceIds: readonly string[], signal?: AbortSignal): Promise<Ec2Instance[]> {
     return this.describe([{ Name: 'instance-id', Values: [...instanceIds] }], signal);
+  }
+
+  /**
+   * One poll of a wait. Still throttled after the SDK's own tries: undefined,
+   * so the wait polls again later (with its backoff) rather than failing.
+   */
+  private async pollIds(instanceIds: readonly string[], signal?: AbortSignal): Promise<Ec2Instance[] | undefined> {
+    try {
+      return await this.describeIds(instanceIds, signal);
+    } catch (error) {
+      if (isDomainError(error) && error.code === ErrorCodes.THROTTLED) return undefined;
+      throw error;
+    }
   }
 
   /** The backoff of a wait, its deadline from now, and the signal that ends it early. */

@@ -13,13 +13,14 @@
  * logged here (the Web API client itself retries 429 and 5xx).
  */
 import type { WebClient } from '@slack/web-api';
-import type { Environment } from '../../core/environment/environment.js';
+import type { Environment, ProgressStep } from '../../core/environment/environment.js';
 import { ErrorCodes, isDomainError } from '../../core/environment/errors.js';
 import type { Clock, Logger } from '../../core/ports/clock.port.js';
 import type { LedgerKey, MessageLedger, MessageLocation } from '../../core/ports/message-ledger.port.js';
 import type { NotifierPort, ThreadNote } from '../../core/ports/notifier.port.js';
 import { alertSummary, environmentBlocks, environmentText, handledText, opsAlertBlocks, opsAlertHandledBlocks, ownerFailureText, threadNoteText } from './blocks/environment.message.js';
-import { stepLine } from './blocks/text.js';
+import { esc, stepLine } from './blocks/text.js';
+import { failureSentence } from './text/errors.text.js';
 
 /** How long a claim to post a message or a line holds before another replica may take it (a crash). */
 const CLAIM_MS = 60_000;
@@ -106,9 +107,10 @@ export class SlackNotifier implements NotifierPort {
     if (!channel) return Promise.resolve();
     const id = env.failure?.at ?? String(env.version);
     return this.once(env, `ops:failed:${id}`, async () => {
-      const res = await this.deps.client.chat.postMessage({ channel, text: `${env.name} failed: ${env.failure?.reason ?? 'unknown reason'}`, blocks: opsAlertBlocks(env) });
+      const res = await this.deps.client.chat.postMessage({ channel, text: alertSummary(env), blocks: opsAlertBlocks(env) });
       // Remembered, so that once someone acts (here, on the message, or with a command) the alert says so and its buttons go.
-      if (res.ts) await this.deps.ledger.recordAlert(ledgerKey(env), { id, message: { channel: res.channel ?? channel, ts: res.ts }, summary: alertSummary(env) });
+      const posted = res.ts ? { channel: res.channel ?? channel, ts: res.ts } : undefined;
+      if (posted) await retryTransient(() => this.deps.ledger.recordAlert(ledgerKey(env), { id, message: posted, summary: alertSummary(env) }));
       return true;
     }).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not alert ops'));
   }
@@ -156,13 +158,16 @@ export class SlackNotifier implements NotifierPort {
    */
   private async closeHandledAlerts(env: Environment): Promise<void> {
     const { ledger, client, clock } = this.deps;
+    if (!this.deps.opsChannel) return;
     const key = ledgerKey(env);
-    const open = await ledger.openAlerts(key);
     const current = env.state === 'failed' ? env.failure?.at : undefined;
-    for (const alert of open.filter((a) => a.id !== current)) {
-      if (!(await ledger.closeAlert(key, alert.id))) continue;
-      const handled = handledText(env, clock.now());
-      await client.chat.update({ channel: alert.message.channel, ts: alert.message.ts, text: `${alert.summary} ${handled}`, blocks: opsAlertHandledBlocks(alert.summary, handled) });
+    const handled = (await ledger.openAlerts(key)).filter((a) => a.id !== current);
+    for (const alert of handled) {
+      const text = handledText(env, clock.now());
+      // Updated first, recorded closed after: an update that fails leaves it open, to be closed next time.
+      // (Two replicas may both update it: the same words twice, harmless.)
+      await client.chat.update({ channel: alert.message.channel, ts: alert.message.ts, text: `${alert.summary} ${text}`, blocks: opsAlertHandledBlocks(alert.summary, text) });
+      await ledger.closeAlert(key, alert.id);
     }
   }
 
@@ -229,7 +234,7 @@ export class SlackNotifier implements NotifierPort {
     for (const step of ended) {
       // A step is the same step whatever retry shows it again: its key and when it ended.
       await this.once(env, `step:${step.key}:${step.endedAt}`, async () => {
-        await this.deps.client.chat.postMessage({ channel: where.channel, thread_ts: where.ts, text: stepLine(step) });
+        await this.deps.client.chat.postMessage({ channel: where.channel, thread_ts: where.ts, text: threadStepLine(env, step) });
         return true;
       });
     }
@@ -273,6 +278,17 @@ export class SlackNotifier implements NotifierPort {
     const res = await this.deps.client.conversations.open({ users: user });
     return res.channel?.id ?? user;
   }
+}
+
+/**
+ * A step's line in the thread. A step that failed also says why (the message
+ * shows only the latest failure; the thread keeps every try's reason).
+ */
+function threadStepLine(env: Environment, step: ProgressStep): string {
+  const line = stepLine(step);
+  if (step.status !== 'failed') return line;
+  const failure = env.failure && env.failure.at === step.endedAt ? failureSentence(env.failure) : step.detail ? esc(step.detail) : undefined;
+  return failure ? `${line}: ${failure}` : line;
 }
 
 /** A name can be reused once an environment has ended: its message belongs to one incarnation. */

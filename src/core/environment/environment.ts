@@ -47,7 +47,7 @@ export interface Failure {
   step: FailedStep;
   /** A stable code, and its parameters: what the chat tool makes its sentence from. */
   code: string;
-  params?: Record<string, string | number | boolean>;
+  params?: Record<string, string | number | boolean | string[]>;
   /** The same in plain words, for logs and for a code without a sentence. */
   reason: string;
   /** For a fault on Dormouse's side: the reference of the log line that says what went wrong inside. */

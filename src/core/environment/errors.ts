@@ -1,7 +1,8 @@
 /**
  * Domain errors carry a stable code (safe to match on, safe to show in logs and
- * alerts) and a sentence a person can act on. Adapters translate SDK errors
- * into these; the Slack layer shows `message` to the person who can fix it.
+ * alerts), parameters (`details`) and plain words (`message`, for logs).
+ * Adapters translate SDK errors into these; the Slack layer writes the
+ * sentence a person reads from the code and parameters.
  */
 export const ErrorCodes = {
   NAME_INVALID: 'ENVIRONMENT.NAME_INVALID',

@@ -85,10 +85,12 @@ export function assertMayManage(env: Environment, actor: string, admins: readonl
  * fault on Dormouse's side (the store, the cloud, a bug) a reference to the
  * log line that holds what went wrong inside.
  */
-export function failureOf(error: DomainError, logger: Logger, facts: Record<string, unknown>): { code: string; reason: string; params: Record<string, string | number | boolean>; ref?: string } {
-  const params: Record<string, string | number | boolean> = {};
+export function failureOf(error: DomainError, logger: Logger, facts: Record<string, unknown>): { code: string; reason: string; params: Record<string, string | number | boolean | string[]>; ref?: string } {
+  const params: Record<string, string | number | boolean | string[]> = {};
   for (const [k, v] of Object.entries(error.details)) {
-    if (k !== 'output' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) params[k] = v;
+    if (k === 'output') continue;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') params[k] = v;
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) params[k] = v as string[];
   }
   if (!isOurFault(error)) return { code: error.code, reason: error.message, params };
   const ref = newReference();

@@ -547,6 +547,26 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
       expect((await ledger().get(k))?.shown).toBe(9);
     });
 
+    it('a message gone from Slack is forgotten with its thread\'s lines; DMs and alerts stay told', async () => {
+      const k = key();
+      await ledger().claimPost(k, 'A', 10_000);
+      await ledger().recordPost(k, { channel: 'C1', ts: '1.1' });
+      for (const line of ['step:launch:t1', 'note:ready:t2', 'dm:failed:t3', 'ops:failed:t3']) {
+        expect(await ledger().claimLine(k, line, 10_000)).toBe(true);
+        await ledger().lineTold(k, line);
+      }
+      await ledger().forgetPost(k, { channel: 'C1', ts: '1.1' });
+      expect((await ledger().get(k))?.message).toBeUndefined();
+      expect(await ledger().claimLine(k, 'step:launch:t1', 10_000)).toBe(true);
+      expect(await ledger().claimLine(k, 'note:ready:t2', 10_000)).toBe(true);
+      expect(await ledger().claimLine(k, 'dm:failed:t3', 10_000)).toBe(false);
+      expect(await ledger().claimLine(k, 'ops:failed:t3', 10_000)).toBe(false);
+      // Forgetting another message (one a replica posted since) changes nothing.
+      await ledger().recordPost(k, { channel: 'C1', ts: '2.2' });
+      await ledger().forgetPost(k, { channel: 'C1', ts: '1.1' });
+      expect((await ledger().get(k))?.message).toEqual({ channel: 'C1', ts: '2.2' });
+    });
+
     it('a line is told once; a failed or abandoned one can be told again', async () => {
       const k = key();
       nowMs = T0;

@@ -654,6 +654,17 @@ describe('Ec2Compute when EC2 throttles: the SDK retries, through the whole clie
     expect(clock.sleeps).toHaveLength(1);
   });
 
+  it('goes on waiting when a poll is still throttled after the SDK\'s tries: it polls again later', async () => {
+    http.on('DescribeInstances', reservations('pending'), ec2Throttled(), ec2Throttled(), ec2Throttled(), reservations('running'));
+
+    const running = await compute(sdkRetries(3)).waitUntilRunning(['i-00000000000000001'], WAIT);
+
+    expect(running.map((i) => i.state)).toEqual(['running']);
+    expect(http.callsOf('DescribeInstances')).toHaveLength(5);
+    // Two waits of its own: after the pending poll, and after the poll the SDK gave up on.
+    expect(clock.sleeps).toHaveLength(2);
+  });
+
   it('retries in adaptive mode, as the EC2 client is configured in production (the real SDK waits: about 2 s)', async () => {
     http.on('DescribeInstances', none).on('RunInstances', ec2Throttled(), pending);
 

@@ -160,6 +160,22 @@ describe('the notifier across replicas', () => {
     expect(alerts().every((m) => !JSON.stringify(m.blocks).includes('"type":"actions"'))).toBe(true);
   });
 
+  it('the thread keeps why each try failed: a failed step\'s line says why', async () => {
+    const { stored, notifiers } = await replicas(1);
+    const base = story()[3]!;
+    const at = '2030-01-01T09:04:00.000Z';
+    const failed: Environment = {
+      ...transition(base, 'failed', new Date(at)),
+      version: base.version + 1,
+      progress: [...base.progress, { key: 'bootstrap:0', label: 'Bootstrap server 1', status: 'failed', startedAt: '2030-01-01T09:03:00.000Z', endedAt: at }],
+      failure: { step: 'bootstrap', code: 'COMMAND.FAILED', params: { server: 1, instanceId: 'i-0abc', step: 'install', exitCode: 2 }, reason: 'plain', from: 'bootstrapping', retryable: true, at },
+    };
+    stored.set(failed.name, failed);
+    await notifiers[0]!.showProgress(failed);
+    const [message] = messagesAbout(failed);
+    expect(message!.replies.map((r) => r.text)).toContainEqual(expect.stringMatching(/Bootstrap server 1 \(1 min 0 s\): Server 1 \(`i-0abc`\): step `install` exited with code 2\./));
+  });
+
   it('a message gone from Slack (deleted, a console restarted) is posted again with its story', async () => {
     const { stored, notifiers } = await replicas(1);
     const versions = story();

@@ -8,7 +8,6 @@ import type { AnswerBody } from './http-answer.js';
 import { noticeModal } from '../blocks/notice.modal.js';
 import { notices } from '../text/notices.text.js';
 
-export const couldNotRead = notices.couldNotRead;
 
 export interface MalformedAnswer {
   status: number;
@@ -18,7 +17,7 @@ export interface MalformedAnswer {
 }
 
 export function malformedAnswer(type: string | undefined, body: Body | undefined, ref: string): MalformedAnswer {
-  const sentence = couldNotRead(ref);
+  const sentence = notices.couldNotRead(ref);
   switch (type) {
     case 'slash_command':
       return { status: 200, body: { response_type: 'ephemeral', text: sentence } };

@@ -22,7 +22,8 @@ import { deliveryLabel } from './delivery.shapes.js';
 import { answer } from './http-answer.js';
 import { newReference } from '../../../core/environment/reference.js';
 import { replier } from '../reply.js';
-import { couldNotRead, malformedAnswer } from './malformed.answer.js';
+import { notices } from '../text/notices.text.js';
+import { malformedAnswer } from './malformed.answer.js';
 import { readBody } from './request-body.js';
 import { signatureProblem } from './request-signature.js';
 
@@ -174,7 +175,7 @@ export class SignedHttpReceiver implements Receiver {
     this.log.warn({ ref, type: malformed.type?.slice(0, 100), field: malformed.field }, 'malformed Slack request');
     const { status, body, followUp } = malformedAnswer(malformed.type, malformed.body, ref);
     answer(res, status, body);
-    if (followUp) void replier(followUp, this.log.child({ ref }))({ text: couldNotRead(ref) });
+    if (followUp) void replier(followUp, this.log.child({ ref }))({ text: notices.couldNotRead(ref) });
   }
 
   /**

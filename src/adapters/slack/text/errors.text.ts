@@ -6,7 +6,7 @@
  * is shown as the core's own plain message, escaped.
  */
 import type { DomainError } from '../../../core/environment/errors.js';
-import { describeState, type EnvironmentState } from '../../../core/environment/lifecycle.js';
+import { describeState, STATES, type EnvironmentState } from '../../../core/environment/lifecycle.js';
 import { NAME_MAX, NAME_MIN } from '../../../core/environment/name.rules.js';
 import { formatUsd } from '../../../core/environment/template.js';
 import { PURPOSE_MAX } from '../../../core/policies/request.policy.js';
@@ -18,7 +18,8 @@ type Params = Record<string, unknown>;
 export const code = (value: unknown): string => `\`${esc(String(value)).replace(/`/g, "'")}\``;
 const mention = (user: unknown): string => (typeof user === 'string' && /^[UW][A-Z0-9]+$/.test(user) ? `<@${user}>` : 'someone');
 const list = (values: unknown): string[] => (Array.isArray(values) ? values.map(String) : []);
-const state = (s: unknown): string => describeState(s as EnvironmentState);
+const state = (s: unknown): string => (typeof s === 'string' && isState(s) ? describeState(s) : String(s ?? 'in an unknown state'));
+const isState = (s: string): s is EnvironmentState => (STATES as readonly string[]).includes(s);
 
 const NAME_RULES: Record<string, (p: Params) => string> = {
   empty: () => `Give the environment a name, for example ${code('/server new api-staging')}.`,
@@ -90,7 +91,8 @@ export function sentenceFor(errorCode: string, params: Params = {}): string | un
 
 /** Why an environment failed, from its failure record: the sentence for its code, or its plain reason; and the reference ops search the logs for. */
 export function failureSentence(f: { code: string; params?: Params | undefined; reason: string; ref?: string | undefined }): string {
-  const sentence = sentenceFor(f.code, f.params ?? {}) ?? esc(f.reason);
+  // A failure recorded before failures kept their parameters (or without any) is told in its own words.
+  const sentence = (f.params && Object.keys(f.params).length ? sentenceFor(f.code, f.params) : undefined) ?? esc(f.reason);
   return f.ref ? `${sentence} (ref ${code(f.ref)})` : sentence;
 }
 

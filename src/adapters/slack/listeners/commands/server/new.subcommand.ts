@@ -11,7 +11,8 @@ export const newSubcommand: Subcommand = async ({ deps, command, client, log, ar
     throw new DomainError(ErrorCodes.INPUT_INVALID, `Give one name without spaces (\`/server new api-staging\`); got ${args.length} words. Put the purpose in quotes after --purpose.`);
   }
   const name = args[0] ?? '';
-  if (flags.count !== undefined && !/^\d{1,3}$/.test(flags.count)) {
+  // A whole number is checked against the templates' ranges (which say what is allowed); anything else is not a count.
+  if (flags.count !== undefined && !/^\d{1,9}$/.test(flags.count)) {
     throw new DomainError(ErrorCodes.COUNT_OUT_OF_RANGE, `--count takes a whole number of servers; ${clip(flags.count)} is not one.`, { variant: 'not_a_number', value: clip(flags.count) });
   }
   const count = flags.count === undefined ? undefined : Number(flags.count);
