@@ -30,6 +30,22 @@ import { LeaderCoordinator } from '../scheduler/leader.js';
 import { startScheduler } from '../scheduler/scheduler.js';
 import { Closers } from './closers.js';
 import type { StartCloud } from './cloud.js';
+import { loadDataScripts, parseRestoreReport, parseSaveReport } from '../data-scripts/index.js';
+import type { DataScripts, DataSettings } from '../core/use-cases/save.flow.js';
+
+/** The scripts servers save and restore with: files in the repo, read once. */
+function dataScripts(): DataScripts {
+  return { ...loadDataScripts(), parseSave: parseSaveReport, parseRestore: parseRestoreReport };
+}
+
+function dataSettings(config: Config): DataSettings {
+  return {
+    saveTimeoutSeconds: config.data.saveTimeoutSeconds,
+    restoreTimeoutSeconds: config.data.restoreTimeoutSeconds,
+    progressEveryMs: 5_000,
+    keepGenerations: config.data.keepGenerations,
+  };
+}
 import type { StartSlack } from './slack.js';
 
 /** How long a stop waits for flows to reach a step where they can give their lease back. */
@@ -69,7 +85,7 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
 
   try {
     const slack = await sides.slack(config, closers, () => ready);
-    const { dynamo, compute, commands, serverDataDir } = await sides.cloud(config, clock, closers);
+    const { dynamo, compute, commands, serverDataDir, data } = await sides.cloud(config, clock, closers);
     const repo = new DynamoDbEnvironmentRepository(dynamo, config.table.name, clock);
 
     const slackClient = new WebClient(config.slack.botToken, {
@@ -102,6 +118,7 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       workerId,
       leaseMs: config.leases.leaseSeconds * 1000,
       ...(serverDataDir ? { serverDataDir } : {}),
+      ...(data ? { data: { store: data, scripts: dataScripts(), settings: dataSettings(config), retentionDays: config.data.retentionDays } } : {}),
     });
     closers.add(() => useCases.runner.stop(SHUTDOWN_GRACE_MS));
 
@@ -127,6 +144,7 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
             jobs: [
               { job: resumeJob(useCases.resume), every: `*/${config.leases.sweepSeconds} * * * * *` },
               { job: purgeClaimsJob(new PurgeExpiredClaims({ claims })), every: '17 */5 * * * *' },
+              ...(useCases.data ? [{ job: { name: 'purge-expired-data', run: () => useCases.data!.purgeExpired.execute() }, every: '41 23 * * * *' }] : []),
             ],
             coordinator,
             logger,

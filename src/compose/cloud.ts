@@ -9,6 +9,7 @@ import { ensureTable } from '../adapters/aws/dynamodb-environment.repository.js'
 import type { Config } from '../config/config.js';
 import type { Clock } from '../core/ports/clock.port.js';
 import type { ComputePort } from '../core/ports/compute.port.js';
+import type { DataStorePort } from '../core/ports/data-store.port.js';
 import type { RemoteCommandPort } from '../core/ports/remote-command.port.js';
 import { lazyPort } from '../lazy-port.js';
 import type { Closers } from './closers.js';
@@ -29,6 +30,38 @@ export interface CloudSide {
   commands: RemoteCommandPort;
   /** Where bootstrap scripts find the environment's data on a server (the sandbox sets its own per server). */
   serverDataDir?: string;
+  /** Where sleeping environments keep their data; absent when none is configured (AWS without a bucket). */
+  data?: DataStorePort;
+}
+
+/** The sandbox's bucket, in its embedded S3 server (or in the one AWS_ENDPOINT_URL_S3 names). */
+export const SANDBOX_BUCKET = 'dormouse-sandbox';
+
+/** S3 calls move data descriptions, not data (servers move the data): seconds, like EC2's. */
+const DATA_HTTP = { connectionTimeout: 3_000, requestTimeout: 30_000, throwOnRequestTimeout: true };
+
+async function dataStore(
+  config: Config,
+  clock: Clock,
+  closers: Closers,
+  where: { bucket: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string }; createBucket?: boolean },
+): Promise<DataStorePort> {
+  const [{ S3Client, CreateBucketCommand }, { S3DataStore }] = await Promise.all([import('@aws-sdk/client-s3'), import('../adapters/aws/s3-data-store.js')]);
+  const s3 = new S3Client({
+    region: config.aws.region,
+    ...(where.endpoint ? { endpoint: where.endpoint, forcePathStyle: true } : {}),
+    ...(where.credentials ? { credentials: where.credentials } : {}),
+    maxAttempts: 5,
+    requestHandler: DATA_HTTP,
+  });
+  closers.add(async () => s3.destroy());
+  if (where.createBucket) {
+    await s3.send(new CreateBucketCommand({ Bucket: where.bucket })).catch((e: unknown) => {
+      const name = (e as { name?: string }).name;
+      if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw e;
+    });
+  }
+  return new S3DataStore({ s3, bucket: where.bucket, prefix: config.data.prefix, clock });
 }
 
 export type StartCloud = (config: Config, clock: Clock, closers: Closers) => Promise<CloudSide>;
@@ -62,8 +95,20 @@ export const sandboxCloud: StartCloud = async (config, clock, closers) => {
   const { dynamo, ready } = storeClient(config, endpoint, true, closers);
   const { LocalCloud } = await import('../adapters/sandbox/local-cloud/local-cloud.js');
   const cloud = new LocalCloud({ rootDir: join(config.sandbox.dataDir, 'cloud'), clock, delays: config.sandbox.delays, faults: config.sandbox.faults });
+  // The data store: an S3-compatible server inside this process, persisted beside the servers' folders
+  // (or the S3 at AWS_ENDPOINT_URL_S3, moto in tests). Saving and restoring run the very scripts servers run.
+  let s3: { endpoint: string; bucket: string; credentials?: { accessKeyId: string; secretAccessKey: string } };
+  if (config.data.endpoint) {
+    s3 = { endpoint: config.data.endpoint, bucket: config.data.bucket ?? SANDBOX_BUCKET, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } };
+  } else {
+    const { startEmbeddedS3 } = await import('../adapters/sandbox/embedded-s3.js');
+    const embedded = await startEmbeddedS3({ dataDir: join(config.sandbox.dataDir, 's3'), bucket: config.data.bucket ?? SANDBOX_BUCKET });
+    closers.add(() => embedded.close());
+    s3 = embedded;
+  }
+  const data = await dataStore(config, clock, closers, { ...s3, createBucket: true });
   await ready;
-  return { dynamo, compute: cloud.compute, commands: cloud.commands };
+  return { dynamo, compute: cloud.compute, commands: cloud.commands, data };
 };
 
 /** AWS: DynamoDB, and EC2 and SSM loaded in the background (the EC2 client alone takes ~0.4 s to import: /healthz need not wait). */
@@ -84,6 +129,16 @@ export const awsCloud: StartCloud = async (config, clock, closers) => {
   });
   // Registered now, so it runs after the flows have stopped (closers run last-in, first-out).
   closers.add(async () => (await adapters.catch(() => undefined))?.close());
+  const bucket = config.data.bucket;
+  // AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL (moto, LocalStack: one endpoint for every service).
+  const s3Endpoint = config.data.endpoint ?? config.aws.endpoint;
+  const data = bucket ? lazyPort(dataStore(config, clock, closers, { bucket, ...(s3Endpoint ? { endpoint: s3Endpoint } : {}), createBucket: config.table.create })) : undefined;
   await ready;
-  return { dynamo, compute: lazyPort(adapters.then((a) => a.compute)), commands: lazyPort(adapters.then((a) => a.commands)), serverDataDir: '/var/lib/dormouse/data' };
+  return {
+    dynamo,
+    compute: lazyPort(adapters.then((a) => a.compute)),
+    commands: lazyPort(adapters.then((a) => a.commands)),
+    serverDataDir: '/var/lib/dormouse/data',
+    ...(data ? { data } : {}),
+  };
 };

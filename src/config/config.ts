@@ -42,6 +42,19 @@ export interface Config {
   opsChannel?: string;
   admins: readonly string[];
   timeouts: { runningSeconds: number; agentSeconds: number };
+  /**
+   * Where environments' data is kept when they sleep. The sandbox always has one (an embedded
+   * S3-compatible server, or the one at `endpoint`); AWS needs a bucket named.
+   */
+  data: {
+    bucket?: string;
+    prefix: string;
+    endpoint?: string;
+    retentionDays: number;
+    keepGenerations: number;
+    saveTimeoutSeconds: number;
+    restoreTimeoutSeconds: number;
+  };
   sandbox: { dataDir: string; faults: SandboxFaults; delays: Partial<SandboxDelays> };
   logLevel: LogLevel;
 }
@@ -125,10 +138,17 @@ const EnvSchema = z
     DORMOUSE_SWEEP_SECONDS: setting(wholeNumber(1, 30, 5)),
     DORMOUSE_RUNNING_TIMEOUT_SECONDS: setting(wholeNumber(5, 3600, 600)),
     DORMOUSE_AGENT_TIMEOUT_SECONDS: setting(wholeNumber(5, 3600, 600)),
+    DORMOUSE_DATA_BUCKET: setting(matching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 lowercase letters, digits, dots and dashes (the DataBucketName output of infra/dormouse.cfn.yml).')),
+    DORMOUSE_DATA_PREFIX: setting(matching(/^[\w.-]+(\/[\w.-]+)*\/$/, 'a key prefix ending in a slash, like dormouse/ (or leave it unset).')),
+    DORMOUSE_DATA_RETENTION_DAYS: setting(wholeNumber(1, 3650, 7)),
+    DORMOUSE_DATA_KEEP_GENERATIONS: setting(wholeNumber(1, 100, 5)),
+    DORMOUSE_SAVE_TIMEOUT_SECONDS: setting(wholeNumber(60, 43200, 21600)),
+    DORMOUSE_RESTORE_TIMEOUT_SECONDS: setting(wholeNumber(60, 43200, 21600)),
     LOG_LEVEL: setting(z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(', ')}.` }).default('info')),
     DORMOUSE_SANDBOX_DIR: setting(z.string().default('.dormouse')),
     DORMOUSE_SANDBOX_FAULTS: setting(spec(parseSandboxFaults)),
     AWS_ENDPOINT_URL_DYNAMODB: setting(httpUrl),
+    AWS_ENDPOINT_URL_S3: setting(httpUrl),
     DORMOUSE_SANDBOX_DELAYS: setting(spec(parseSandboxDelays)),
   })
   // Rules across keys. The first two read only whether keys are set, so they run
@@ -207,6 +227,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     ...(opsChannel ? { opsChannel } : {}),
     admins: e.DORMOUSE_ADMINS ?? (mode === 'console' ? ['U0OPS'] : []),
     timeouts: { runningSeconds: e.DORMOUSE_RUNNING_TIMEOUT_SECONDS, agentSeconds: e.DORMOUSE_AGENT_TIMEOUT_SECONDS },
+    data: {
+      ...(e.DORMOUSE_DATA_BUCKET ? { bucket: e.DORMOUSE_DATA_BUCKET } : {}),
+      prefix: e.DORMOUSE_DATA_PREFIX ?? '',
+      ...(e.AWS_ENDPOINT_URL_S3 ? { endpoint: e.AWS_ENDPOINT_URL_S3 } : {}),
+      retentionDays: e.DORMOUSE_DATA_RETENTION_DAYS,
+      keepGenerations: e.DORMOUSE_DATA_KEEP_GENERATIONS,
+      saveTimeoutSeconds: e.DORMOUSE_SAVE_TIMEOUT_SECONDS,
+      restoreTimeoutSeconds: e.DORMOUSE_RESTORE_TIMEOUT_SECONDS,
+    },
     sandbox: {
       dataDir: resolve(cwd, e.DORMOUSE_SANDBOX_DIR),
       faults: e.DORMOUSE_SANDBOX_FAULTS ?? {},

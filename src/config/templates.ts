@@ -43,6 +43,22 @@ const Step = fields(
 
 const ServerCount = whole(1, 20, 'a whole number of servers from 1 to 20.');
 
+/** A path inside the server's data directory: relative, no `..`, plain characters (it reaches a script, quoted). */
+const DATA_PATH = /^(?:\.|(?!\.\.?(?:\/|$))[\w@+,=-][\w .@+,=-]*(?:\/(?!\.\.?(?:\/|$))[\w@+,=.-][\w .@+,=-]*)*)$/;
+const DataPath = text(DATA_PATH, 'a path inside the data directory, like `.` (all of it), `pgdata` or `uploads/images`: relative, no `..`, letters, digits and . _ - @ + , = and spaces.').refine(
+  (p) => p.length <= 200,
+  { error: 'at most 200 characters.' },
+);
+
+const Data = fields(
+  {
+    paths: list(DataPath, 'a list of paths inside the data directory, e.g. `[.]` (all of it) or `[pgdata, uploads]`.').min(1, { error: 'at least one path; `[.]` keeps the whole data directory.' }).default(['.']),
+    shared: flag('true or false: true keeps one copy, from server 1, and restores it on every server.').default(false),
+    sleep: z.enum(['archive', 'stop'], { error: 'archive (data to S3, servers terminated; cheapest asleep) or stop (servers stopped with their volumes; faster wake).' }).default('archive'),
+  },
+  'what sleep keeps: { paths, shared, sleep }, e.g. `{ paths: [.], shared: false, sleep: archive }`.',
+);
+
 const InstanceTypes = z
   .record(
     z.string().regex(INSTANCE_TYPE, { error: (iss) => `\`${String(iss.input)}\` is not an instance type like t3.medium.` }),
@@ -86,6 +102,7 @@ const TemplateFields = {
   volumes: list(Volume, 'a list of volumes { device, sizeGiB, type }.').default([]),
   tags: Tags.default({}),
   bootstrap: list(Step, 'a list of steps { name, run, timeoutSeconds, sandbox }.').superRefine(uniqueNames('bootstrap', 'step'), despiteInvalidParts).default([]),
+  data: Data.default({ paths: ['.'], shared: false, sleep: 'archive' }),
 };
 
 const TemplateSchema = fields(TemplateFields, 'a template: a mapping with name, description, image and instanceTypes.')

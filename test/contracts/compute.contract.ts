@@ -5,6 +5,7 @@
  * translation, the local cloud's faults) stays in that adapter's own tests.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, isDomainError } from '../../src/core/environment/errors.js';
 import { newEnvironmentId } from '../../src/core/environment/ids.js';
 import type { ComputePort, LaunchRequest } from '../../src/core/ports/compute.port.js';
 
@@ -26,6 +27,16 @@ export function freshEnvironmentId(): string {
 
 /** A server id no cloud has: the shape of EC2's, accepted by the local cloud too. */
 export const UNKNOWN_INSTANCE = 'i-0000000000dead000';
+
+/** The domain error a promise rejects with (failing the test if it resolves, or rejects with anything else). */
+export async function domainErrorOf(promise: Promise<unknown>): Promise<{ code: string; details: Record<string, unknown>; retryable: boolean }> {
+  const error = await promise.then(
+    () => expect.fail('expected a DomainError, but it resolved'),
+    (e: unknown) => e,
+  );
+  if (!isDomainError(error)) throw error;
+  return error;
+}
 
 export function computeContract(name: string, setUp: () => Promise<ComputeHarness>): void {
   describe(`ComputePort contract: ${name}`, () => {
@@ -121,6 +132,73 @@ export function computeContract(name: string, setUp: () => Promise<ComputeHarnes
       await h.compute.waitUntilTerminated([a!, b!, UNKNOWN_INSTANCE], { timeoutMs: h.timeoutMs });
     });
 
+    it('stops servers, which keep being found, and starts them again with the same private IPs', async () => {
+      const request = h.request();
+      const launched = ids(await h.compute.launch(request));
+      const running = await h.compute.waitUntilRunning(launched, { timeoutMs: h.timeoutMs });
+      const ipOf = (list: readonly { instanceId: string; privateIp?: string }[]) =>
+        Object.fromEntries(list.map((i) => [i.instanceId, i.privateIp]));
+
+      await h.compute.stop(launched);
+      const polls: unknown[] = [];
+      await h.compute.waitUntilStopped(launched, { timeoutMs: h.timeoutMs, onPoll: (i) => polls.push(i) });
+      expect(polls.length).toBeGreaterThan(0);
+      const asleep = await h.compute.findByEnvironment(request.environmentId);
+      expect(asleep.map((i) => [i.instanceId, i.state])).toEqual(launched.map((id) => [id, 'stopped']));
+      expect(await h.compute.waitUntilStopped(launched, { timeoutMs: h.timeoutMs })).toBeUndefined();
+
+      await h.compute.start(launched);
+      const again = await h.compute.waitUntilRunning(launched, { timeoutMs: h.timeoutMs });
+      expect(again.map((i) => i.state)).toEqual(['running', 'running']);
+      expect(ipOf(again)).toEqual(ipOf(running));
+      expect(ids(await h.compute.findByEnvironment(request.environmentId))).toEqual(launched);
+      expect(await h.countServers(request.environmentId)).toBe(2);
+    });
+
+    it('stops and starts idempotently: a stopped server stopped again, a running one started again, no ids at all', async () => {
+      const launched = ids(await h.compute.launch(h.request()));
+      await h.compute.waitUntilRunning(launched, { timeoutMs: h.timeoutMs });
+
+      await h.compute.start(launched);
+      await h.compute.stop(launched);
+      await h.compute.stop(launched);
+      await h.compute.waitUntilStopped(launched, { timeoutMs: h.timeoutMs });
+      await h.compute.stop(launched);
+      await h.compute.stop([]);
+      await h.compute.start([]);
+      await h.compute.waitUntilStopped([], { timeoutMs: h.timeoutMs });
+
+      await h.compute.start(launched);
+      await h.compute.start(launched);
+      await h.compute.waitUntilRunning(launched, { timeoutMs: h.timeoutMs });
+      await h.compute.start(launched);
+      const running = await h.compute.waitUntilRunning(launched, { timeoutMs: h.timeoutMs });
+      expect(running.map((i) => i.state)).toEqual(['running', 'running']);
+    });
+
+    it('refuses to stop or start a terminated server (COMPUTE.INSTANCE_LOST), leaving the others as they were', async () => {
+      const request = h.request();
+      const [ended, kept] = ids(await h.compute.launch(request));
+      await h.compute.waitUntilRunning([ended!, kept!], { timeoutMs: h.timeoutMs });
+      await h.compute.terminate([ended!]);
+      await h.compute.waitUntilTerminated([ended!], { timeoutMs: h.timeoutMs });
+
+      for (const attempt of [h.compute.stop([kept!, ended!]), h.compute.start([ended!])]) {
+        const error = await domainErrorOf(attempt);
+        expect(error.code).toBe(ErrorCodes.INSTANCE_LOST);
+        expect(error.details).toMatchObject({ instanceId: ended, state: 'terminated' });
+      }
+      expect((await domainErrorOf(h.compute.stop([UNKNOWN_INSTANCE]))).code).toBe(ErrorCodes.INSTANCE_LOST);
+      expect((await domainErrorOf(h.compute.start([UNKNOWN_INSTANCE]))).code).toBe(ErrorCodes.INSTANCE_LOST);
+
+      // Nothing was stopped, and the terminated one stayed terminated.
+      const found = await h.compute.findByEnvironment(request.environmentId);
+      expect(found.map((i) => [i.instanceId, i.state])).toEqual([[kept, 'running']]);
+      await h.compute.waitUntilTerminated([ended!], { timeoutMs: h.timeoutMs });
+      const lost = await domainErrorOf(h.compute.waitUntilStopped([ended!], { timeoutMs: h.timeoutMs }));
+      expect(lost.code).toBe(ErrorCodes.INSTANCE_LOST);
+    });
+
     it('stops waiting, with the signal\'s reason, when the signal is aborted', async () => {
       const launched = await h.compute.launch(h.request());
       const reason = new Error('the flow lost its lease');
@@ -128,6 +206,8 @@ export function computeContract(name: string, setUp: () => Promise<ComputeHarnes
       const options = { timeoutMs: h.timeoutMs, signal: AbortSignal.abort(reason), onPoll: (i: unknown) => polls.push(i) };
 
       await expect(h.compute.waitUntilRunning(ids(launched), options)).rejects.toBe(reason);
+      await h.compute.stop(ids(launched));
+      await expect(h.compute.waitUntilStopped(ids(launched), options)).rejects.toBe(reason);
       await h.compute.terminate(ids(launched));
       await expect(h.compute.waitUntilTerminated(ids(launched), options)).rejects.toBe(reason);
       expect(polls).toEqual([]);

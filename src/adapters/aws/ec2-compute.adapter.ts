@@ -30,10 +30,19 @@
  *   becomes a domain error (THROTTLED stays retryable). This adapter only waits:
  *   it polls DescribeInstances with backoff until servers run or end.
  * - DescribeInstances is read through the SDK's paginator, every page.
+ * - Stop and start (`sleep: stop`) look before they act: the instances are
+ *   described first, a terminated or unknown one is COMPUTE.INSTANCE_LOST, and
+ *   only those that need it are sent to StopInstances / StartInstances (moto
+ *   would even stop and restart a terminated instance; EC2 refuses with
+ *   IncorrectInstanceState). One not in a state to act on yet (a start while it
+ *   is still stopping, a stop while it is still pending) is tried again with
+ *   backoff, for a bounded time (`stateChangeTimeoutMs`).
  */
 import { createHash } from 'node:crypto';
 import {
   RunInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
   TerminateInstancesCommand,
   paginateDescribeInstances,
   type EC2Client,
@@ -54,7 +63,7 @@ import type {
   WaitOptions,
 } from '../../core/ports/compute.port.js';
 import type { Clock } from '../../core/ports/clock.port.js';
-import { awsErrorCode, awsHttpStatus, isThrottling, pollWithBackoff, type PollOptions } from './backoff.js';
+import { awsErrorCode, awsHttpStatus, isThrottling, pollWithBackoff, retryWithBackoff, type PollOptions } from './backoff.js';
 
 /** Tag keys Dormouse writes on instances and volumes. */
 export const Tags = {
@@ -74,6 +83,8 @@ const SSM_IMAGE_PREFIX = 'resolve:ssm:';
 /** States of an instance that still exists (or will): everything but shutting-down and terminated. */
 const LIVE_STATES: InstanceState[] = ['pending', 'running', 'stopping', 'stopped'];
 const GONE_STATES: ReadonlySet<string> = new Set(['shutting-down', 'terminated']);
+/** AWS codes that mean an instance is not in a state to be stopped or started yet: looked at again, then tried again. */
+const NOT_YET_CODES: ReadonlySet<string> = new Set(['IncorrectInstanceState', 'InvalidInstanceID.NotFound']);
 /** DescribeInstances' largest page (EC2 accepts 5 to 1000). */
 const DESCRIBE_PAGE_SIZE = 1000;
 
@@ -87,9 +98,11 @@ export interface Ec2ComputeDeps {
   imageCacheTtlMs?: number;
   /** Instances asked for per DescribeInstances page (default and most 1000, least 5); every page is read. */
   describePageSize?: number;
+  /** How long stop and start keep trying servers that are not in a state to act on yet (default 3 min). */
+  stateChangeTimeoutMs?: number;
 }
 
-type Operation = 'launch' | 'resolve-image' | 'describe' | 'terminate';
+type Operation = 'launch' | 'resolve-image' | 'describe' | 'terminate' | 'stop' | 'start';
 
 export class Ec2Compute implements ComputePort {
   private readonly ec2: EC2Client;
@@ -98,6 +111,7 @@ export class Ec2Compute implements ComputePort {
   private readonly poll: { initialMs: number; maxMs: number };
   private readonly imageCacheTtlMs: number;
   private readonly describePageSize: number;
+  private readonly stateChangeTimeoutMs: number;
   private readonly images = new Map<string, { ami: Promise<string>; expiresAt: number }>();
   /** Launches under way in this process, by environment id and attempt (a double click shares one). */
   private readonly launching = new Map<string, Promise<Instance[]>>();
@@ -109,6 +123,7 @@ export class Ec2Compute implements ComputePort {
     this.poll = deps.poll ?? { initialMs: 2_000, maxMs: 15_000 };
     this.imageCacheTtlMs = deps.imageCacheTtlMs ?? 60 * 60_000;
     this.describePageSize = deps.describePageSize ?? DESCRIBE_PAGE_SIZE;
+    this.stateChangeTimeoutMs = deps.stateChangeTimeoutMs ?? 3 * 60_000;
   }
 
   async launch(request: LaunchRequest): Promise<Instance[]> {
@@ -155,7 +170,7 @@ export class Ec2Compute implements ComputePort {
         seen = polled;
         options.onPoll?.(sortByIndex(seen.map(toInstance)));
         const lost = seen.filter((i) => GONE_STATES.has(i.State?.Name ?? ''));
-        if (lost.length > 0) throw instanceLost(lost);
+        if (lost.length > 0) throw instanceLost(lost, 'starting');
         const byId = new Map(seen.map((i) => [i.InstanceId, i]));
         const ready = instanceIds.every((id) => {
           const i = byId.get(id);
@@ -197,6 +212,72 @@ export class Ec2Compute implements ComputePort {
       this.pollOptions(options),
     );
     if (!done) throw waitTimedOut('terminated', instanceIds, seen, options.timeoutMs);
+  }
+
+  async stop(instanceIds: readonly string[]): Promise<void> {
+    await this.changeState('stop', instanceIds);
+  }
+
+  async waitUntilStopped(instanceIds: readonly string[], options: WaitOptions): Promise<void> {
+    if (instanceIds.length === 0) return;
+    let seen: Ec2Instance[] = [];
+    const done = await pollWithBackoff(
+      async () => {
+        const polled = await this.pollIds(instanceIds, options.signal);
+        if (!polled) return undefined;
+        seen = polled;
+        options.onPoll?.(sortByIndex(seen.map(toInstance)));
+        const lost = seen.filter((i) => GONE_STATES.has(i.State?.Name ?? ''));
+        if (lost.length > 0) throw instanceLost(lost, 'stopping');
+        const byId = new Map(seen.map((i) => [i.InstanceId, i]));
+        // One not listed (yet) is not stopped yet: the wait goes on, and times out if it never shows.
+        return instanceIds.every((id) => byId.get(id)?.State?.Name === 'stopped') ? true : undefined;
+      },
+      this.pollOptions(options),
+    );
+    if (!done) throw waitTimedOut('stopped', instanceIds, seen, options.timeoutMs);
+  }
+
+  async start(instanceIds: readonly string[]): Promise<void> {
+    await this.changeState('start', instanceIds);
+  }
+
+  /**
+   * Stops or starts the instances that need it, after looking at them all:
+   * a gone or unknown one is INSTANCE_LOST (and nothing is sent), one already
+   * where it is going (or on its way) is left alone. When EC2 answers that an
+   * instance is not in a state for it yet (a start while it is still stopping),
+   * the instances are looked at again and the call is tried again, with
+   * backoff, for at most `stateChangeTimeoutMs`.
+   */
+  private async changeState(operation: 'stop' | 'start', instanceIds: readonly string[]): Promise<void> {
+    if (instanceIds.length === 0) return;
+    const needs = operation === 'stop' ? new Set(['pending', 'running']) : new Set(['stopping', 'stopped']);
+    await retryWithBackoff(
+      async () => {
+        const seen = await this.describeIds(instanceIds);
+        const states = new Map(seen.map((i) => [i.InstanceId, i.State?.Name ?? 'pending']));
+        for (const id of instanceIds) {
+          const state = states.get(id);
+          if (state === undefined || GONE_STATES.has(state)) throw cannotChangeState(operation, id, state);
+        }
+        const todo = instanceIds.filter((id) => needs.has(states.get(id) ?? ''));
+        if (todo.length === 0) return;
+        const command =
+          operation === 'stop'
+            ? new StopInstancesCommand({ InstanceIds: todo })
+            : new StartInstancesCommand({ InstanceIds: todo });
+        await this.ec2.send(command).catch((error: unknown) => {
+          throw translateError(error, operation, { instanceIds: todo });
+        });
+      },
+      {
+        ...this.poll,
+        clock: this.clock,
+        deadline: this.clock.now().getTime() + this.stateChangeTimeoutMs,
+        shouldRetry: (error) => isDomainError(error) && NOT_YET_CODES.has(String(error.details.awsCode)),
+      },
+    );
   }
 
   /** `ami-…` as is; `resolve:ssm:<parameter>` through SSM, remembered for a while. */
@@ -357,27 +438,47 @@ function sortByIndex(instances: Instance[]): Instance[] {
   return instances.sort((a, b) => a.attempt - b.attempt || a.index - b.index || a.instanceId.localeCompare(b.instanceId));
 }
 
-function instanceLost(lost: readonly Ec2Instance[]): DomainError {
+function instanceLost(lost: readonly Ec2Instance[], during: 'starting' | 'stopping'): DomainError {
   const described = lost
     .map((i) => `${i.InstanceId} is ${i.State?.Name}${i.StateReason?.Message ? ` (${i.StateReason.Message})` : ''}`)
     .join('; ');
+  const first = lost[0];
   return new DomainError(
     ErrorCodes.INSTANCE_LOST,
-    `AWS ended a server while it was starting: ${described}. Retry to launch new servers; if it happens again, ask ops to check the image and volumes.`,
-    { instanceIds: lost.map((i) => i.InstanceId), reasons: lost.map((i) => i.StateReason?.Code) },
-    true,
+    during === 'starting'
+      ? `AWS ended a server while it was starting: ${described}. Retry to launch new servers; if it happens again, ask ops to check the image and volumes.`
+      : `AWS ended a server while it was stopping: ${described}. Its volumes are gone with it; ask ops to look at it in the EC2 console.`,
+    {
+      instanceIds: lost.map((i) => i.InstanceId),
+      reasons: lost.map((i) => i.StateReason?.Code),
+      instanceId: first?.InstanceId,
+      state: first?.State?.Name,
+    },
+    during === 'starting',
+  );
+}
+
+/** A stop or start of a server that is terminated (or no longer known to EC2, which is the same thing later). */
+function cannotChangeState(operation: 'stop' | 'start', instanceId: string, state: string | undefined): DomainError {
+  const what = state === undefined ? 'not known to EC2 (any more)' : state;
+  return new DomainError(
+    ErrorCodes.INSTANCE_LOST,
+    `Server ${instanceId} is ${what}, so it cannot be ${operation === 'stop' ? 'stopped' : 'started'}: its volumes are gone with it. ` +
+      'Destroy the environment, or ask ops to look at it in the EC2 console.',
+    { instanceId, state: state ?? 'not-found', operation },
   );
 }
 
 function waitTimedOut(
-  target: 'running' | 'terminated',
+  target: 'running' | 'terminated' | 'stopped',
   instanceIds: readonly string[],
   seen: readonly Ec2Instance[],
   timeoutMs: number,
 ): DomainError {
   const states = new Map(seen.map((i) => [i.InstanceId, i.State?.Name]));
+  // An instance no longer listed is long terminated; one not listed yet is not running or stopped.
   const late = instanceIds.filter((id) =>
-    target === 'running' ? states.get(id) !== 'running' : states.has(id) && states.get(id) !== 'terminated',
+    target === 'terminated' ? states.has(id) && states.get(id) !== 'terminated' : states.get(id) !== target,
   );
   const minutes = Math.max(1, Math.round(timeoutMs / 60_000));
   const lateText = late.map((id) => `${id}: ${states.get(id) ?? 'not listed yet'}`).join(', ') || 'no private IP yet';
@@ -433,6 +534,16 @@ function translateError(error: unknown, operation: Operation, facts: Record<stri
       `The template's image parameter \`${String(facts.parameter)}\` does not exist in this region. Ask ops to fix the template's image.`,
       details,
       false,
+      options,
+    );
+  }
+  if ((operation === 'stop' || operation === 'start') && NOT_YET_CODES.has(code)) {
+    // Still so after the retries of changeState: the servers are stuck between states.
+    return new DomainError(
+      ErrorCodes.CLOUD_ERROR,
+      `EC2 could not ${operation} the servers: they are not in a state for it (${withFullStop(awsMessage)}) Retry in a few minutes; if it persists, ask ops to look at them in the EC2 console.`,
+      details,
+      true,
       options,
     );
   }

@@ -18,6 +18,9 @@ export const Ids = {
     retry: 'env_retry',
     opsRetry: 'ops_retry',
     opsDestroy: 'ops_destroy',
+    sleep: 'env_sleep',
+    destroySave: 'destroy_save',
+    wake: 'env_wake',
   },
 } as const;
 

@@ -1,4 +1,5 @@
 import { assertTransition, type EnvironmentState } from './lifecycle.js';
+import type { GenerationReason, PartManifest, PartName } from '../ports/data-store.port.js';
 
 /** A step in the story of an environment, shown in Slack with its duration. */
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
@@ -25,7 +26,7 @@ export interface ServerRecord {
 }
 
 /** The step of the lifecycle that failed: where a retry resumes. */
-export type FailedStep = 'launch' | 'running' | 'agent' | 'bootstrap' | 'destroy' | 'save' | 'wake';
+export type FailedStep = 'launch' | 'running' | 'agent' | 'bootstrap' | 'destroy' | 'save' | 'terminate' | 'wake' | 'restore';
 
 /** The phase under way in a state, for a failure that no labelled step caught (the store, say). */
 export function failedStepOf(state: EnvironmentState): FailedStep {
@@ -118,6 +119,84 @@ export interface Environment extends NewEnvironment {
   destroyedBy?: string;
   /** Who sent it back to where it failed, last (shown where the failure was reported). */
   retriedBy?: string;
+  /** Its data: the generations saved, and a save or wake under way. */
+  data?: DataState;
+  /** Who put it to sleep or woke it, last, and when it went to sleep. */
+  sleptBy?: string;
+  sleptAt?: string;
+  wokenBy?: string;
+  /** Restored from the kept data of an earlier (destroyed) environment. */
+  restoredFrom?: { environmentId: string; generation: number };
+}
+
+/** A generation, as the environment's record remembers it (the manifest in the data store is the truth). */
+export interface GenerationSummary {
+  /** The environment whose data it is (this one, or the one it was restored from). */
+  environmentId: string;
+  number: number;
+  createdAt: string;
+  reason: GenerationReason;
+  bytes: number;
+  serverCount: number;
+  shared: boolean;
+}
+
+/** One part of a save under way. */
+export interface SavePart {
+  part: PartName;
+  /** The server that saves it. */
+  server: number;
+  /** The multipart upload, stored before the command is sent: a resumed save continues it. */
+  uploadId?: string;
+  /** The command was sent (a resumed run attaches to it rather than sending it again). */
+  sent?: boolean;
+  /** Raised when a part is sent again: part of its command's key. */
+  tries: number;
+  /** Stored and verified. */
+  stored?: PartManifest;
+  startedAt?: string;
+  endedAt?: string;
+}
+
+export interface SaveInProgress {
+  /** `archive`: the data goes to the store, then the servers. `stop`: the servers stop, keeping their volumes (no generation). */
+  mode?: 'archive' | 'stop';
+  generation: number;
+  reason: GenerationReason;
+  /** Where the environment goes once the generation exists. */
+  then: 'asleep' | 'ready' | 'destroying';
+  by?: string;
+  startedAt: string;
+  parts: SavePart[];
+  /** The manifest is written: the generation exists. */
+  manifestAt?: string;
+}
+
+export interface WakeInProgress {
+  /** The generation restored (undefined: nothing to restore; a wake from `stop` or an environment that never saved). */
+  generation?: number;
+  /** Whose data (another environment's, for a restore after destroy). */
+  environmentId: string;
+  phase: 'launch' | 'bootstrap' | 'restore' | 'start';
+  by?: string;
+  startedAt: string;
+  /** Per server: restored and checked (bytes and the tree digest for shared data). */
+  restored: { server: number; bytes: number; sha256: string; tree?: string; ms: number }[];
+}
+
+export interface DataState {
+  /** The highest generation number ever taken (the next save takes one more). */
+  lastGeneration: number;
+  /** The newest generation that exists (has its manifest): what a wake restores by default. */
+  latest?: GenerationSummary;
+  saving?: SaveInProgress;
+  waking?: WakeInProgress;
+  /** How the servers sleep: their data in the store (`archive`) or stopped with their volumes (`stop`). */
+  asleepAs?: 'archive' | 'stop';
+  /** Destroyed: its last generation is kept until then, for `/server restore`. */
+  keptUntil?: string;
+  /** Asleep stopped: the GiB of volumes its servers keep (what it costs asleep). */
+  stoppedGiB?: number;
 }
 
 export function newEnvironment(input: NewEnvironment, now: Date): Environment {

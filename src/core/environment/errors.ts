@@ -27,6 +27,22 @@ export const ErrorCodes = {
   CLOUD_ERROR: 'CLOUD.ERROR',
   THROTTLED: 'CLOUD.THROTTLED',
   STORE_ERROR: 'STORE.ERROR',
+  /** The data store (S3) refused or failed a call. */
+  DATA_STORE_ERROR: 'DATA.STORE_ERROR',
+  /** A part of a generation is not all there (a multipart part missing, or fewer bytes than the server sent). */
+  DATA_PART_MISSING: 'DATA.PART_MISSING',
+  /** What is stored is not the size the server reported. */
+  DATA_SIZE_MISMATCH: 'DATA.SIZE_MISMATCH',
+  /** What was read back is not what was saved (SHA-256 or MD5 differ). */
+  DATA_CHECKSUM_MISMATCH: 'DATA.CHECKSUM_MISMATCH',
+  /** A save or restore script ended without the summary line it prints last. */
+  DATA_NO_REPORT: 'DATA.NO_REPORT',
+  /** There is no generation to wake or restore from (or not the one asked for). */
+  DATA_NO_GENERATION: 'DATA.NO_GENERATION',
+  /** The generation was taken with another number of servers, and its data is not shared. */
+  DATA_COUNT_MISMATCH: 'DATA.COUNT_MISMATCH',
+  /** Shared data differs between servers after a restore. */
+  DATA_NOT_IN_STEP: 'DATA.NOT_IN_STEP',
   /** A button from the message of an earlier environment of the same name. */
   STALE_ACTION: 'ENVIRONMENT.STALE_ACTION',
   /** Not foreseen: a bug, or a fault nothing translated. People see a sentence and a reference. */
@@ -34,7 +50,7 @@ export const ErrorCodes = {
 } as const;
 
 /** Codes whose message is about Dormouse or its cloud, not about what the person asked: shown with a reference ops can find in the logs. */
-const OURS: ReadonlySet<string> = new Set([ErrorCodes.STORE_ERROR, ErrorCodes.CLOUD_ERROR, ErrorCodes.UNEXPECTED]);
+const OURS: ReadonlySet<string> = new Set([ErrorCodes.STORE_ERROR, ErrorCodes.CLOUD_ERROR, ErrorCodes.DATA_STORE_ERROR, ErrorCodes.UNEXPECTED]);
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

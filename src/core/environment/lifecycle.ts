@@ -29,7 +29,7 @@ export const STATES = [
 export type EnvironmentState = (typeof STATES)[number];
 
 /** The long flows; each runs on the workflow runner under a fenced lease. */
-export type FlowName = 'provision' | 'destroy' | 'sleep' | 'wake';
+export type FlowName = 'provision' | 'destroy' | 'save' | 'wake';
 
 interface StateRule {
   /** The states it may move to. */
@@ -50,9 +50,11 @@ export const LIFECYCLE: Readonly<Record<EnvironmentState, StateRule>> = {
   // → provisioning: its servers are gone (a crash, a retry much later), so new ones are launched.
   bootstrapping: { next: ['ready', 'provisioning', 'failed', 'destroying'], flow: 'provision', describe: 'bootstrapping its servers' },
   ready: { next: ['saving', 'destroying', 'bootstrapping', 'failed'], describe: 'ready' },
-  saving: { next: ['asleep', 'ready', 'failed', 'destroying'], flow: 'sleep', describe: 'saving its data' },
+  // A save: for a sleep (→ asleep), on its own (→ ready), or before a destroy (→ destroying).
+  saving: { next: ['asleep', 'ready', 'failed', 'destroying'], flow: 'save', describe: 'saving its data' },
   asleep: { next: ['waking', 'destroying'], describe: 'asleep' },
-  waking: { next: ['bootstrapping', 'ready', 'failed', 'destroying'], flow: 'wake', describe: 'waking up' },
+  // Launch, bootstrap and restore all happen while waking: it is ready only once its data is back.
+  waking: { next: ['ready', 'failed', 'destroying'], flow: 'wake', describe: 'waking up' },
   destroying: { next: ['destroyed', 'failed'], flow: 'destroy', describe: 'being destroyed' },
   destroyed: { next: [], ended: true, describe: 'destroyed' },
   // A failed environment goes back to the state it failed in (`failure.from`), or is destroyed.
@@ -88,6 +90,8 @@ export interface AvailableActions {
   /** Back to `failure.from`: only for a failure that may succeed when repeated. */
   retry: boolean;
   destroy: boolean;
+  sleep: boolean;
+  wake: boolean;
 }
 
 export function availableActions(env: {
@@ -95,7 +99,7 @@ export function availableActions(env: {
   failure?: { from: EnvironmentState; retryable: boolean } | undefined;
 }): AvailableActions {
   const retry = env.state === 'failed' && Boolean(env.failure?.retryable) && env.failure !== undefined && canTransition('failed', env.failure.from);
-  return { retry, destroy: canTransition(env.state, 'destroying') };
+  return { retry, destroy: canTransition(env.state, 'destroying'), sleep: env.state === 'ready', wake: env.state === 'asleep' };
 }
 
 export function assertTransition(name: string, from: EnvironmentState, to: EnvironmentState): void {

@@ -14,6 +14,20 @@ export interface VolumeSpec {
   type: string;
 }
 
+/** What a template keeps when its environments sleep. */
+export interface DataSpec {
+  /** Paths relative to the server's data directory (`.`: all of it). */
+  paths: readonly string[];
+  /** One copy, taken from server 0 and restored on every server (instead of a part per server). */
+  shared: boolean;
+  /** `archive`: data to the store, servers terminated. `stop`: servers stopped with their volumes. */
+  sleep: 'archive' | 'stop';
+}
+
+export const DEFAULT_DATA: DataSpec = { paths: ['.'], shared: false, sleep: 'archive' };
+
+export const dataSpecOf = (template: Pick<Template, 'data'>): DataSpec => template.data ?? DEFAULT_DATA;
+
 export interface Template {
   name: string;
   description: string;
@@ -29,6 +43,8 @@ export interface Template {
   volumes: readonly VolumeSpec[];
   tags: Readonly<Record<string, string>>;
   bootstrap: readonly BootstrapStep[];
+  /** What sleep keeps (defaults: the whole data directory, a part per server, archived). */
+  data?: DataSpec;
 }
 
 export function hourlyCost(template: Template, instanceType: string, count: number): number {

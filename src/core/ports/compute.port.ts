@@ -49,11 +49,32 @@ export interface ComputePort {
    * Throws COMPUTE.INSUFFICIENT_CAPACITY / COMPUTE.LIMIT_EXCEEDED / COMPUTE.LAUNCH_FAILED.
    */
   launch(request: LaunchRequest): Promise<Instance[]>;
-  /** Every instance tagged with this environment id that is not shutting down or terminated. */
+  /**
+   * Every instance tagged with this environment id that is not shutting down
+   * or terminated: pending, running, stopping and stopped ones (a stopped
+   * server is an asleep environment's server, kept with its volumes).
+   */
   findByEnvironment(environmentId: string): Promise<Instance[]>;
   /** Waits with backoff until every instance runs (and has a private IP). COMPUTE.WAIT_TIMED_OUT, COMPUTE.INSTANCE_LOST. */
   waitUntilRunning(instanceIds: readonly string[], options: WaitOptions): Promise<Instance[]>;
   /** Terminates; instances already gone are not an error. */
   terminate(instanceIds: readonly string[]): Promise<void>;
   waitUntilTerminated(instanceIds: readonly string[], options: WaitOptions): Promise<void>;
+  /**
+   * Stops the servers, keeping their volumes (`sleep: stop`); instances
+   * already stopping or stopped are not an error. A terminated (or
+   * shutting-down, or unknown) one throws COMPUTE.INSTANCE_LOST with
+   * `{ instanceId, state }` details.
+   */
+  stop(instanceIds: readonly string[]): Promise<void>;
+  /** Waits with backoff until every instance is stopped. COMPUTE.WAIT_TIMED_OUT, COMPUTE.INSTANCE_LOST. */
+  waitUntilStopped(instanceIds: readonly string[], options: WaitOptions): Promise<void>;
+  /**
+   * Starts stopped servers again (then wait with waitUntilRunning); pending
+   * and running ones are not an error, and one still stopping is started
+   * once it has stopped. They keep their private IPs. A terminated (or
+   * shutting-down, or unknown) one throws COMPUTE.INSTANCE_LOST with
+   * `{ instanceId, state }` details.
+   */
+  start(instanceIds: readonly string[]): Promise<void>;
 }

@@ -21,7 +21,7 @@ export interface NotifierPort {
 }
 
 /** What a thread note is about; the adapter writes the words (and, when ready, how to connect to each server). */
-export type ThreadNote = 'ready' | 'destroyed';
+export type ThreadNote = 'ready' | 'destroyed' | 'asleep' | 'saved' | 'woke';
 
 export type { Clock, Logger } from './clock.port.js';
 export { systemClock } from './clock.port.js';

@@ -2,6 +2,7 @@ import { finishStep, startStep, transition, type Environment } from '../environm
 import { asDomainError } from '../environment/errors.js';
 import { assertTransition } from '../environment/lifecycle.js';
 import type { ComputePort } from '../ports/compute.port.js';
+import type { DataStorePort } from '../ports/data-store.port.js';
 import type { Clock, Logger } from '../ports/clock.port.js';
 import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
 import type { NotifierPort } from '../ports/notifier.port.js';
@@ -61,6 +62,8 @@ export class DestroyEnvironment {
 
 export interface DestroyFlowDeps {
   compute: ComputePort;
+  /** Where its data is kept: a destroyed environment's last generation is kept `retentionDays` for `/server restore`. */
+  data?: { store: DataStorePort; retentionDays: number };
   notifier: NotifierPort;
   events: Pick<EnvironmentRepository, 'appendEvent'>;
   clock: Clock;
@@ -75,6 +78,27 @@ export interface DestroyFlowDeps {
  */
 export class DestroyFlow {
   constructor(private readonly deps: DestroyFlowDeps) {}
+
+  /**
+   * Its data outlives it for the retention period: the last generation is
+   * marked kept (the retention job removes it later), and what an interrupted
+   * save left is removed now. Returns until when it is kept, when there is a
+   * generation. A store that fails here fails the destroy (Retry): data is
+   * never left behind without the mark that makes it expire, nor removed
+   * without being asked.
+   */
+  private async keepData(lease: HeldLease): Promise<string | undefined> {
+    const { deps } = this;
+    const env = lease.environment;
+    if (!deps.data) return undefined;
+    await deps.data.store.removeLeftovers(env.id);
+    const latest = env.data?.latest;
+    if (!latest || latest.environmentId !== env.id) return undefined;
+    const now = deps.clock.now();
+    const keepUntil = new Date(now.getTime() + deps.data.retentionDays * 86_400_000).toISOString();
+    await deps.data.store.markKept({ environmentId: env.id, environment: env.name, destroyedAt: now.toISOString(), keepUntil, generation: latest.number });
+    return keepUntil;
+  }
 
   readonly run = async (lease: HeldLease): Promise<void> => {
     const { deps } = this;
@@ -95,9 +119,15 @@ export class DestroyFlow {
         await deps.compute.waitUntilTerminated(ids, { timeoutMs: deps.timeouts.runningMs, signal: lease.signal });
         ids.forEach((id) => terminated.add(id));
       }
+      const keptUntil = await this.keepData(lease);
       env = await lease.update((e) => {
         const now = deps.clock.now();
         const next = transition(finishStep(e, 'destroy', now, `${terminated.size} terminated`), 'destroyed', now);
+        if (keptUntil && next.data) {
+          next.data = { ...next.data, keptUntil };
+          delete next.data.saving;
+          delete next.data.waking;
+        }
         // What destroy interrupted did not finish, and never will.
         next.progress = next.progress.map((p) => (p.status === 'running' ? { ...p, status: 'skipped' as const, endedAt: now.toISOString() } : p));
         delete next.dueAt;

@@ -1,6 +1,7 @@
 import type { Template } from '../environment/template.js';
 import type { Clock, Logger } from '../ports/clock.port.js';
 import type { ComputePort } from '../ports/compute.port.js';
+import type { DataStorePort } from '../ports/data-store.port.js';
 import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
 import type { NotifierPort } from '../ports/notifier.port.js';
 import type { RemoteCommandPort } from '../ports/remote-command.port.js';
@@ -11,6 +12,10 @@ import { EnvironmentQueries } from './queries.use-case.js';
 import { RequestEnvironment } from './request.use-case.js';
 import { ResumeStuckEnvironments } from './resume.use-case.js';
 import { RetryEnvironment } from './retry.use-case.js';
+import { SaveFlow, type DataScripts, type DataSettings } from './save.flow.js';
+import { DataQueries, SaveEnvironment, WakeEnvironment } from './sleep.use-case.js';
+import { WakeFlow } from './wake.flow.js';
+import { PurgeExpiredData, RestoreEnvironment } from './restore.use-case.js';
 
 /** What the composition root provides: ports and settings. Each use case takes only what it uses. */
 export interface CorePorts {
@@ -31,7 +36,11 @@ export interface CorePorts {
   serverDataDir?: string;
   /** Backoff of store retries inside a flow (tests shorten it). */
   storeRetry?: { initialMs: number; maxMs: number };
+  /** Where environments' data is kept, and the scripts servers save and restore it with. Without it, nothing sleeps. */
+  data?: { store: DataStorePort; scripts: DataScripts; settings: DataSettings; retentionDays: number };
 }
+
+export const DEFAULT_DATA_SETTINGS: DataSettings = { saveTimeoutSeconds: 6 * 3600, restoreTimeoutSeconds: 6 * 3600, progressEveryMs: 5_000, keepGenerations: 5 };
 
 export type UseCases = ReturnType<typeof createUseCases>;
 
@@ -59,13 +68,33 @@ export function createUseCases(ports: CorePorts) {
     ...(ports.serverDataDir ? { serverDataDir: ports.serverDataDir } : {}),
   });
   runner.register('provision', provision.run);
-  runner.register('destroy', new DestroyFlow({ compute, notifier, events, clock, logger, timeouts }).run);
+  const data = ports.data;
+  const destroyFlow = new DestroyFlow({ compute, notifier, events, clock, logger, timeouts, ...(data ? { data: { store: data.store, retentionDays: data.retentionDays } } : {}) });
+  runner.register('destroy', destroyFlow.run);
+  const serverDataDir = ports.serverDataDir ? { serverDataDir: ports.serverDataDir } : {};
+  if (data) {
+    const common = { commands, data: data.store, notifier, events, clock, logger, settings: data.settings, scripts: data.scripts, ...serverDataDir };
+    runner.register('save', new SaveFlow({ ...common, compute, templates, timeouts, destroy: destroyFlow }).run);
+    runner.register('wake', new WakeFlow({ ...common, compute, timeouts, setup: provision }).run);
+  }
+  const dataDeps = data ? { repo, events, runner, data: data.store, notifier, clock, logger, templates, admins } : undefined;
   return {
     request: new RequestEnvironment({ repo, runner, notifier, clock, logger, templates }),
     destroy: new DestroyEnvironment({ repo, events, runner, notifier, clock, logger, admins }),
     retry: new RetryEnvironment({ repo, events, runner, notifier, clock, logger, admins }),
     resume: new ResumeStuckEnvironments({ runner }),
     queries: new EnvironmentQueries({ repo, templates }),
+    /** Sleep, save, wake and the data queries: only where a data store is configured. */
+    data: dataDeps
+      ? {
+          save: new SaveEnvironment(dataDeps),
+          wake: new WakeEnvironment(dataDeps),
+          queries: new DataQueries(dataDeps),
+          restore: new RestoreEnvironment({ ...dataDeps, repo }),
+          purgeExpired: new PurgeExpiredData({ data: dataDeps.data, clock, logger }),
+          retentionDays: data?.retentionDays ?? 0,
+        }
+      : undefined,
     runner,
   };
 }

@@ -38,6 +38,31 @@ export interface ProvisionDeps {
 }
 
 /**
+ * Where a flow that sets up servers goes at each turn. Provisioning moves
+ * through states (provisioning → bootstrapping → ready); a wake stays in
+ * `waking` and records its phase, so both share the launch and bootstrap.
+ */
+export interface SetupPhases {
+  /** Every server runs: bootstrap next. */
+  running(env: Environment, now: Date): Environment;
+  /** Servers were lost: launch a new set. */
+  relaunching(env: Environment, now: Date): Environment;
+  /** Every server is bootstrapped. */
+  bootstrapped(env: Environment, now: Date): Environment;
+}
+
+const PROVISION_PHASES: SetupPhases = {
+  running: (e, now) => transition(e, 'bootstrapping', now),
+  relaunching: (e, now) => (e.state === 'bootstrapping' ? transition(e, 'provisioning', now) : e),
+  bootstrapped: (e, now) => {
+    const ready = transition(finishStep(e, 'agent', now), 'ready', now);
+    // The last step's time is the whole wait, from request to ready.
+    const total: ProgressStep = { key: 'ready', label: 'Ready', status: 'done', startedAt: e.createdAt, endedAt: now.toISOString() };
+    return { ...ready, progress: [...ready.progress.filter((p) => p.key !== 'ready'), total] };
+  },
+};
+
+/**
  * Takes an environment from `requested` (or wherever a crash left it) to
  * `ready`: launch, wait for running, bootstrap every server, ready. Runs on
  * the workflow runner under a fenced lease. Each phase starts from the stored
@@ -57,11 +82,14 @@ export class ProvisionFlow {
         env = await lease.update((e) => (e.state === 'requested' ? this.startLaunch(transition(e, 'provisioning', this.deps.clock.now())) : undefined));
       }
       for (;;) {
-        if (env.state === 'provisioning') env = await this.launch(lease);
+        if (env.state === 'provisioning') env = await this.launch(lease, PROVISION_PHASES);
         else if (env.state === 'bootstrapping') {
-          env = await this.bootstrap(lease);
-          if (env.state === 'provisioning' && ++relaunches > MAX_RELAUNCHES) {
-            throw new StepError('running', new DomainError(ErrorCodes.INSTANCE_LOST, 'Its servers kept disappearing while they were set up.', { variant: 'kept_disappearing' }, true));
+          env = await this.bootstrap(lease, PROVISION_PHASES);
+          if (env.state === 'provisioning' && ++relaunches > MAX_RELAUNCHES) throw keptDisappearing();
+          if (env.state === 'ready') {
+            await audit(this.deps, env, 'state:ready', `Ready: ${env.servers.map((s) => `${s.instanceId} (${s.privateIp ?? 'no IP'})`).join(', ')}`);
+            tell(this.deps.logger, () => this.deps.notifier.showProgress(env));
+            tell(this.deps.logger, () => this.deps.notifier.threadNote(env, 'ready'));
           }
         } else return;
       }
@@ -75,7 +103,8 @@ export class ProvisionFlow {
     return startStep(env, 'launch', `Launching ${plural(env.count, 'instance')} (${env.instanceType})`, this.deps.clock.now());
   }
 
-  private async launch(lease: HeldLease): Promise<Environment> {
+  /** Launches the environment's servers (or finds those launched before) and waits until they run. */
+  async launch(lease: HeldLease, phases: SetupPhases): Promise<Environment> {
     const { deps } = this;
     let env = await lease.update((e) => this.startLaunch(e));
     tell(deps.logger, () => deps.notifier.showProgress(env));
@@ -101,7 +130,7 @@ export class ProvisionFlow {
       }),
     );
     const live = launched.filter((i) => i.state === 'pending' || i.state === 'running');
-    if (live.length !== env.count) return this.relaunch(lease, launched, `${live.length} of ${env.count} servers of attempt ${env.attempt} are left`);
+    if (live.length !== env.count) return this.relaunch(lease, phases, launched, `${live.length} of ${env.count} servers of attempt ${env.attempt} are left`);
 
     const servers: ServerRecord[] = live
       .map((i) => ({ index: i.index, instanceId: i.instanceId, state: 'pending' as const, ...(i.privateIp ? { privateIp: i.privateIp } : {}) }))
@@ -141,7 +170,7 @@ export class ProvisionFlow {
         return { ...s, state: 'running' as const, ...(r?.privateIp ? { privateIp: r.privateIp } : {}) };
       });
       const next = finishStep({ ...e, servers: withIps }, 'running', now, e.count > 1 ? `all ${e.count} running` : undefined);
-      return startStep(transition(next, 'bootstrapping', now), 'agent', 'Waiting for the SSM agent', now);
+      return startStep(phases.running(next, now), 'agent', 'Waiting for the SSM agent', now);
     });
     await audit(deps, env, 'state:bootstrapping', 'Instances running');
     tell(deps.logger, () => deps.notifier.showProgress(env));
@@ -153,21 +182,25 @@ export class ProvisionFlow {
    * in part): what is left of them goes, and a new attempt launches a whole
    * set, as EC2 gives all or none.
    */
-  private async relaunch(lease: HeldLease, leftovers: readonly Instance[], why: string): Promise<Environment> {
+  private async relaunch(lease: HeldLease, phases: SetupPhases, leftovers: readonly Instance[], why: string): Promise<Environment> {
     const { deps } = this;
     deps.logger.warn({ environment: lease.name, why }, 'launching a new set of servers');
     await lease.ensureHeld();
     if (leftovers.length) await step('launch', () => deps.compute.terminate(leftovers.map((i) => i.instanceId)));
     const env = await lease.update((e) => {
       const now = deps.clock.now();
-      const base = e.state === 'bootstrapping' ? transition(e, 'provisioning', now) : e;
-      return this.startLaunch({ ...base, attempt: e.attempt + 1, servers: [], progress: [] });
+      return this.startLaunch({ ...phases.relaunching(e, now), attempt: e.attempt + 1, servers: [], progress: [] });
     });
     await audit(deps, env, 'relaunch', `New servers (attempt ${env.attempt}): ${why}`);
     return env;
   }
 
-  private async bootstrap(lease: HeldLease): Promise<Environment> {
+  /**
+   * Runs the template's bootstrap steps on every server (after the last step
+   * each finished), on new servers when they are gone. Returns the
+   * environment after `phases.bootstrapped`, or `phases.relaunching`.
+   */
+  async bootstrap(lease: HeldLease, phases: SetupPhases): Promise<Environment> {
     const { deps } = this;
     let env = lease.environment;
     const template = templateOf(deps.templates, env);
@@ -177,7 +210,7 @@ export class ProvisionFlow {
     const alive = await step('agent', () => deps.compute.findByEnvironment(env.id));
     const missing = env.servers.filter((s) => !alive.some((a) => a.instanceId === s.instanceId && a.state === 'running'));
     if (missing.length) {
-      return this.relaunch(lease, alive, `server${missing.length === 1 ? '' : 's'} ${missing.map((s) => s.instanceId).join(', ')} gone`);
+      return this.relaunch(lease, phases, alive, `server${missing.length === 1 ? '' : 's'} ${missing.map((s) => s.instanceId).join(', ')} gone`);
     }
 
     env = await lease.update((e) => {
@@ -221,17 +254,10 @@ export class ProvisionFlow {
       lease.signal.removeEventListener('abort', stopOthers);
     }
 
-    env = await lease.update((e) => {
+    return lease.update((e) => {
       const now = deps.clock.now();
-      const ready = transition(finishStep(e, 'agent', now), 'ready', now);
-      // The last step's time is the whole wait, from request to ready.
-      const total: ProgressStep = { key: 'ready', label: 'Ready', status: 'done', startedAt: e.createdAt, endedAt: now.toISOString() };
-      return { ...ready, progress: [...ready.progress.filter((p) => p.key !== 'ready'), total] };
+      return phases.bootstrapped(finishStep(e, 'agent', now), now);
     });
-    await audit(deps, env, 'state:ready', `Ready: ${env.servers.map((s) => `${s.instanceId} (${s.privateIp ?? 'no IP'})`).join(', ')}`);
-    tell(deps.logger, () => deps.notifier.showProgress(env));
-    tell(deps.logger, () => deps.notifier.threadNote(env, 'ready'));
-    return env;
   }
 
   private async bootstrapServer(
@@ -313,31 +339,48 @@ export class ProvisionFlow {
       .catch((err: unknown) => this.deps.logger.debug({ err }, 'wait progress not shown'));
   }
 
-  private async recordFailure(lease: HeldLease, error: unknown): Promise<void> {
-    const { deps } = this;
-    const stepError = error instanceof StepError ? error : undefined;
-    const domain = asDomainError(stepError ? stepError.cause : error);
-    deps.logger.warn({ err: domain, environment: lease.name }, 'provisioning failed');
-    const recorded = failureOf(domain, deps.logger, { environment: lease.name });
-    const state = lease.environment.state;
-    const env = await lease.fail({
-      // An error outside a labelled step (the store, say) is put on the phase under way.
-      step: stepError?.step ?? failedStepOf(state),
-      ...recorded,
-      // Always offered: the cause (a quota, a template, capacity) may have been fixed by the time someone retries.
-      retryable: true,
-      ...(typeof domain.details.output === 'string' ? { output: domain.details.output } : {}),
-      ...(stepError?.server !== undefined ? { server: stepError.server } : {}),
-    });
-    await audit(deps, env, 'state:failed', `Failed at ${env.failure?.step}: ${recorded.reason}`);
-    tell(deps.logger, () => deps.notifier.showProgress(env));
-    tell(deps.logger, () => deps.notifier.failed(env));
-    tell(deps.logger, () => deps.notifier.opsAlert(env));
+  /** Records what stopped the flow as its failure, and tells the owner and ops. */
+  recordFailure(lease: HeldLease, error: unknown): Promise<void> {
+    return recordFlowFailure(this.deps, lease, error, 'provisioning failed');
   }
 }
 
+/**
+ * Records what stopped a flow as its failure (on the step it happened in,
+ * with the state to return to on retry), and tells the owner and ops.
+ */
+export async function recordFlowFailure(
+  deps: { notifier: NotifierPort; events: Pick<EnvironmentRepository, 'appendEvent'>; clock: Clock; logger: Logger },
+  lease: HeldLease,
+  error: unknown,
+  what: string,
+): Promise<void> {
+  const stepError = error instanceof StepError ? error : undefined;
+  const domain = asDomainError(stepError ? stepError.cause : error);
+  deps.logger.warn({ err: domain, environment: lease.name }, what);
+  const recorded = failureOf(domain, deps.logger, { environment: lease.name });
+  const state = lease.environment.state;
+  const env = await lease.fail({
+    // An error outside a labelled step (the store, say) is put on the phase under way.
+    step: stepError?.step ?? failedStepOf(state),
+    ...recorded,
+    // Always offered: the cause (a quota, a template, capacity) may have been fixed by the time someone retries.
+    retryable: true,
+    ...(typeof domain.details.output === 'string' ? { output: domain.details.output } : {}),
+    ...(stepError?.server !== undefined ? { server: stepError.server } : {}),
+  });
+  await audit(deps, env, 'state:failed', `Failed at ${env.failure?.step}: ${recorded.reason}`);
+  tell(deps.logger, () => deps.notifier.showProgress(env));
+  tell(deps.logger, () => deps.notifier.failed(env));
+  tell(deps.logger, () => deps.notifier.opsAlert(env));
+}
+
+export function keptDisappearing(): StepError {
+  return new StepError('running', new DomainError(ErrorCodes.INSTANCE_LOST, 'Its servers kept disappearing while they were set up.', { variant: 'kept_disappearing' }, true));
+}
+
 /** Runs one phase, labelling any error with the step it happened in. */
-async function step<T>(name: FailedStep, work: () => Promise<T>, server?: number): Promise<T> {
+export async function step<T>(name: FailedStep, work: () => Promise<T>, server?: number): Promise<T> {
   try {
     return await work();
   } catch (error) {
@@ -346,7 +389,7 @@ async function step<T>(name: FailedStep, work: () => Promise<T>, server?: number
   }
 }
 
-class StepError extends Error {
+export class StepError extends Error {
   constructor(
     readonly step: FailedStep,
     override readonly cause: unknown,
@@ -356,7 +399,7 @@ class StepError extends Error {
   }
 }
 
-function commandFailure(server: ServerRecord, step: BootstrapStep, result: CommandResult): DomainError {
+export function commandFailure(server: ServerRecord, step: Pick<BootstrapStep, 'name' | 'timeoutSeconds'>, result: CommandResult): DomainError {
   // Shown in Slack and kept in the store: what looks like a secret is hidden first.
   const output = scrubSecrets([result.stdoutTail.trim(), result.stderrTail.trim()].filter(Boolean).join('\n').split('\n').slice(-15).join('\n'));
   const where = { server: server.index + 1, instanceId: server.instanceId, step: step.name };

@@ -27,7 +27,8 @@ const EXPECTED: Array<[EnvironmentState, EnvironmentState, boolean]> = [
   ['saving', 'asleep', true],
   ['asleep', 'waking', true],
   ['asleep', 'ready', false],
-  ['waking', 'bootstrapping', true],
+  ['waking', 'bootstrapping', false],
+  ['waking', 'ready', true],
   ['ready', 'destroying', true],
   ['destroying', 'destroyed', true],
   ['destroyed', 'provisioning', false],
@@ -112,13 +113,14 @@ describe('derived from the table', () => {
 
   it('the buttons a message offers follow the table: retry back to failure.from, destroy where it can go', () => {
     const failure = (from: EnvironmentState, retryable = true) => ({ from, retryable });
-    expect(availableActions({ state: 'failed', failure: failure('bootstrapping') })).toEqual({ retry: true, destroy: true });
-    expect(availableActions({ state: 'failed', failure: failure('bootstrapping', false) })).toEqual({ retry: false, destroy: true });
+    expect(availableActions({ state: 'failed', failure: failure('bootstrapping') })).toEqual({ retry: true, destroy: true, sleep: false, wake: false });
+    expect(availableActions({ state: 'failed', failure: failure('bootstrapping', false) })).toEqual({ retry: false, destroy: true, sleep: false, wake: false });
     // failed → ready is not in the table, so a failure recorded "from ready" cannot be retried.
     expect(availableActions({ state: 'failed', failure: failure('ready') }).retry).toBe(false);
-    expect(availableActions({ state: 'ready' })).toEqual({ retry: false, destroy: true });
-    expect(availableActions({ state: 'destroying' })).toEqual({ retry: false, destroy: false });
-    expect(availableActions({ state: 'destroyed' })).toEqual({ retry: false, destroy: false });
+    expect(availableActions({ state: 'ready' })).toEqual({ retry: false, destroy: true, sleep: true, wake: false });
+    expect(availableActions({ state: 'asleep' })).toEqual({ retry: false, destroy: true, sleep: false, wake: true });
+    expect(availableActions({ state: 'destroying' })).toEqual({ retry: false, destroy: false, sleep: false, wake: false });
+    expect(availableActions({ state: 'destroyed' })).toEqual({ retry: false, destroy: false, sleep: false, wake: false });
   });
 });
 

@@ -73,6 +73,26 @@ export class FakeCompute implements ComputePort {
     options.signal?.throwIfAborted();
   }
 
+  async stop(ids: readonly string[]): Promise<void> {
+    this.setState(ids, 'stopped');
+  }
+
+  async waitUntilStopped(_ids: readonly string[], options: WaitOptions): Promise<void> {
+    options.signal?.throwIfAborted();
+  }
+
+  async start(ids: readonly string[]): Promise<void> {
+    this.setState(ids, 'running');
+  }
+
+  private setState(ids: readonly string[], state: 'stopped' | 'running'): void {
+    for (const id of ids) {
+      const i = this.instances.get(id);
+      if (!i || i.state === 'terminated') throw new DomainError(ErrorCodes.INSTANCE_LOST, `Server ${id} is gone.`, { instanceId: id, state: i?.state ?? 'terminated' });
+      i.state = state;
+    }
+  }
+
   live(environmentId: string): FakeInstance[] {
     return [...this.instances.values()].filter((i) => i.environmentId === environmentId && i.state !== 'terminated');
   }

@@ -11,6 +11,13 @@
  *   agent accepts commands `agentMs` later; after terminate it is
  *   shutting-down for `terminateMs`, then terminated. Nothing runs on timers,
  *   so a restarted process sees servers exactly where they would be.
+ * - Stop (`sleep: stop`) makes a server stopping for `terminateMs` (a shutdown
+ *   either way), then stopped; its agent is offline. Start makes it pending
+ *   for `bootMs` (from when it has stopped, if it was still stopping), then
+ *   running, its agent online `agentMs` later. Folder, data and private IP
+ *   stay, as an EBS-backed EC2 instance keeps its volumes and VPC address.
+ *   Stopping a stopped server, or starting a running one, does nothing; a
+ *   terminated one cannot be stopped or started (COMPUTE.INSTANCE_LOST).
  * - Servers carry the environment's unique id and are found by it; a name
  *   reused by a later environment never finds the earlier one's servers.
  *   A launch is all or none: if any server of that environment id and
@@ -31,7 +38,7 @@
  *   steps fail, slow down or hang.
  *
  * Several processes may share one root folder (two replicas of the bot):
- * launch, terminate and the refresh of a server's snapshot take a lock file
+ * launch, stop, start, terminate and the refresh of a server's snapshot take a lock file
  * in the root (root-lock.ts) for their read-modify-write, every JSON file is
  * replaced atomically, and command files are created exclusively.
  */
@@ -52,7 +59,16 @@ import { isRunning, killGroup, readTail, startRunner } from './host-shell.js';
 import { withFileLock } from './root-lock.js';
 import { resolveSandboxDelays, type SandboxDelays } from './sandbox-delays.js';
 import { capacityRefuses, type SandboxFaults } from './sandbox-faults.js';
-import { isGone, newInstanceId, ServerFolders, stateAt, type ServerRecord } from './server-folders.js';
+import {
+  agentOnlineAt,
+  isAgentOnline,
+  isGone,
+  isStopped,
+  newInstanceId,
+  ServerFolders,
+  stateAt,
+  type ServerRecord,
+} from './server-folders.js';
 
 export { DEFAULT_SANDBOX_DELAYS, FAST_SANDBOX_DELAYS, parseSandboxDelays, type SandboxDelays } from './sandbox-delays.js';
 export { formatSandboxFaults, parseSandboxFaults, type SandboxFaults } from './sandbox-faults.js';
@@ -91,6 +107,8 @@ interface StepPlan {
   slowMs: number;
   /** For bootstrap.log. */
   how: string;
+  /** The fault that decided it, when a data fault did (its name is then what the output says). */
+  fault?: string;
 }
 
 export class LocalCloud implements ComputePort, RemoteCommandPort {
@@ -208,6 +226,47 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
     });
   }
 
+  async stop(instanceIds: readonly string[]): Promise<void> {
+    await this.changeState('stop', instanceIds, (record, now) => {
+      if (isStopped(record)) return undefined; // stopping or stopped already
+      const state = stateAt(record, now);
+      if (state === 'stopping') {
+        // Started while it was still stopping: the start is called off, the stop goes on.
+        delete record.startRequestedAt;
+        return `stop requested while stopping: the start is called off; stopped at ${record.stoppedAt ?? '?'}`;
+      }
+      record.stopRequestedAt = now.toISOString();
+      record.stoppedAt = new Date(now.getTime() + this.delays.terminateMs).toISOString();
+      delete record.startRequestedAt;
+      return `stop requested (was ${state}); stopped at ${record.stoppedAt} (folder, data and ip ${record.privateIp} kept)`;
+    });
+  }
+
+  async waitUntilStopped(instanceIds: readonly string[], options: WaitOptions): Promise<void> {
+    await this.poll(instanceIds, options, 'stopped', (instances, records) => {
+      const lost = instances.find((i) => isGone(i.state));
+      if (lost) throw lostError(lost.instanceId, lost.state, 'while we were waiting for it to stop');
+      if (instances.every((i) => i.state === 'stopped')) return { done: true };
+      const now = this.clock.now().getTime();
+      const next = Math.min(
+        ...records.map((r) => (r.stoppedAt ? Date.parse(r.stoppedAt) - now : Infinity)).filter((ms) => ms > 0),
+      );
+      return { done: false, nextChangeMs: next };
+    });
+  }
+
+  async start(instanceIds: readonly string[]): Promise<void> {
+    await this.changeState('start', instanceIds, (record, now) => {
+      if (!isStopped(record)) return undefined; // pending or running (or about to be) already
+      const was = stateAt(record, now);
+      const from = Math.max(now.getTime(), Date.parse(record.stoppedAt ?? record.runningAt));
+      record.startRequestedAt = now.toISOString();
+      record.runningAt = new Date(from + this.delays.bootMs).toISOString();
+      record.agentOnlineAt = new Date(from + this.delays.bootMs + this.delays.agentMs).toISOString();
+      return `start requested (was ${was}); ip ${record.privateIp}; running at ${record.runningAt}, agent online at ${record.agentOnlineAt}`;
+    });
+  }
+
   // --------------------------------------------------------------- commands
 
   async run(instanceId: string, step: RemoteStep, options: RunOptions): Promise<CommandResult> {
@@ -270,6 +329,39 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
 
   // ------------------------------------------------------ compute internals
 
+  /**
+   * Stop or start, under the root's lock: every server is read first, and a
+   * gone or unknown one fails the call before any is changed (as EC2 fails the
+   * whole call). `change` updates a record and returns what to log, or
+   * undefined when the server is already where it is going.
+   */
+  private async changeState(
+    operation: 'stop' | 'start',
+    instanceIds: readonly string[],
+    change: (record: ServerRecord, now: Date) => string | undefined,
+  ): Promise<void> {
+    if (instanceIds.length === 0) return;
+    await this.exclusive(async () => {
+      const now = this.clock.now();
+      const records: ServerRecord[] = [];
+      for (const id of instanceIds) {
+        const record = await this.folders.read(id);
+        const state = record ? stateAt(record, now) : undefined;
+        if (!record || state === undefined || isGone(state)) {
+          throw lostError(id, state ?? 'not-found', `so it cannot be ${operation === 'stop' ? 'stopped' : 'started'}`);
+        }
+        records.push(record);
+      }
+      for (const record of records) {
+        const line = change(record, now);
+        if (line === undefined) continue;
+        record.state = stateAt(record, now);
+        await this.folders.write(record);
+        await this.folders.appendLog(record.instanceId, logEntry(now, line));
+      }
+    });
+  }
+
   private newRecord(request: LaunchRequest, index: number, now: Date, privateIp: string): ServerRecord {
     const at = (ms: number) => new Date(now.getTime() + ms).toISOString();
     return {
@@ -319,7 +411,7 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
     return {
       ...record,
       state,
-      agentOnline: !isGone(state) && now.getTime() >= Date.parse(record.agentOnlineAt),
+      agentOnline: isAgentOnline(record, now),
       folder: this.folders.folder(record.instanceId),
       dataDir: this.folders.dataDir(record.instanceId),
     };
@@ -383,7 +475,7 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
    */
   private async send(server: ServerRecord, step: RemoteStep, files: CommandFiles, options: RunOptions): Promise<CommandRecord> {
     await this.waitForAgent(server.instanceId, step, options);
-    const plan = this.plan(server.instanceId, step);
+    const plan = this.plan(server, step);
     const sentAt = this.clock.now();
     const command: CommandRecord = {
       key: step.key,
@@ -414,7 +506,10 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
   }
 
   /** How the step is carried out, from the faults and whether it may run on this machine. */
-  private plan(instanceId: string, step: RemoteStep): StepPlan {
+  private plan(server: ServerRecord, step: RemoteStep): StepPlan {
+    const instanceId = server.instanceId;
+    const data = this.dataFault(server.index, step);
+    if (data) return data;
     const hangs = (this.faults.timeoutStep?.includes(step.name) ?? false) && this.fires(`timeout-step:${step.name}`);
     const fails = !hangs && (this.faults.failStep?.includes(step.name) ?? false) && this.fires(`fail-step:${step.name}`);
     const slowMs = this.faults.slowStep?.[step.name] !== undefined && this.fires(`slow-step:${step.name}`) ? (this.faults.slowStep[step.name] ?? 0) : 0;
@@ -432,13 +527,35 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
     return { mode: executes ? 'host' : 'simulated', hangs, fails, slowMs, how };
   }
 
+  /**
+   * The data faults, by server index: a save or restore that fails before it
+   * touches anything, or a save that is slow (it still runs, for real, after
+   * the delay). Undefined when none applies.
+   */
+  private dataFault(index: number, step: RemoteStep): StepPlan | undefined {
+    const fault = step.name === 'dormouse-save' ? 'fail-save' : step.name === 'dormouse-restore' ? 'fail-restore' : undefined;
+    if (!fault) return undefined;
+    const listed = (fault === 'fail-save' ? this.faults.failSave : this.faults.failRestore)?.includes(index) ?? false;
+    if (listed && this.fires(`${fault}:${index}`)) {
+      return { mode: 'simulated', hangs: false, fails: true, slowMs: 0, how: `not run: the ${fault}:${index} fault makes it fail`, fault: `${fault}:${index}` };
+    }
+    const slow = step.name === 'dormouse-save' ? this.faults.slowSave?.[index] : undefined;
+    if (slow !== undefined && this.fires(`slow-save:${index}`)) {
+      const tooSlow = slow >= step.timeoutSeconds * 1000;
+      return { mode: tooSlow ? 'simulated' : 'host', hangs: tooSlow, fails: false, slowMs: slow, how: `run on this machine after ${slow} ms (slow-save:${index})`, fault: `slow-save:${index}=${slow}` };
+    }
+    return undefined;
+  }
+
   /** A step that is not run here: it takes `stepMs` (plus any slow-step fault), bounded by its timeout. */
   private simulatedOutcome(step: RemoteStep, plan: StepPlan, sentAt: Date): Pick<CommandRecord, 'endsAt' | 'outcome'> {
     const timeoutMs = Math.max(0, step.timeoutSeconds * 1000);
     const needed = this.delays.stepMs + plan.slowMs;
     const endsAfter = (ms: number) => new Date(sentAt.getTime() + ms).toISOString();
     if (plan.hangs || needed > timeoutMs) {
-      const why = plan.hangs
+      const why = plan.fault
+        ? `the fault ${plan.fault} makes it take longer than its timeout (${FAULTS_SETTING})`
+        : plan.hangs
         ? `the fault timeout-step:${step.name} makes it hang (${FAULTS_SETTING})`
         : `the fault slow-step:${step.name}=${plan.slowMs} makes it take longer than its timeout (${FAULTS_SETTING})`;
       return {
@@ -457,7 +574,7 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
           status: 'Failed',
           exitCode: 1,
           stdoutTail: '',
-          stderrTail: `sandbox: step "${step.name}" failed on purpose: the fault fail-step:${step.name} is injected by configuration (${FAULTS_SETTING}).`,
+          stderrTail: `sandbox: step "${step.name}" failed on purpose: the fault ${plan.fault ?? `fail-step:${step.name}`} is injected by configuration (${FAULTS_SETTING}).`,
         },
       };
     }
@@ -553,7 +670,7 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
     if (step !== undefined) await killGroup(step, files.prefix);
   }
 
-  /** Waits, like SSM answering InvalidInstanceId, until the server's agent has registered. */
+  /** Waits, like SSM answering InvalidInstanceId, until the server's agent has registered (or, once stopped, is started again). */
   private async waitForAgent(instanceId: string, step: RemoteStep, options: RunOptions): Promise<void> {
     const started = this.clock.now().getTime();
     for (let attempt = 0; ; attempt++) {
@@ -575,7 +692,8 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
           { instanceId, step: step.name, state },
         );
       }
-      const onlineAt = Date.parse(record.agentOnlineAt);
+      // A stopped server's agent is offline until someone starts it: no time to sleep until, so back off.
+      const onlineAt = agentOnlineAt(record, new Date(now)) ?? Infinity;
       if (now >= onlineAt) return;
       const elapsed = now - started;
       if (elapsed >= options.agentTimeoutMs) {
@@ -622,6 +740,16 @@ async function hostCommandResult(files: CommandFiles, result: HostResult): Promi
   if (result.timedOut) return { status: 'TimedOut', stdoutTail, stderrTail, durationMs: result.durationMs };
   const exitCode = result.exitCode ?? 1;
   return { status: exitCode === 0 ? 'Success' : 'Failed', exitCode, stdoutTail, stderrTail, durationMs: result.durationMs };
+}
+
+/** A server that is terminated, shutting down or unknown, where the caller needs it alive. */
+function lostError(instanceId: string, state: string, why: string): DomainError {
+  return new DomainError(
+    ErrorCodes.INSTANCE_LOST,
+    `Server ${instanceId} is ${state === 'not-found' ? 'not in the sandbox (any more)' : state}, ${why}. ` +
+      'Destroy the environment, or retry to launch new servers.',
+    { instanceId, state },
+  );
 }
 
 function capacityError(request: LaunchRequest): DomainError {

@@ -16,6 +16,12 @@ export interface SandboxFaults {
   slowStep?: Record<string, number>;
   /** Steps (by name) that hang until their timeout and end TimedOut. */
   timeoutStep?: string[];
+  /** Server indexes (0 = the first server) whose data save fails, before anything is stored. */
+  failSave?: number[];
+  /** Server indexes whose restore fails. */
+  failRestore?: number[];
+  /** Server index → extra milliseconds its save takes. */
+  slowSave?: Record<number, number>;
   /**
    * Faults that fire only so many times (`fail-step:install*1`), by their
    * spec without the count (`fail-step:install`); the others fire every time.
@@ -26,8 +32,9 @@ export interface SandboxFaults {
 
 const ACCEPTED =
   'Accepted forms, separated by commas: `capacity` (every launch refused), `capacity:<instance-type>`, ' +
-  '`fail-step:<step>`, `slow-step:<step>=<ms>`, `timeout-step:<step>`; add `*<n>` to fire only n times. ' +
-  'Example: `capacity:t3.large*1,fail-step:install,slow-step:migrate=5000,timeout-step:seed`.';
+  '`fail-step:<step>`, `slow-step:<step>=<ms>`, `timeout-step:<step>`, `fail-save:<server index>`, `fail-restore:<server index>`, ' +
+  '`slow-save:<server index>=<ms>` (server index 0 is the first server); add `*<n>` to fire only n times. ' +
+  'Example: `capacity:t3.large*1,fail-step:install,slow-step:migrate=5000,timeout-step:seed,fail-save:1`.';
 
 /** Step names and instance types: no separators of this syntax, no surrounding spaces. */
 const NAME = /^[^\s,=:][^,=:]*$/;
@@ -88,6 +95,20 @@ export function parseSandboxFaults(spec: string): SandboxFaults {
         faults.slowStep = { ...faults.slowStep, [name]: ms };
         break;
       }
+      case 'fail-save':
+      case 'fail-restore': {
+        if (arg === undefined || !/^\d{1,2}$/.test(arg)) throw bad(part, `${kind} needs a server index (0 is the first server), as in ${kind}:1`);
+        const key = kind === 'fail-save' ? 'failSave' : 'failRestore';
+        faults[key] = [...(faults[key] ?? []), Number(arg)];
+        break;
+      }
+      case 'slow-save': {
+        const m = arg === undefined ? null : /^(\d{1,2})\s*=\s*(\d+)$/.exec(arg);
+        const ms = Number(m?.[2]);
+        if (!m || !Number.isSafeInteger(ms)) throw bad(part, 'slow-save needs a server index and extra milliseconds, as in slow-save:0=5000');
+        faults.slowSave = { ...faults.slowSave, [Number(m[1])]: ms };
+        break;
+      }
       default:
         throw bad(part, `"${kind}" is not a known fault`);
     }
@@ -103,12 +124,15 @@ export function formatSandboxFaults(faults: SandboxFaults): string {
   parts.push(...(faults.failStep ?? []).map((s) => `fail-step:${s}`));
   parts.push(...Object.entries(faults.slowStep ?? {}).map(([s, ms]) => `slow-step:${s}=${ms}`));
   parts.push(...(faults.timeoutStep ?? []).map((s) => `timeout-step:${s}`));
+  parts.push(...(faults.failSave ?? []).map((i) => `fail-save:${i}`));
+  parts.push(...(faults.failRestore ?? []).map((i) => `fail-restore:${i}`));
+  parts.push(...Object.entries(faults.slowSave ?? {}).map(([i, ms]) => `slow-save:${i}=${ms}`));
   return parts.map((p) => (faults.times?.[faultKey(p)] ? `${p}*${faults.times[faultKey(p)]}` : p)).join(',');
 }
 
 /** The key a fault is counted under: its spec without the count, and for slow-step without the delay. */
 export function faultKey(spec: string): string {
-  return spec.startsWith('slow-step:') ? spec.replace(/\s*=\s*\d+$/, '') : spec;
+  return spec.startsWith('slow-step:') || spec.startsWith('slow-save:') ? spec.replace(/\s*=\s*\d+$/, '') : spec;
 }
 
 /** Whether a launch of this instance type is refused by the capacity fault. */

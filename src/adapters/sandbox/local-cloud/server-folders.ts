@@ -4,7 +4,7 @@
  *   servers/i-0123456789abcdef0/
  *     instance.json   the record below
  *     data/           the server's data directory (what sleep/wake save and restore)
- *     bootstrap.log   launch, every step (script and result), terminate
+ *     bootstrap.log   launch, every step (script and result), stop, start, terminate
  *     commands/       one set of files per command sent (see command-files.ts)
  *
  * The folders are the registry, so a restarted process finds its servers.
@@ -12,6 +12,12 @@
  * clock, never from timers, so it moves on while the process is down too.
  * `state` in the file is a snapshot for people reading the folder, refreshed
  * whenever the cloud looks at the server.
+ *
+ * Stop and start (`sleep: stop`) keep the folder, its data and its private IP.
+ * Only the latest stop and start are recorded: a stop sets `stopRequestedAt`
+ * and `stoppedAt` and forgets any earlier start; a start sets
+ * `startRequestedAt` and moves `runningAt` and `agentOnlineAt` to this boot
+ * (each cycle is in bootstrap.log).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { appendFile, link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
@@ -37,10 +43,16 @@ export interface ServerRecord {
   /** Snapshot of the computed state (see stateAt). */
   state: InstanceState;
   launchedAt: string;
-  /** When it leaves pending (launchedAt + bootMs at launch time). */
+  /** When it leaves pending: launchedAt + bootMs at launch, then the latest start's boot. */
   runningAt: string;
-  /** When its agent accepts commands (runningAt + agentMs at launch time). */
+  /** When its agent accepts commands (runningAt + agentMs), for the latest launch or start. */
   agentOnlineAt: string;
+  /** The latest stop: stopping from then, stopped at `stoppedAt` (unless started since). */
+  stopRequestedAt?: string;
+  /** When it leaves stopping (stopRequestedAt + the stop's delay). */
+  stoppedAt?: string;
+  /** A start since the latest stop: running again at `runningAt` (a start while stopping boots once it has stopped). */
+  startRequestedAt?: string;
   terminateRequestedAt?: string;
   /** When it leaves shutting-down (terminateRequestedAt + terminateMs). */
   terminatedAt?: string;
@@ -59,8 +71,31 @@ export function stateAt(record: ServerRecord, now: Date): InstanceState {
   const t = now.getTime();
   if (record.terminatedAt !== undefined && t >= Date.parse(record.terminatedAt)) return 'terminated';
   if (record.terminateRequestedAt !== undefined) return 'shutting-down';
+  if (record.stoppedAt !== undefined) {
+    if (t < Date.parse(record.stoppedAt)) return 'stopping';
+    if (record.startRequestedAt === undefined) return 'stopped';
+  }
   if (t < Date.parse(record.runningAt)) return 'pending';
   return 'running';
+}
+
+/** Whether the server is stopping or stopped with no start since: it will not run (nor its agent answer) until started. */
+export const isStopped = (record: ServerRecord): boolean =>
+  record.stoppedAt !== undefined && record.startRequestedAt === undefined && record.terminateRequestedAt === undefined;
+
+/**
+ * When the server's agent accepts commands (epoch ms, maybe in the past), or
+ * undefined when no time can be told: the server is gone, or stopping or
+ * stopped with no start since (its agent is offline until someone starts it).
+ */
+export function agentOnlineAt(record: ServerRecord, now: Date): number | undefined {
+  if (isGone(stateAt(record, now)) || isStopped(record)) return undefined;
+  return Date.parse(record.agentOnlineAt);
+}
+
+export function isAgentOnline(record: ServerRecord, now: Date): boolean {
+  const at = agentOnlineAt(record, now);
+  return at !== undefined && now.getTime() >= at;
 }
 
 export const isGone = (state: InstanceState): boolean => state === 'shutting-down' || state === 'terminated';

@@ -4,8 +4,11 @@ import type { Environment } from '../../../core/environment/environment.js';
 import { formatUsd } from '../../../core/environment/template.js';
 import { availableActions } from '../../../core/environment/lifecycle.js';
 import { failureSentence } from '../text/errors.text.js';
+import { asleepText } from './data.blocks.js';
 import { environmentValue, Ids } from '../ids.js';
-import { esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate } from './text.js';
+import { duration, esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate } from './text.js';
+import { formatBytes } from '../../../core/environment/sizes.js';
+import type { ThreadNote } from '../../../core/ports/notifier.port.js';
 
 /** A Block Kit block, as Slack's own types describe it: the builders are type-checked at the boundary. */
 export type Block = types.KnownBlock;
@@ -36,6 +39,7 @@ export function environmentBlocks(env: Environment): Block[] {
     blocks.push({ type: 'section', text: md(truncate(lines.join('\n'), 3000)) });
     blocks.push({ type: 'context', elements: [md('How to connect to each server: in the thread.')] });
   }
+  if (env.state === 'asleep') blocks.push({ type: 'section', text: md(asleepText(env)) });
   if (env.state === 'failed' && env.failure) {
     const f = env.failure;
     let text = `:warning: *Failed while ${failedStepLabel(f.step)}* (${tryLabel(env)}): ${failureSentence(f)}\n\`${f.code}\``;
@@ -48,6 +52,12 @@ export function environmentBlocks(env: Environment): Block[] {
   if (can.retry) {
     actions.push({ type: 'button', text: plain('Retry', 75), action_id: Ids.action.retry, value: environmentValue(env), style: 'primary' });
   }
+  if (can.sleep) {
+    actions.push({ type: 'button', text: plain('Sleep', 75), action_id: Ids.action.sleep, value: environmentValue(env), confirm: sleepConfirmDialog(env) });
+  }
+  if (can.wake) {
+    actions.push({ type: 'button', text: plain('Wake', 75), action_id: Ids.action.wake, value: environmentValue(env), style: 'primary' });
+  }
   if (can.destroy) {
     actions.push({
       type: 'button',
@@ -55,11 +65,22 @@ export function environmentBlocks(env: Environment): Block[] {
       action_id: Ids.action.destroy,
       value: environmentValue(env),
       style: 'danger',
-      confirm: destroyConfirmDialog(env.name),
+      // A ready environment's Destroy answers with a choice (save its data first, or not); elsewhere Slack confirms.
+      ...(env.state === 'ready' ? {} : { confirm: destroyConfirmDialog(env.name) }),
     });
   }
   if (actions.length) blocks.push({ type: 'actions', block_id: `env_actions`, elements: actions });
   return blocks;
+}
+
+export function sleepConfirmDialog(env: Environment): types.ConfirmationDialog {
+  const servers = env.servers.length === 1 ? 'its server goes' : `its ${env.servers.length} servers go`;
+  return {
+    title: plain('Put it to sleep?', 100),
+    text: md(`The data of \`${env.name}\` is saved and verified first; only then ${servers}. *Wake* brings it back on fresh servers with that data.`),
+    confirm: plain('Sleep', 30),
+    deny: plain('Keep it awake', 30),
+  };
 }
 
 export function destroyConfirmDialog(name: string): types.ConfirmationDialog {
@@ -86,8 +107,12 @@ export function failedStepLabel(step: string): string {
       return 'destroying';
     case 'save':
       return 'saving data';
+    case 'terminate':
+      return 'terminating the servers after the save';
     case 'wake':
       return 'waking';
+    case 'restore':
+      return 'restoring data';
     default:
       return step;
   }
@@ -125,10 +150,35 @@ export function ownerFailureText(env: Environment): string {
 }
 
 /** A note in the environment's thread: where it has got to, and once ready, how to connect to each server. */
-export function threadNoteText(env: Environment, note: 'ready' | 'destroyed'): string {
-  if (note === 'destroyed') return `\`${env.name}\` was destroyed.`;
+export function threadNoteText(env: Environment, note: ThreadNote): string {
+  if (note === 'destroyed') {
+    const kept = env.data?.keptUntil;
+    return kept
+      ? `\`${env.name}\` was destroyed. Its data (generation ${env.data?.latest?.number ?? '?'}) is kept until ${kept.slice(0, 10)} ${kept.slice(11, 16)} UTC: \`/server restore ${env.name}\` brings it back until then.`
+      : `\`${env.name}\` was destroyed.`;
+  }
+  if (note === 'asleep') return asleepNote(env);
+  if (note === 'saved') {
+    const g = env.data?.latest;
+    return g ? `Saved generation ${g.number} of \`${env.name}\`: ${formatBytes(g.bytes)}, every part verified.` : `Saved \`${env.name}\`.`;
+  }
+  if (note === 'woke') return wokeNote(env);
   const connect = env.servers.map((s) => `Server ${s.index + 1}: \`aws ssm start-session --target ${s.instanceId}\``);
   return truncate([`\`${env.name}\` is ready. To connect:`, ...connect].join('\n'), 3000);
+}
+
+function asleepNote(env: Environment): string {
+  const g = env.data?.latest;
+  const parts = env.progress.filter((p) => p.key.startsWith('save:')).map((p) => `${p.label}: ${p.detail ?? 'done'}`);
+  return truncate([`\`${env.name}\` is asleep${g ? `: generation ${g.number}, ${formatBytes(g.bytes)}, stored and verified before its servers went` : ''}.`, ...parts].join('\n'), 3000);
+}
+
+function wokeNote(env: Environment): string {
+  const lines = env.progress
+    .filter((p) => p.key.startsWith('bootstrap:') || p.key.startsWith('restore:'))
+    .map((p) => `${p.label}: ${p.detail ?? 'done'}${p.startedAt && p.endedAt ? ` (${duration(Date.parse(p.endedAt) - Date.parse(p.startedAt))})` : ''}`);
+  const connect = env.servers.map((s) => `Server ${s.index + 1}: \`aws ssm start-session --target ${s.instanceId}\``);
+  return truncate([`\`${env.name}\` is awake, its data restored and checked.`, ...lines, 'To connect:', ...connect].join('\n'), 3000);
 }
 
 /**

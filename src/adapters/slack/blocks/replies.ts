@@ -1,4 +1,5 @@
 /** Ephemeral answers to `/server …`: list, status, templates, help, confirmations. Pure. */
+import type { types } from '@slack/bolt';
 import type { Environment } from '../../../core/environment/environment.js';
 import type { AuditEvent } from '../../../core/ports/environment-repository.port.js';
 import { formatUsd, type Template } from '../../../core/environment/template.js';
@@ -104,6 +105,9 @@ export const USAGE = [
   '`/server status <name>`: one environment in detail',
   '`/server destroy <name>`: terminate its servers (owner or admin)',
   '`/server retry <name>`: retry a failed environment',
+  '`/server sleep <name>` · `/server wake <name> [--generation N]`: save its data and let the servers go · bring it back with its data',
+  '`/server save <name>` · `/server data <name>`: save its data now · list what is saved',
+  '`/server restore <name>`: bring a destroyed environment back from the data it kept',
   '`/server templates`: what you can ask for',
   '`/server help`: this message',
 ].join('\n');
@@ -121,22 +125,24 @@ export function infoReply(message: string): Reply {
   return { text: message, blocks: [{ type: 'section', text: md(message) }] };
 }
 
-export function destroyConfirmReply(env: Environment): Reply {
-  const text = `Destroy \`${env.name}\`? Its ${serverCount(env)} server${env.count === 1 ? '' : 's'} will be terminated. This cannot be undone.`;
-  return {
-    text,
-    blocks: [
-      { type: 'section', text: md(`:warning: ${text}`) },
-      {
-        type: 'actions',
-        block_id: 'destroy_confirm',
-        elements: [
-          { type: 'button', text: plain(`Destroy ${env.name}`, 75), style: 'danger', action_id: Ids.action.destroyConfirm, value: environmentValue(env) },
-          { type: 'button', text: plain('Cancel', 75), action_id: Ids.action.destroyCancel, value: environmentValue(env) },
-        ],
-      },
-    ],
-  };
+/**
+ * Destroy / Cancel; for a ready environment whose data can be kept, "Save data and destroy" first:
+ * its data is saved as a generation and kept for the retention period (`/server restore` brings it back).
+ */
+export function destroyConfirmReply(env: Environment, keep?: { retentionDays: number }): Reply {
+  const servers = `${serverCount(env)} server${env.count === 1 ? '' : 's'}`;
+  const saving = keep && env.state === 'ready';
+  const text = saving
+    ? `Destroy \`${env.name}\`? Its ${servers} will be terminated. *Save data and destroy* keeps its data for ${keep.retentionDays} day${keep.retentionDays === 1 ? '' : 's'} (\`/server restore ${env.name}\` brings it back); *Destroy without saving* keeps ${env.data?.latest ? `only generation ${env.data.latest.number}, saved before` : 'nothing'}.`
+    : `Destroy \`${env.name}\`? Its ${servers} will be terminated. This cannot be undone.`;
+  const buttons: types.Button[] = saving
+    ? [
+        { type: 'button', text: plain('Save data and destroy', 75), style: 'primary', action_id: Ids.action.destroySave, value: environmentValue(env) },
+        { type: 'button', text: plain('Destroy without saving', 75), style: 'danger', action_id: Ids.action.destroyConfirm, value: environmentValue(env) },
+      ]
+    : [{ type: 'button', text: plain(`Destroy ${env.name}`, 75), style: 'danger', action_id: Ids.action.destroyConfirm, value: environmentValue(env) }];
+  buttons.push({ type: 'button', text: plain('Cancel', 75), action_id: Ids.action.destroyCancel, value: environmentValue(env) });
+  return { text, blocks: [{ type: 'section', text: md(`:warning: ${text}`) }, { type: 'actions', block_id: 'destroy_confirm', elements: buttons }] };
 }
 
 export function requestedReply(env: Environment): Reply {

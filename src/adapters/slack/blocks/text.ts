@@ -69,7 +69,9 @@ const STEP_ICON: Record<ProgressStep['status'], string> = {
 /** One step as a line: "✓ Bootstrap server 1: 3 steps (12.4 s)"; the last one says how long the whole wait was. */
 export function stepLine(step: ProgressStep): string {
   const took = stepDurationMs(step);
-  if (step.key === 'ready' && step.status === 'done') return `${STEP_ICON.done} Ready, ${duration(took)} after the request`;
+  if (step.key === 'ready' && step.status === 'done') {
+    return step.label === 'Awake' ? `${STEP_ICON.done} Awake, ${duration(took)} after the wake was asked for` : `${STEP_ICON.done} Ready, ${duration(took)} after the request`;
+  }
   const detail = step.detail && step.status !== 'failed' ? `: ${esc(truncate(step.detail, 120))}` : '';
   return `${STEP_ICON[step.status]} ${esc(step.label)}${detail}${took !== undefined ? ` (${duration(took)})` : ''}`;
 }

@@ -42,6 +42,12 @@ const SENTENCES: Record<string, (p: Params) => string | undefined> = {
     switch (p.variant) {
       case 'already_retried':
         return `${code(p.name)} is already being retried (${p.state === 'failed' ? 'it failed again' : `it is ${state(p.state)}`}); its message shows the progress.`;
+      case 'already_saving':
+        return `${code(p.name)} is already saving its data; its message shows the progress.`;
+      case 'not_destroyed':
+        return `${code(p.name)} is ${state(p.state)}: ${code('/server restore')} brings back a destroyed environment (${code(`/server wake ${String(p.name)}`)} wakes a sleeping one).`;
+      case 'already_waking':
+        return `${code(p.name)} is already waking up; its message shows the progress.`;
       case 'not_retryable':
         return p.state === 'failed'
           ? `${code(p.name)} cannot be retried from where it failed; destroy it, or ask ops.`
@@ -71,11 +77,36 @@ const SENTENCES: Record<string, (p: Params) => string | undefined> = {
   'REQUEST.INPUT_INVALID': (p) =>
     p.variant === 'no_template_for_both'
       ? `No template takes ${String(p.count)} servers of ${code(p.instanceType)} together. ${code('/server templates')} shows what each one takes.`
-      : undefined,
+      : p.variant === 'no_data_store'
+        ? `Sleep, wake and saved data are not set up here: ops must name a data bucket (${code('DORMOUSE_DATA_BUCKET')}).`
+        : undefined,
   'REQUEST.PURPOSE_INVALID': (p) => `The purpose is ${String(p.length)} characters long; keep it under ${PURPOSE_MAX} (a sentence is plenty).`,
   'COMMAND.TIMED_OUT': (p) => `Server ${String(p.server)} (${code(p.instanceId)}): step ${code(p.step)} did not finish within ${String(p.timeoutSeconds)} s.`,
   'COMMAND.FAILED': (p) =>
     `Server ${String(p.server)} (${code(p.instanceId)}): step ${code(p.step)} ${p.cancelled ? 'was cancelled' : `exited with code ${String(p.exitCode ?? '?')}`}.`,
+  'DATA.PART_MISSING': (p) =>
+    `${p.server !== undefined ? `Server ${String(p.server)}: ` : ''}the data store does not hold every part of the save${list(p.missing).length ? ` (missing parts ${list(p.missing).join(', ')})` : ''}. Nothing was terminated; Retry saves again.`,
+  'DATA.SIZE_MISMATCH': (p) =>
+    `${p.server !== undefined ? `Server ${String(p.server)}: ` : ''}the data store holds ${String(p.stored ?? '?')} bytes where the server sent ${String(p.reported ?? '?')}. Nothing was terminated; Retry saves again.`,
+  'DATA.CHECKSUM_MISMATCH': (p) =>
+    `Server ${String(p.server ?? '?')}: what was read back differs from what was saved (SHA-256 ${code(String(p.expected ?? '').slice(0, 12))}… expected, ${code(String(p.got ?? '').slice(0, 12))}… found). Retry reads it again; if it fails again, ask ops.`,
+  'DATA.NO_REPORT': (p) => `Server ${String(p.server ?? '?')} finished its ${String(p.script ?? 'data')} script without saying what it did, so nothing is taken for done. Retry, or ask ops to look at the server.`,
+  'DATA.NO_GENERATION': (p) =>
+    p.variant === 'nothing_kept'
+      ? `${code(p.name)} kept no data when it was destroyed, so there is nothing to restore.`
+      : p.variant === 'expired'
+        ? `The data of ${code(p.name)} was kept until ${String(p.keptUntil).slice(0, 10)} and is gone now.`
+        : p.variant === 'gone'
+          ? `Generation ${String(p.generation)} of ${code(p.name)} is no longer in the data store; ask ops.`
+          : list(p.known).length
+      ? `${code(p.name)} has no generation ${String(p.generation)}. It has: ${list(p.known).join(', ')} (${code(`/server data ${String(p.name)}`)}).`
+      : `${code(p.name)} has no saved data to wake from.`,
+  'DATA.COUNT_MISMATCH': (p) =>
+    p.name !== undefined
+      ? `Generation ${String(p.generation)} was taken from ${String(p.serverCount)} server${p.serverCount === 1 ? '' : 's'}; ${code(p.name)} has ${String(p.count)}, and its template's data is not shared, so each server would miss its part. Wake from a generation with ${String(p.count)} servers (${code(`/server data ${String(p.name)}`)}).`
+      : `Generation ${String(p.generation)} has no part for server ${String(p.server)}.`,
+  'DATA.NOT_IN_STEP': (p) => `The shared data differs between servers after the restore (${list(p.servers).join(', ')}). Retry restores it again.`,
+  'DATA.STORE_ERROR': () => 'The data store (S3) refused or failed a request. Nothing was terminated; Retry, or ask ops.',
   'COMPUTE.INSTANCE_LOST': (p) => (p.variant === 'kept_disappearing' ? 'Its servers kept disappearing while they were set up. Retry, or ask ops to look at the account.' : undefined),
 };
 

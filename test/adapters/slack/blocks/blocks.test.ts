@@ -71,7 +71,8 @@ describe('environment message', () => {
     const failure = { step: 'bootstrap' as const, code: 'X', reason: 'r', from: 'bootstrapping' as const, retryable: true, at: '2026-11-27T09:02:00Z' };
     expect(labels(env({ state: 'failed', failure }))).toEqual(['Retry', 'Destroy']);
     expect(labels(env({ state: 'failed', failure: { ...failure, retryable: false } }))).toEqual(['Destroy']);
-    expect(labels(env({ state: 'ready' }))).toEqual(['Destroy']);
+    expect(labels(env({ state: 'ready' }))).toEqual(['Sleep', 'Destroy']);
+    expect(labels(env({ state: 'asleep' }))).toEqual(['Wake', 'Destroy']);
     expect(labels(env({ state: 'provisioning' }))).toEqual(['Destroy']);
     expect(labels(env({ state: 'destroying' }))).toEqual([]);
     expect(labels(env({ state: 'destroyed' }))).toEqual([]);
@@ -79,7 +80,7 @@ describe('environment message', () => {
 
   it('its buttons name the environment by name and id, so an older message\'s button acts on nothing newer', () => {
     const values = environmentBlocks(env({ state: 'ready' })).flatMap((b) => (('elements' in b ? b.elements : []) as Array<{ value?: string }>).map((x) => x.value)).filter(Boolean);
-    expect(values).toEqual(['api-staging:01JD3Q8Z6KX7W8Y9A0B1C2D3E4']);
+    expect(values).toEqual(['api-staging:01JD3Q8Z6KX7W8Y9A0B1C2D3E4', 'api-staging:01JD3Q8Z6KX7W8Y9A0B1C2D3E4']);
   });
 
   it('matches its snapshot', () => {

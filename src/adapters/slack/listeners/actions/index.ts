@@ -7,6 +7,7 @@
 import type { AllMiddlewareArgs, App, BlockAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { Ids } from '../../ids.js';
 import type { ListenerDeps } from '../deps.js';
+import { sleepAction, wakeAction } from './data.action.js';
 import { destroyAction, destroyCancelAction } from './destroy.action.js';
 import { retryAction } from './retry.action.js';
 import { templatePickAction } from './template-pick.action.js';
@@ -21,8 +22,11 @@ export function registerActions(app: App, deps: ListenerDeps): void {
     [Ids.action.opsDestroy]: destroyAction(deps, { replaceOriginal: false }) as Handler,
     [Ids.action.destroyConfirm]: destroyAction(deps, { replaceOriginal: true }) as Handler,
     [Ids.action.destroyCancel]: destroyCancelAction(deps) as Handler,
+    [Ids.action.destroySave]: destroyAction(deps, { replaceOriginal: true }) as Handler,
     [Ids.action.retry]: retryAction(deps) as Handler,
     [Ids.action.opsRetry]: retryAction(deps) as Handler,
+    [Ids.action.sleep]: sleepAction(deps) as Handler,
+    [Ids.action.wake]: wakeAction(deps) as Handler,
   };
   const ids = new RegExp(`^(?:${Object.keys(handlers).join('|')})$`);
   app.action<BlockAction>({ type: 'block_actions', action_id: ids }, async (args) => {

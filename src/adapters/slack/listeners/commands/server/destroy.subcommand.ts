@@ -4,5 +4,6 @@ import { oneName, type Subcommand } from './subcommand.js';
 
 export const destroySubcommand: Subcommand = async ({ deps, command, args, reply }) => {
   const env = await deps.useCases.destroy.check({ name: oneName(args, '/server destroy <name>') }, command.user_id);
-  await reply(destroyConfirmReply(env));
+  const data = deps.useCases.data;
+  await reply(destroyConfirmReply(env, data ? { retentionDays: data.retentionDays } : undefined));
 };

@@ -1,12 +1,17 @@
 /** The `/server` subcommands, one file each, by the word that names them. */
+import { dataSubcommand } from './data.subcommand.js';
 import { destroySubcommand } from './destroy.subcommand.js';
 import { helpSubcommand } from './help.subcommand.js';
 import { listSubcommand } from './list.subcommand.js';
 import { newSubcommand } from './new.subcommand.js';
+import { restoreSubcommand } from './restore.subcommand.js';
 import { retrySubcommand } from './retry.subcommand.js';
+import { saveSubcommand } from './save.subcommand.js';
+import { sleepSubcommand } from './sleep.subcommand.js';
 import { statusSubcommand } from './status.subcommand.js';
 import type { Subcommand } from './subcommand.js';
 import { templatesSubcommand } from './templates.subcommand.js';
+import { wakeSubcommand } from './wake.subcommand.js';
 
 export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   new: newSubcommand,
@@ -14,6 +19,11 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   status: statusSubcommand,
   destroy: destroySubcommand,
   retry: retrySubcommand,
+  sleep: sleepSubcommand,
+  wake: wakeSubcommand,
+  save: saveSubcommand,
+  data: dataSubcommand,
+  restore: restoreSubcommand,
   templates: templatesSubcommand,
   help: helpSubcommand,
 };
