@@ -142,8 +142,11 @@ export class S3DataStore implements DataStorePort {
     const facts = { bucket: this.bucket, key };
 
     let uploadId: string | undefined;
-    if (options.existingUploadId !== undefined && (await this.uploadExists(key, options.existingUploadId))) {
-      uploadId = options.existingUploadId;
+    if (options.existingUploadId !== undefined) {
+      // Still open: continue it. Gone, but its archive is stored: it was completed by a run that then
+      // lost its lease before recording it; the resumed run attaches to the command and completes it
+      // again (completeUpload recognises that). Only an upload gone without its archive starts anew.
+      if ((await this.uploadExists(key, options.existingUploadId)) || (await this.objectSize(key)) !== undefined) uploadId = options.existingUploadId;
     }
     if (uploadId === undefined) {
       const created = await this.call('CreateMultipartUpload', facts, () =>
