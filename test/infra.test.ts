@@ -375,10 +375,10 @@ describe('the data bucket', () => {
     expect(s3GrantsTooWide(template)).toEqual([]);
   });
 
-  it('lets the bot list only under environments/', () => {
+  it('lets the bot list the data bucket alone (so a missing key answers 404, not 403)', () => {
     const listing = everyStatement(template).filter(({ statement: s }) => s.Effect === 'Allow' && list(s.Action).some((a) => String(a).toLowerCase() === 's3:listbucket'));
     expect(listing.length).toBeGreaterThan(0);
-    for (const { where, statement } of listing) expect(conditionValues(statement, 'StringLike', 's3:prefix'), where).toEqual(['environments/*']);
+    for (const { where, statement } of listing) expect(list(statement.Resource), where).toEqual(['!GetAtt DataBucket.Arn']);
   });
 
   it('gives the bot what the data store needs, on its own role', () => {
