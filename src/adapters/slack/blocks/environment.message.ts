@@ -164,7 +164,8 @@ export function threadNoteText(env: Environment, note: ThreadNote): string {
   }
   if (note === 'woke') return wokeNote(env);
   const connect = env.servers.map((s) => `Server ${s.index + 1}: \`aws ssm start-session --target ${s.instanceId}\``);
-  return truncate([`\`${env.name}\` is ready. To connect:`, ...connect].join('\n'), 3000);
+  const keep = `Not using it for a while? *Sleep* saves its data and lets the servers go (\`/server wake ${env.name}\` brings it back); *Destroy* offers to save its data first and keeps it for \`/server restore ${env.name}\`.`;
+  return truncate([`\`${env.name}\` is ready. To connect:`, ...connect, keep].join('\n'), 3000);
 }
 
 function asleepNote(env: Environment): string {
