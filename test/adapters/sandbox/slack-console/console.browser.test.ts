@@ -78,7 +78,8 @@ describe.skipIf(!hasChromium && !process.env.CI)('the console in a browser', () 
     await message.waitFor();
     expect(await message.getByRole('heading').textContent()).toBe('demo');
     expect(await message.locator('.mention').textContent()).toBe('@dana');
-    expect(await message.getByTestId('thread-link').textContent()).toBe('2 replies');
+    // The app posts its two thread replies just after the message: wait for the second.
+    await expect.poll(() => message.getByTestId('thread-link').textContent(), { timeout: 5000 }).toBe('2 replies');
 
     // A button behind a confirm dialog; the message changes in place.
     await message.getByRole('button', { name: 'Destroy' }).click();
