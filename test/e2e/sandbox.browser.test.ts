@@ -1,7 +1,7 @@
 /**
  * The whole sandbox in headless Chromium, as a person trying Dormouse: open
  * the console, `/server new demo`, fill in the form, watch the message reach
- * ready, destroy it with the confirmation, see it destroyed, reload and still
+ * ready, ask to sleep it and keep it awake, destroy it without saving its data, see it destroyed, reload and still
  * see it; then in a narrow window (a phone, a split screen); then across a
  * restart of the sandbox. Asserts what a person sees (text, buttons, status
  * marks as text), not pixels, and saves test-output/sandbox.png,
@@ -109,12 +109,20 @@ describe.skipIf(!hasChromium && !process.env.CI)('the sandbox in a browser', () 
     expect(text).toContain('Trying Dormouse out');
     expect(await marks(message)).toEqual(expect.arrayContaining(['●', '✓'])); // ready, and the steps done
 
-    await message.getByRole('button', { name: 'Destroy' }).click();
-    const confirm = page.getByRole('alertdialog', { name: 'Destroy environment?' });
+    // Sleep asks first, in Slack's confirm dialog; "Keep it awake" changes nothing.
+    await message.getByRole('button', { name: 'Sleep' }).click();
+    const confirm = page.getByRole('alertdialog', { name: 'Put it to sleep?' });
     // The dialog's mrkdwn is drawn as in a message: `demo` is code, not backticks.
     expect(await confirm.getByTestId('confirm-text').locator('code').textContent()).toBe('demo');
     expect(await confirm.getByTestId('confirm-text').textContent()).not.toContain('`');
-    await confirm.getByRole('button', { name: 'Destroy' }).click();
+    await confirm.getByRole('button', { name: 'Keep it awake' }).click();
+    await confirm.waitFor({ state: 'detached' });
+
+    // Destroy on a ready environment asks whether to save its data first.
+    await message.getByRole('button', { name: 'Destroy' }).click();
+    const choice = page.getByTestId('ephemeral').filter({ hasText: 'Save data and destroy' });
+    await choice.waitFor({ timeout: 10_000 });
+    await choice.getByRole('button', { name: 'Destroy without saving' }).click();
     await reaches('demo', 'destroyed');
     await message.filter({ hasText: 'destroyed' }).waitFor({ timeout: 20_000 });
     expect(await message.getByRole('button', { name: 'Destroy' }).count()).toBe(0);
@@ -191,7 +199,7 @@ describe.skipIf(!hasChromium && !process.env.CI)('the sandbox in a browser', () 
 
     // The bot updates the message it posted before the restart (no message_not_found).
     await message.getByRole('button', { name: 'Destroy' }).click();
-    await page.getByRole('alertdialog', { name: 'Destroy environment?' }).getByRole('button', { name: 'Destroy' }).click();
+    await page.getByTestId('ephemeral').filter({ hasText: 'Save data and destroy' }).last().getByRole('button', { name: 'Destroy without saving' }).click();
     await reaches('kept', 'destroyed');
     await message.filter({ hasText: 'destroyed' }).waitFor({ timeout: 20_000 });
     expect(await message.getByRole('button', { name: 'Destroy' }).count()).toBe(0);

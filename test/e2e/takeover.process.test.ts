@@ -115,8 +115,11 @@ describe('two replicas on one table', () => {
     }, { timeoutMs: 15_000, what: 'both replies to the request' });
     expect(requestReplies.map((e) => e.text)).toEqual([expect.stringContaining('`twin` is on its way'), expect.stringContaining('`twin` is on its way')]);
 
-    // (b) The same Destroy click on its message delivered to both at once.
-    const click = await r.capture(() => r!.double.clickButton({ user: 'U0DEV', label: 'Destroy', channel: 'C0GENERAL' }));
+    // (b) Destroy on its message asks whether to save the data first; the same "Destroy without saving"
+    // click delivered to both at once.
+    await r.double.clickButton({ user: 'U0DEV', label: 'Destroy', channel: 'C0GENERAL' });
+    await r.double.waitFor(() => r!.double.ephemerals('U0DEV').find((e) => visibleText(e).includes('Destroy without saving')), { timeoutMs: 15_000, what: 'the destroy choice' });
+    const click = await r.capture(() => r!.double.clickButton({ user: 'U0DEV', label: 'Destroy without saving', channel: 'C0GENERAL' }));
     const clicked = r.double.ephemerals('U0DEV').length;
     const clickAcks = await r.deliverTo(bots, click);
     expect(clickAcks.map((x) => x.status)).toEqual([200, 200]);

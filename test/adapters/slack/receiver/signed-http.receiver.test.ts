@@ -319,7 +319,7 @@ describe('fallback for what no listener handles', () => {
         {
           type: 'actions',
           elements: [
-            { type: 'button', action_id: 'env_sleep', value: 'api-staging', text: { type: 'plain_text', text: 'Sleep' } },
+            { type: 'button', action_id: 'env_hibernate', value: 'api-staging', text: { type: 'plain_text', text: 'Hibernate' } },
             { type: 'button', action_id: 'env_legacy', value: 'Not A Name!', text: { type: 'plain_text', text: 'Legacy' } },
             { type: 'button', action_id: Ids.action.destroy, value: 'api-staging', text: { type: 'plain_text', text: 'Destroy' } },
           ],
@@ -331,7 +331,7 @@ describe('fallback for what no listener handles', () => {
   it('an unknown button is acked and the person told, with the environment named by its value', async () => {
     await postButtons();
     const before = double.ephemerals(DEV).length;
-    const click = await double.clickButton({ user: DEV, label: 'Sleep' });
+    const click = await double.clickButton({ user: DEV, label: 'Hibernate' });
     expect(click).toMatchObject({ status: 200, body: '' });
     const told = await double.waitFor(() => double.ephemerals(DEV)[before], { what: 'the old-button sentence' });
     expect(visibleText(told)).toBe('This button is from an older Dormouse message and does nothing now. `/server status api-staging` shows where the environment is.');
