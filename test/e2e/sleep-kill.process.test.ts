@@ -82,4 +82,32 @@ describe('a bot process killed while it saves data for a sleep', () => {
     expect(after).toEqual(before);
     await sleep(10);
   }, 240_000);
+
+  it('SIGKILL mid-wake (its servers bootstrapping): the next process resumes the wake, and the data is back', async () => {
+    r = await startReplicas();
+    const env = { DORMOUSE_TEMPLATES: SLOW_TEMPLATES, DORMOUSE_LEASE_SECONDS: '10', DORMOUSE_SWEEP_SECONDS: '2' };
+    const a = await r.startBot('A', env);
+    r.double.setEventsUrl(a.eventsUrl);
+    await r.double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new killed-wake --template slow --count 1' });
+    const ready = await r.waitForEnvironment('killed-wake', (e) => e.state === 'ready', 90_000, 'ready');
+    writeFileSync(join(dataDir(r, ready.servers[0]!.instanceId), 'work.txt'), 'unsaved work, saved by the sleep\n');
+    const before = files(dataDir(r, ready.servers[0]!.instanceId));
+    await r.double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'sleep killed-wake' });
+    await r.waitForEnvironment('killed-wake', (e) => e.state === 'asleep', 60_000, 'asleep');
+
+    await r.double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'wake killed-wake' });
+    const mid = await r.waitForEnvironment('killed-wake', (e) => e.state === 'waking' && e.data?.waking?.phase === 'bootstrap' && e.servers[0]?.lastStep === 'one', 60_000, 'the wake mid-bootstrap');
+    a.kill('SIGKILL');
+    const killedAt = Date.now();
+    await a.exited;
+    expect(mid.lease?.holder).toBe(r.workerOf(a));
+
+    await r.startBot('B', env);
+    const awake = await r.waitForEnvironment('killed-wake', (e) => (e.state === 'ready' && e.attempt > ready.attempt) || e.state === 'failed', 90_000, 'awake after the takeover');
+    report(`wake resumed after kill -9: ready ${seconds(Date.now() - killedAt)} after the kill`);
+    expect(awake.state, JSON.stringify(awake.failure)).toBe('ready');
+    // The same new server (the wake was resumed, not launched again), and the saved data on it.
+    expect(awake.servers.map((s) => s.instanceId)).toEqual(mid.servers.map((s) => s.instanceId));
+    expect(files(dataDir(r, awake.servers[0]!.instanceId))).toEqual(before);
+  }, 240_000);
 });
