@@ -49,7 +49,8 @@ describe('a bot process that goes away mid-bootstrap', () => {
     // It was taken over from where A left it, not restarted: still bootstrapping, no new launch.
     expect(moved.state).toBe('bootstrapping');
     expect(moved.token).toBe(atKill.fence + 1);
-    expect(logsWith(b, 'resumed environments whose worker stopped').some((l) => (l.resumed as string[]).includes(env.name))).toBe(true);
+    // The sweep logs what it took over once it has looked at every state a flow works in: a moment after the write.
+    await b.waitForLog((l) => l.msg === 'resumed environments whose worker stopped' && (l.resumed as string[]).includes(env.name), 10_000);
 
     const end = await expectCleanEnd(r, env.name);
     report(`kill -9: ${env.name} ended ${end.environment.state}; steps per server ${JSON.stringify(Object.values(end.steps))}`);

@@ -101,10 +101,10 @@ describe('Dormouse over HTTP: buttons and forms from older versions', () => {
     await slack.chat.postMessage({
       channel: GENERAL,
       text: 'api-staging is ready',
-      blocks: [{ type: 'actions', elements: [{ type: 'button', action_id: 'env_sleep', value: 'api-staging', text: { type: 'plain_text', text: 'Sleep' } }] }],
+      blocks: [{ type: 'actions', elements: [{ type: 'button', action_id: 'env_hibernate', value: 'api-staging', text: { type: 'plain_text', text: 'Hibernate' } }] }],
     });
     const before = run.double.ephemerals(DEV).length;
-    const click = await run.double.clickButton({ user: DEV, label: 'Sleep' });
+    const click = await run.double.clickButton({ user: DEV, label: 'Hibernate' });
     expect(click).toMatchObject({ status: 200, body: '' });
     expect(click.ackMs).toBeLessThan(3000);
     const told = await run.double.waitFor(() => run.double.ephemerals(DEV)[before], { what: 'the old-button sentence' });
