@@ -114,4 +114,58 @@ describe('sleep and wake on moto', () => {
     expect(awake.servers.map((s) => s.instanceId)).toEqual([id]);
     expect(await stateOf(id)).toBe('running');
   }, 120_000);
+
+  it('save, data, wake --generation, the Sleep button, Save data and destroy, restore: each on moto', async () => {
+    await command('new moto-story --template some');
+    const ready = await until('moto-story', (e) => e.state === 'ready', 'ready');
+    const root = agents.dataDir(ready.servers[0]!.instanceId);
+    mkdirSync(join(root, 'db'), { recursive: true });
+    mkdirSync(join(root, 'user files'), { recursive: true });
+    writeFileSync(join(root, 'db', 'rows'), 'version 1');
+    writeFileSync(join(root, 'user files', 'photo.bin'), randomBytes(200_000));
+    await command('save moto-story');
+    await until('moto-story', (e) => e.state === 'ready' && e.data?.latest?.number === 1, 'generation 1 saved');
+    writeFileSync(join(root, 'db', 'rows'), 'version 2');
+
+    // The Sleep button (behind its confirm dialog), then /server data lists both generations.
+    await clickWhenShown('Sleep');
+    const asleep = await until('moto-story', (e) => e.state === 'asleep', 'asleep');
+    expect(asleep.data?.latest?.number).toBe(2);
+    expect(await stateOf(ready.servers[0]!.instanceId)).toBe('terminated');
+    const before = run.double.ephemerals('U0DEV').length;
+    await command('data moto-story');
+    const listing = await run.double.waitFor(() => run.double.ephemerals('U0DEV').slice(before).find((m) => m.text.includes('newest first')), { what: 'the data listing' });
+    expect(listing.text).toMatch(/\*2\*[^\n]*from a sleep · \*a wake uses this one\*/);
+    expect(listing.text).toMatch(/\*1\*[^\n]*from a manual save/);
+
+    // Wake from the older generation.
+    await command('wake moto-story --generation 1');
+    const awake = await until('moto-story', (e) => e.state === 'ready' && e.attempt > ready.attempt, 'awake');
+    const back = agents.dataDir(awake.servers[0]!.instanceId);
+    expect(readFileSync(join(back, 'db', 'rows'), 'utf8')).toBe('version 1');
+
+    // Destroy from the message asks; Save data and destroy keeps a generation; restore brings it back.
+    await clickWhenShown('Destroy');
+    await clickWhenShown('Save data and destroy');
+    const destroyed = await until('moto-story', (e) => e.state === 'destroyed', 'destroyed');
+    expect(destroyed.data?.latest).toMatchObject({ number: 3, reason: 'destroy' });
+    expect(await stateOf(awake.servers[0]!.instanceId)).toBe('terminated');
+    await command('restore moto-story');
+    const restored = await until('moto-story', (e) => e.state === 'ready' && e.id !== destroyed.id, 'restored');
+    expect(readFileSync(join(agents.dataDir(restored.servers[0]!.instanceId), 'db', 'rows'), 'utf8')).toBe('version 1');
+    expect(files(join(agents.dataDir(restored.servers[0]!.instanceId), 'user files'))).toEqual(files(join(back, 'user files')));
+  }, 180_000);
 });
+
+/** Messages are updated a moment after the store: click once the button is there. */
+async function clickWhenShown(label: string) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await run.double.clickButton({ user: 'U0DEV', label, channel: GENERAL });
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
