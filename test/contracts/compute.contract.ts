@@ -183,8 +183,9 @@ export function computeContract(name: string, setUp: () => Promise<ComputeHarnes
       await h.compute.terminate([ended!]);
       await h.compute.waitUntilTerminated([ended!], { timeoutMs: h.timeoutMs });
 
-      for (const attempt of [h.compute.stop([kept!, ended!]), h.compute.start([ended!])]) {
-        const error = await domainErrorOf(attempt);
+      // One at a time: a second call made before the first is awaited would reject with no handler yet.
+      for (const attempt of [() => h.compute.stop([kept!, ended!]), () => h.compute.start([ended!])]) {
+        const error = await domainErrorOf(attempt());
         expect(error.code).toBe(ErrorCodes.INSTANCE_LOST);
         expect(error.details).toMatchObject({ instanceId: ended, state: 'terminated' });
       }
