@@ -16,6 +16,7 @@ const UNIT = [
   'test/adapters/slack/text/**/*.test.ts',
   'test/adapters/slack/command-parser.test.ts',
   'test/adapters/aws/backoff.test.ts',
+  'test/data-scripts/report.test.ts',
   'test/adapters/sandbox/local-cloud/sandbox-config.test.ts',
   'test/adapters/sandbox/slack-console/block-kit.*.test.ts',
   'test/architecture.test.ts',

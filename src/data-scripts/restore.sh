@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # dormouse restore: streams one stored archive back into a server's data folder.
 #
-#   byte ranges of the object (curl -r, each retried whole, the next one fetched while the
-#   current one is extracted) | tee → SHA-256 of the whole stream
-#                                  └→ zstd -d (or gzip -d) | tar -x
+#   byte ranges of the object (curl -r into the scratch folder, each retried whole, the next one
+#   fetched while the current one is extracted); each range is then read twice: into the SHA-256
+#   of the whole object, and into zstd -d (or gzip -d) | tar -x
 #   then the SHA-256 and size are compared with the expected ones; on any failure after
 #   the extraction started, what was extracted is removed again.
 #
@@ -15,7 +15,9 @@
 #   DORMOUSE_OBJECT_BYTES      its expected size
 #   DORMOUSE_OBJECT_SHA256     its expected SHA-256 (hex)
 #   DORMOUSE_COMPRESSION       zstd | gzip
-#   DORMOUSE_RANGE_BYTES       optional, default 64 MiB: bytes per ranged GET (two are buffered in scratch)
+#   DORMOUSE_RANGE_BYTES       optional, default 64 MiB: bytes per ranged GET
+#   DORMOUSE_RANGES_AHEAD      optional, default 1: ranges downloaded ahead of the one being extracted
+#                              (each range in flight is buffered in scratch: 1 + this many)
 #   DORMOUSE_SCRATCH_DIR       optional, default ${TMPDIR:-/tmp}
 #   DORMOUSE_TREE_DIGEST       optional, 1: also print a digest of the restored tree
 #
@@ -46,12 +48,42 @@ die() {
   say "$*"
   exit "$code"
 }
-now_ms() { date +%s%3N; }
-seconds_since() {
-  local ms=$(($(now_ms) - $1))
-  printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100))
+# Time without a subshell (on a small server every fork counts): $ms_now, and $elapsed ("12.3", seconds since start).
+clock_ms() {
+  if [[ -n ${EPOCHREALTIME:-} ]]; then
+    local t=${EPOCHREALTIME/[.,]/}
+    ms_now=$((10#$t / 1000))
+  else
+    ms_now=$(date +%s%3N)
+  fi
+}
+clock_elapsed() {
+  clock_ms
+  local ms=$((ms_now - start_ms))
+  printf -v elapsed '%d.%d' $((ms / 1000)) $((ms % 1000 / 100))
+}
+# The value of the last header `name` (lowercase) in a file of response headers, in $header.
+read_header() {
+  local line name=$1 file=$2
+  header=
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line%$'
+'}
+    if [[ ${line,,} == "$name:"* ]]; then
+      header=${line#*:}
+      header=${header#"${header%%[![:space:]]*}"}
+      header=${header%"${header##*[![:space:]]}"}
+    fi
+  done <"$file"
 }
 is_count() { [[ $1 =~ ^[1-9][0-9]{0,14}$ ]]; }
+# A presigned URL is a bearer secret: curl reads it from its standard input (a config line), never
+# from its command line, where any user of the server could read it (ps, /proc).
+# Sets $url_config (no subshell).
+curl_url_config() {
+  [[ $1 != *[\"\\]* && $1 != *$'\n'* ]] || die 2 'a presigned URL holds a quote, a backslash or a line break.'
+  printf -v url_config 'url = "%s"' "$1"
+}
 sha256_hex() {
   if command -v openssl >/dev/null 2>&1; then
     openssl dgst -sha256 -r | cut -c1-64
@@ -65,12 +97,15 @@ data_dir=${DORMOUSE_DATA_DIR:-}
 [[ $data_dir == /* ]] || die 2 "DORMOUSE_DATA_DIR must be an absolute folder (got '${data_dir}')."
 url=${DORMOUSE_OBJECT_URL:-}
 [[ -n $url ]] || die 2 'DORMOUSE_OBJECT_URL is missing.'
+curl_url_config "$url"
 object_bytes=${DORMOUSE_OBJECT_BYTES:-}
 is_count "$object_bytes" || die 2 "DORMOUSE_OBJECT_BYTES must be a positive whole number (got '${object_bytes}')."
 expected_sha=${DORMOUSE_OBJECT_SHA256:-}
 [[ $expected_sha =~ ^[0-9a-f]{64}$ ]] || die 2 "DORMOUSE_OBJECT_SHA256 must be 64 lowercase hex digits (got '${expected_sha}')."
 range_bytes=${DORMOUSE_RANGE_BYTES:-67108864}
 is_count "$range_bytes" || die 2 "DORMOUSE_RANGE_BYTES must be a positive whole number (got '${range_bytes}')."
+ranges_ahead=${DORMOUSE_RANGES_AHEAD:-1}
+is_count "$ranges_ahead" || die 2 "DORMOUSE_RANGES_AHEAD must be a positive whole number (got '${ranges_ahead}')."
 case ${DORMOUSE_TREE_DIGEST:-0} in 0 | '') tree_digest=0 ;; *) tree_digest=1 ;; esac
 
 case ${DORMOUSE_COMPRESSION:-} in
@@ -151,22 +186,20 @@ download_range() {
   for attempt in 1 2 3 4 5; do
     rc=0
     curl -sS -r "$start-$end" -D "$f.headers" -o "$f" -w '%{http_code}' \
-      --connect-timeout 20 --speed-limit 1024 --speed-time 60 "$url" >"$f.code" &
+      --connect-timeout 20 --speed-limit 1024 --speed-time 60 -K - >"$f.code" <<<"$url_config" &
     curl_pid=$!
     wait "$curl_pid" || rc=$?
     curl_pid=
-    code=$(cat "$f.code")
+    IFS= read -r code <"$f.code" || true
     size=$(stat -c %s -- "$f" 2>/dev/null || echo 0)
     if [[ $rc == 0 && ($code == 206 || ($code == 200 && $ranges == 1)) ]]; then
-      total=$(sed -n 's/^[Cc]ontent-[Rr]ange:[[:space:]]*bytes [0-9]*-[0-9]*\/\([0-9]*\).*$/\1/p' "$f.headers" | tail -n 1)
+      read_header content-range "$f.headers"
+      total=${header##*/}
       [[ $code == 200 ]] && total=$size
       if [[ -n $total && $total != "$object_bytes" ]]; then
         die 3 "the stored object is $total bytes, $object_bytes were expected: it is not the archive this restore is for."
       fi
-      if ((size == want)); then
-        rm -f -- "$f.headers" "$f.code"
-        return 0
-      fi
+      ((size == want)) && return 0
       say "range $((k + 1)) of $ranges: $size bytes received, $want expected."
     elif [[ $code == 416 ]]; then
       die 3 "the stored object is smaller than the $object_bytes bytes expected: it is not the archive this restore is for."
@@ -185,35 +218,40 @@ download_range() {
 
 # Writes the object to stdout, range after range, downloading the next while this one is consumed.
 feed() {
-  local k rc next_pid=''
-  trap '[[ -n $next_pid ]] && kill "$next_pid" 2>/dev/null; exit 143' TERM
+  local k rc next=1 pids=()
+  # A failure or a stop ends the downloads under way too (their own trap stops their curl).
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done' EXIT
+  trap 'exit 143' TERM
   for ((k = 0; k < ranges; k++)); do
+    while ((next < ranges && next <= k + ranges_ahead)); do
+      download_range "$next" &
+      pids[next]=$!
+      next=$((next + 1))
+    done
     if ((k > 0)); then
       rc=0
-      wait "$next_pid" || rc=$?
-      next_pid=
+      wait "${pids[k]}" || rc=$?
+      unset 'pids[k]'
       ((rc == 0)) || exit "$rc"
     fi
-    if ((k + 1 < ranges)); then
-      download_range $((k + 1)) &
-      next_pid=$!
-    fi
-    cat -- "$scratch/range.$k" || exit 1
-    rm -f -- "$scratch/range.$k"
-    say "range $((k + 1)) of $ranges read, $(seconds_since "$start_ms") s"
+    # The checksum first, then the decompressor: two reads of a cached file cost less than a tee.
+    # A decompressor that stopped reading is not fatal here: the checksum of the whole object
+    # then tells a damaged object (exit 3) from a failing extraction (exit 1).
+    cat -- "$scratch/range.$k" >&4 || exit 1
+    cat -- "$scratch/range.$k" 2>/dev/null || true
+    rm -f -- "$scratch/range.$k" "$scratch/range.$k.headers" "$scratch/range.$k.code"
+    clock_elapsed
+    say "range $((k + 1)) of $ranges read, ${elapsed} s"
   done
 }
 
-# tee that keeps feeding the checksum when the decompressor stops reading: the SHA-256 of the
-# whole object then tells a damaged object (exit 3) from a failing extraction (exit 1).
-tee_on() {
-  trap '' PIPE
-  exec tee -- "$1"
-}
-
-start_ms=$(now_ms)
-# The first range first: a wrong size is found before anything is cleared.
-download_range 0
+clock_ms
+start_ms=$ms_now
+# The first range first: a wrong size is found before anything is cleared. (In a subshell, as
+# every download: its traps and exits are its own.)
+rc=0
+(download_range 0) || rc=$?
+((rc == 0)) || exit "$rc"
 
 extracting=1
 clear_paths
@@ -222,11 +260,11 @@ mkfifo "$scratch/sha.fifo"
 sha256_hex <"$scratch/sha.fifo" >"$scratch/sha256" &
 hash_pid=$!
 set +e
-feed | tee_on "$scratch/sha.fifo" | "${decompress[@]}" |
+feed 4>"$scratch/sha.fifo" | "${decompress[@]}" |
   tar -C "$data_dir" --numeric-owner -x -p -v -f - | wc -l >"$scratch/entries"
 status=("${PIPESTATUS[@]}")
 set -e
-feed_rc=${status[0]} decompress_rc=${status[2]} tar_rc=${status[3]}
+feed_rc=${status[0]} decompress_rc=${status[1]} tar_rc=${status[2]}
 ((feed_rc == 0)) || exit "$feed_rc" # feed / download_range said why
 rc=0
 wait "$hash_pid" || rc=$?
@@ -255,5 +293,6 @@ if ((tree_digest == 1)); then
 fi
 extracting=0
 
-say "restored $object_bytes bytes ($entries entries) in $(seconds_since "$start_ms") s"
+clock_elapsed
+say "restored $object_bytes bytes ($entries entries) in ${elapsed} s"
 echo "dormouse-restore v1 bytes=$object_bytes sha256=$sha entries=$entries tree=$tree"
