@@ -106,13 +106,16 @@ describe('sleep under faults, with real processes', () => {
     a.pause();
     const pausedAt = Date.now();
     let taken: Environment;
+    let takenAt: number;
     try {
       taken = await r.waitForEnvironment('frozen-nap', (e) => (e.lease?.token ?? 0) > (saving.lease?.token ?? 0) || e.state !== 'saving', 30_000, 'B to take the save over');
+      takenAt = Date.now();
       await sleep(Math.max(0, pausedAt + 15_000 - Date.now()));
     } finally {
       a.resume();
     }
-    report(`frozen mid-save: B took the save over ${seconds(Date.now() - pausedAt)} after the pause began (state ${taken.state})`);
+    report(`frozen mid-save: B took the save over ${seconds(takenAt - pausedAt)} into A's 15 s pause (state ${taken.state})`);
+    expect(takenAt - pausedAt).toBeLessThan(15_000);
     await expectSleptAndWakes(r, 'frozen-nap', env, before);
     expect(logsWith(a, 'saving failed')).toEqual([]);
     expect(logsWith(a, 'flow failed with an error it did not record')).toEqual([]);
