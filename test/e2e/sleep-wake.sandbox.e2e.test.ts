@@ -148,6 +148,14 @@ describe('sleep and wake in the sandbox', () => {
     const alert = await double.waitFor(() => double.channelMessages('C0OPS').find((m) => visibleText(m).includes('three')), { timeoutMs: 10_000, what: 'the ops alert' });
     expect(visibleText(alert)).toMatch(/saving data/);
 
+    // Failed, it is neither saved again nor woken: its servers hold the newest data; Retry is the way on.
+    const version = (await bot.useCases.queries.find('three'))!.version;
+    await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'sleep three' });
+    await double.waitFor(() => double.ephemerals('U0DEV').find((m) => visibleText(m).includes("only a ready environment's data is saved")), { timeoutMs: 5_000, what: 'the sleep refusal' });
+    await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'wake three' });
+    await double.waitFor(() => double.ephemerals('U0DEV').find((m) => visibleText(m).includes('not asleep')), { timeoutMs: 5_000, what: 'the wake refusal' });
+    expect((await bot.useCases.queries.find('three'))!.version).toBe(version);
+
     await click(double, 'Retry');
     const asleep = await until(bot, 'three', (e) => e.state === 'asleep', 'asleep after the retry');
     expect(asleep.data?.latest).toMatchObject({ number: 1, serverCount: 3 });

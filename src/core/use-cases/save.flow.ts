@@ -134,7 +134,9 @@ export class SaveFlow {
     const stopOthers = () => abort.abort(lease.signal.reason);
     lease.signal.addEventListener('abort', stopOthers, { once: true });
     try {
-      await Promise.all(
+      // Every part settles before a failure is handled: a part still completing must not be marked stored
+      // after the failure's clean-up removed its object.
+      const results = await Promise.allSettled(
         parts
           .filter((p) => !p.stored)
           .map((p) =>
@@ -144,6 +146,9 @@ export class SaveFlow {
             }),
           ),
       );
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      // The first failure is the one that stopped the others (theirs only say they were stopped).
+      if (failed) throw abort.signal.aborted ? abort.signal.reason : failed.reason;
     } finally {
       lease.signal.removeEventListener('abort', stopOthers);
     }

@@ -39,7 +39,8 @@ export class SaveEnvironment {
     const env = await getTarget(this.deps.repo, target);
     assertMayManage(env, actor, this.deps.admins, VERB[reason]);
     if (env.state === 'saving') throw alreadySaving(env);
-    if (env.state !== 'ready') assertTransition(env.name, env.state, 'saving');
+    // Only a ready environment's data is whole: a failed one (half provisioned, half restored) is retried, not saved.
+    if (env.state !== 'ready') throw notReady(env, 'saving');
     return env;
   }
 
@@ -51,7 +52,7 @@ export class SaveEnvironment {
       assertSameIncarnation(e, target);
       assertMayManage(e, actor, deps.admins, VERB[reason]);
       if (e.state === 'saving') return undefined;
-      if (e.state !== 'ready') assertTransition(e.name, e.state, 'saving');
+      if (e.state !== 'ready') throw notReady(e, 'saving');
       const spec = dataSpecOf(templateOf(deps.templates, e));
       const now = deps.clock.now();
       // A stopped sleep keeps the data on the servers' volumes: no generation, no parts.
@@ -60,6 +61,7 @@ export class SaveEnvironment {
       const parts: SavePart[] = stop ? [] : spec.shared
         ? [{ part: 'shared', server: 0, tries: 0 }]
         : [...e.servers].sort((a, b) => a.index - b.index).map((s) => ({ part: `server-${s.index}` as const, server: s.index, tries: 0 }));
+      if (!stop && parts.length === 0) throw notReady(e, 'saving');
       const saving = { mode: stop ? ('stop' as const) : ('archive' as const), generation, reason, then: THEN[reason], by: actor, startedAt: now.toISOString(), parts };
       let next: Environment = { ...transition(e, 'saving', now), data: { ...(e.data ?? {}), lastGeneration: generation, saving }, progress: [] };
       for (const p of parts) next = startStep(next, `save:${p.server}`, partLabel(p), now);
@@ -90,7 +92,11 @@ export class WakeEnvironment {
     const env = await getTarget(this.deps.repo, target);
     assertMayManage(env, actor, this.deps.admins, 'wake');
     if (env.state === 'waking') throw alreadyWaking(env);
-    assertTransition(env.name, env.state, 'waking');
+    // Only an asleep environment wakes: a failed one is retried (its servers may hold the newest data).
+    if (env.state !== 'asleep') throw notReady(env, 'waking');
+    if (env.data?.asleepAs === 'stop' && generation !== undefined) {
+      throw new DomainError(ErrorCodes.INPUT_INVALID, `${env.name} sleeps stopped, with its data on its volumes: it wakes as it was, not from a generation.`, { variant: 'stopped_no_generation', name: env.name });
+    }
     // Stopped servers start again with their volumes: nothing to restore (unless a generation is asked for).
     if (env.data?.asleepAs === 'stop' && generation === undefined) return { environment: env };
     const manifest = await this.generationFor(env, generation);
@@ -103,7 +109,7 @@ export class WakeEnvironment {
     const { environment, changed } = await deps.runner.begin(target.name, (e) => {
       assertSameIncarnation(e, target);
       if (e.state === 'waking') return undefined;
-      assertTransition(e.name, e.state, 'waking');
+      if (e.state !== 'asleep') throw notReady(e, 'waking');
       const now = deps.clock.now();
       const start = e.data?.asleepAs === 'stop' && !manifest;
       const waking: WakeInProgress = {
@@ -165,6 +171,17 @@ export class DataQueries {
     const wakeWould = latest !== undefined && generations.some((g) => g.generation === latest) ? latest : generations[0]?.generation;
     return { environment, generations, ...(wakeWould !== undefined ? { wakeWould } : {}) };
   }
+}
+
+/** The table allows more (failed → saving, failed → waking: a retry), but a person asks this only of the state it is for. */
+function notReady(env: Environment, to: 'saving' | 'waking'): DomainError {
+  try {
+    assertTransition(env.name, env.state, to);
+  } catch (e) {
+    return e as DomainError;
+  }
+  const want = to === 'saving' ? 'ready' : 'asleep';
+  return new DomainError(ErrorCodes.INVALID_TRANSITION, `${env.name} is ${describeState(env.state)}, not ${want}.`, { variant: to === 'saving' ? 'save_not_ready' : 'wake_not_asleep', name: env.name, state: env.state });
 }
 
 function alreadySaving(env: Environment): DomainError {

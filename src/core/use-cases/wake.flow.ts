@@ -59,6 +59,9 @@ export class WakeFlow {
   readonly run = async (lease: HeldLease): Promise<void> => {
     let relaunches = 0;
     try {
+      // Resumed or retried in its restore phase: are its servers still there? (Bootstrap finds out, and
+      // relaunches when they are gone; with every server bootstrapped it goes straight back to restore.)
+      if (lease.environment.data?.waking?.phase === 'restore') await this.deps.setup.bootstrap(lease, WAKE_PHASES);
       for (;;) {
         const env = lease.environment;
         const waking = env.data?.waking;
@@ -123,7 +126,7 @@ export class WakeFlow {
       });
       tell(deps.logger, () => deps.notifier.showProgress(env));
       const abort = new AbortController();
-      await Promise.all(
+      const results = await Promise.allSettled(
         env.servers
           .filter((s) => !waking.restored.some((r) => r.server === s.index))
           .map((s) =>
@@ -133,6 +136,9 @@ export class WakeFlow {
             }),
           ),
       );
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      // The first failure is the one that stopped the others (theirs only say they were stopped).
+      if (failed) throw abort.signal.aborted ? abort.signal.reason : failed.reason;
       if (m.shared) this.assertInStep(lease.environment);
     }
     env = await lease.update((e) => {
@@ -142,6 +148,7 @@ export class WakeFlow {
       const data = { ...(ready.data ?? { lastGeneration: 0 }) };
       delete data.waking;
       delete data.asleepAs;
+      delete data.stoppedGiB;
       const total: ProgressStep = { key: 'ready', label: 'Awake', status: 'done', startedAt, endedAt: now.toISOString() };
       return { ...ready, data, progress: [...ready.progress.filter((p) => p.key !== 'ready'), total] };
     });

@@ -44,6 +44,10 @@ const SENTENCES: Record<string, (p: Params) => string | undefined> = {
         return `${code(p.name)} is already being retried (${p.state === 'failed' ? 'it failed again' : `it is ${state(p.state)}`}); its message shows the progress.`;
       case 'already_saving':
         return `${code(p.name)} is already saving its data; its message shows the progress.`;
+      case 'save_not_ready':
+        return `${code(p.name)} is ${state(p.state)}: only a ready environment's data is saved${p.state === 'failed' ? `. Retry it first (${code(`/server retry ${String(p.name)}`)}), or destroy it` : ''}.`;
+      case 'wake_not_asleep':
+        return `${code(p.name)} is ${state(p.state)}, not asleep: there is nothing to wake${p.state === 'failed' ? `. Retry it (${code(`/server retry ${String(p.name)}`)}) or destroy it` : ''}.`;
       case 'not_destroyed':
         return `${code(p.name)} is ${state(p.state)}: ${code('/server restore')} brings back a destroyed environment (${code(`/server wake ${String(p.name)}`)} wakes a sleeping one).`;
       case 'already_waking':
@@ -75,7 +79,9 @@ const SENTENCES: Record<string, (p: Params) => string | undefined> = {
     return `${code(p.template)} servers can be ${allowed}; ${code(p.instanceType)} is not one of them.`;
   },
   'REQUEST.INPUT_INVALID': (p) =>
-    p.variant === 'no_template_for_both'
+    p.variant === 'stopped_no_generation'
+      ? `${code(p.name)} sleeps stopped, its data on its volumes: ${code(`/server wake ${String(p.name)}`)} starts it as it was, without ${code('--generation')}.`
+      : p.variant === 'no_template_for_both'
       ? `No template takes ${String(p.count)} servers of ${code(p.instanceType)} together. ${code('/server templates')} shows what each one takes.`
       : p.variant === 'no_data_store'
         ? `Sleep, wake and saved data are not set up here: ops must name a data bucket (${code('DORMOUSE_DATA_BUCKET')}).`
