@@ -161,26 +161,15 @@ export class Ec2Compute implements ComputePort {
   }
 
   async waitUntilRunning(instanceIds: readonly string[], options: WaitOptions): Promise<Instance[]> {
-    if (instanceIds.length === 0) return [];
-    let seen: Ec2Instance[] = [];
-    const running = await pollWithBackoff(
-      async () => {
-        const polled = await this.pollIds(instanceIds, options.signal);
-        if (!polled) return undefined;
-        seen = polled;
-        options.onPoll?.(sortByIndex(seen.map(toInstance)));
-        const lost = seen.filter((i) => GONE_STATES.has(i.State?.Name ?? ''));
-        if (lost.length > 0) throw instanceLost(lost, 'starting');
-        const byId = new Map(seen.map((i) => [i.InstanceId, i]));
-        const ready = instanceIds.every((id) => {
-          const i = byId.get(id);
-          return i?.State?.Name === 'running' && Boolean(i.PrivateIpAddress);
-        });
-        return ready ? seen : undefined;
-      },
-      this.pollOptions(options),
-    );
-    if (!running) throw waitTimedOut('running', instanceIds, seen, options.timeoutMs);
+    const running = await this.waitForState('running', instanceIds, options, (seen) => {
+      const lost = seen.filter((i) => GONE_STATES.has(i.State?.Name ?? ''));
+      if (lost.length > 0) throw instanceLost(lost, 'starting');
+      const byId = new Map(seen.map((i) => [i.InstanceId, i]));
+      return instanceIds.every((id) => {
+        const i = byId.get(id);
+        return i?.State?.Name === 'running' && Boolean(i.PrivateIpAddress);
+      });
+    });
     return sortByIndex(running.map(toInstance));
   }
 
@@ -198,20 +187,8 @@ export class Ec2Compute implements ComputePort {
   }
 
   async waitUntilTerminated(instanceIds: readonly string[], options: WaitOptions): Promise<void> {
-    if (instanceIds.length === 0) return;
-    let seen: Ec2Instance[] = [];
-    const done = await pollWithBackoff(
-      async () => {
-        const polled = await this.pollIds(instanceIds, options.signal);
-        if (!polled) return undefined;
-        seen = polled;
-        options.onPoll?.(sortByIndex(seen.map(toInstance)));
-        // An instance EC2 no longer lists is long terminated.
-        return seen.every((i) => i.State?.Name === 'terminated') ? true : undefined;
-      },
-      this.pollOptions(options),
-    );
-    if (!done) throw waitTimedOut('terminated', instanceIds, seen, options.timeoutMs);
+    // An instance EC2 no longer lists is long terminated.
+    await this.waitForState('terminated', instanceIds, options, (seen) => seen.every((i) => i.State?.Name === 'terminated'));
   }
 
   async stop(instanceIds: readonly string[]): Promise<void> {
@@ -219,7 +196,21 @@ export class Ec2Compute implements ComputePort {
   }
 
   async waitUntilStopped(instanceIds: readonly string[], options: WaitOptions): Promise<void> {
-    if (instanceIds.length === 0) return;
+    await this.waitForState('stopped', instanceIds, options, (seen) => {
+      const lost = seen.filter((i) => GONE_STATES.has(i.State?.Name ?? ''));
+      if (lost.length > 0) throw instanceLost(lost, 'stopping');
+      const byId = new Map(seen.map((i) => [i.InstanceId, i]));
+      // One not listed (yet) is not stopped yet: the wait goes on, and times out if it never shows.
+      return instanceIds.every((id) => byId.get(id)?.State?.Name === 'stopped');
+    });
+  }
+
+  /**
+   * Polls the instances with backoff (every poll shown through `onPoll`) until `reached` says so (it may
+   * throw, e.g. for a lost instance); COMPUTE.WAIT_TIMED_OUT after the timeout. Returns what it saw last.
+   */
+  private async waitForState(goal: 'running' | 'terminated' | 'stopped', instanceIds: readonly string[], options: WaitOptions, reached: (seen: Ec2Instance[]) => boolean): Promise<Ec2Instance[]> {
+    if (instanceIds.length === 0) return [];
     let seen: Ec2Instance[] = [];
     const done = await pollWithBackoff(
       async () => {
@@ -227,15 +218,12 @@ export class Ec2Compute implements ComputePort {
         if (!polled) return undefined;
         seen = polled;
         options.onPoll?.(sortByIndex(seen.map(toInstance)));
-        const lost = seen.filter((i) => GONE_STATES.has(i.State?.Name ?? ''));
-        if (lost.length > 0) throw instanceLost(lost, 'stopping');
-        const byId = new Map(seen.map((i) => [i.InstanceId, i]));
-        // One not listed (yet) is not stopped yet: the wait goes on, and times out if it never shows.
-        return instanceIds.every((id) => byId.get(id)?.State?.Name === 'stopped') ? true : undefined;
+        return reached(seen) ? seen : undefined;
       },
       this.pollOptions(options),
     );
-    if (!done) throw waitTimedOut('stopped', instanceIds, seen, options.timeoutMs);
+    if (!done) throw waitTimedOut(goal, instanceIds, seen, options.timeoutMs);
+    return done;
   }
 
   async start(instanceIds: readonly string[]): Promise<void> {
