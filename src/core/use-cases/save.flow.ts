@@ -71,7 +71,7 @@ export interface SaveDeps {
 }
 
 /** Extra validity of the presigned URLs beyond the command's timeout: the agent may start it late. */
-const URL_MARGIN_SECONDS = 15 * 60;
+export const URL_MARGIN_SECONDS = 15 * 60;
 
 /**
  * Saves an environment's data as one generation, then does what the save

@@ -8,7 +8,7 @@ import type { NotifierPort } from '../ports/notifier.port.js';
 import { LeaseLost, type HeldLease } from '../workflow/runner.js';
 import { commandFailure, keptDisappearing, recordFlowFailure, step, StepError, type ProvisionFlow, type SetupPhases } from './provision.flow.js';
 import type { DataScripts, DataSettings } from './save.flow.js';
-import { serverOf } from './save.flow.js';
+import { serverOf, URL_MARGIN_SECONDS } from './save.flow.js';
 import type { RemoteCommandPort } from '../ports/remote-command.port.js';
 import type { ComputePort } from '../ports/compute.port.js';
 import { audit, tell } from './shared.js';
@@ -30,7 +30,6 @@ export interface WakeDeps {
 }
 
 const MAX_RELAUNCHES = 2;
-const URL_MARGIN_SECONDS = 15 * 60;
 
 const withWaking = (e: Environment, change: (w: WakeInProgress) => WakeInProgress): Environment => {
   const w = e.data?.waking;

@@ -1,4 +1,4 @@
-/** The `/server` subcommands, one file each, by the word that names them. */
+/** The `/server` subcommands, one file each (sleep and save share one), by the word that names them. */
 import { dataSubcommand } from './data.subcommand.js';
 import { destroySubcommand } from './destroy.subcommand.js';
 import { helpSubcommand } from './help.subcommand.js';
@@ -6,8 +6,7 @@ import { listSubcommand } from './list.subcommand.js';
 import { newSubcommand } from './new.subcommand.js';
 import { restoreSubcommand } from './restore.subcommand.js';
 import { retrySubcommand } from './retry.subcommand.js';
-import { saveSubcommand } from './save.subcommand.js';
-import { sleepSubcommand } from './sleep.subcommand.js';
+import { saveSubcommand, sleepSubcommand } from './save.subcommand.js';
 import { statusSubcommand } from './status.subcommand.js';
 import type { Subcommand } from './subcommand.js';
 import { templatesSubcommand } from './templates.subcommand.js';

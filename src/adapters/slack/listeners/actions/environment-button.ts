@@ -1,0 +1,39 @@
+/**
+ * What every button about one environment does around its own work: ack at
+ * once, read the environment (name and id) from the button's value, do the
+ * work, and answer the person who clicked; on an error, answer with its
+ * sentence, and after a fault on Dormouse's side with what the store says
+ * happened (a write may have landed).
+ */
+import type { AllMiddlewareArgs, BlockButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
+import { isOurFault } from '../../../../core/environment/errors.js';
+import type { Target } from '../../../../core/use-cases/shared.js';
+import { parseEnvironmentValue } from '../../ids.js';
+import { replier, type Replier } from '../../reply.js';
+import { stateNow } from '../truth.js';
+import { replyForError, type ListenerDeps } from '../deps.js';
+
+type Args = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs;
+
+export interface ButtonClick {
+  target: Target;
+  user: string;
+  actionId: string;
+}
+
+/** `act` returns the answer (undefined: nothing more to say), with `replace_original` when it replaces the prompt clicked. */
+export function environmentButton(deps: ListenerDeps, act: (click: ButtonClick) => Promise<Parameters<Replier>[0] | undefined>) {
+  return async ({ ack, body, action }: Args): Promise<void> => {
+    await ack();
+    const target = parseEnvironmentValue(action.value);
+    const log = deps.logger.child({ user: body.user.id, action: action.action_id, environment: target.name });
+    const answer = replier(body.response_url, log);
+    try {
+      const reply = await act({ target, user: body.user.id, actionId: action.action_id });
+      if (reply) await answer(reply);
+    } catch (error) {
+      const happened = isOurFault(error) ? await stateNow(deps, target.name) : undefined;
+      await answer(replyForError(error, log, happened));
+    }
+  };
+}
