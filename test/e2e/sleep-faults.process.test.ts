@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Environment } from '../../src/core/environment/environment.js';
 import { logsWith, report, seconds, sleep, SLOW_TEMPLATES, startReplicas, type Replicas } from '../support/replicas.js';
+import { files } from '../support/trees.js';
 
 let r: Replicas | undefined;
 afterEach(async () => {
@@ -21,19 +22,6 @@ afterEach(async () => {
 
 const SHORT_LEASES = { DORMOUSE_TEMPLATES: SLOW_TEMPLATES, DORMOUSE_LEASE_SECONDS: '10', DORMOUSE_SWEEP_SECONDS: '2' };
 const dataDir = (r: Replicas, instanceId: string) => join(r.dir, 'cloud', 'servers', instanceId, 'data');
-
-function files(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    for (const e of readdirSync(join(root, rel), { withFileTypes: true })) {
-      const path = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(path);
-      else out[path] = readFileSync(join(root, path)).toString('base64');
-    }
-  };
-  walk('');
-  return out;
-}
 
 /** A ready `quick` environment with data written on its server; returns it and the data as written. */
 async function readyWithData(r: Replicas, name: string): Promise<{ env: Environment; before: Record<string, string> }> {

@@ -9,11 +9,12 @@
  * it: the killed process's save command loses its store, and the next
  * process sends the save again.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { report, seconds, sleep, SLOW_TEMPLATES, startReplicas, type Replicas } from '../support/replicas.js';
+import { files } from '../support/trees.js';
 
 let r: Replicas | undefined;
 afterEach(async () => {
@@ -22,19 +23,6 @@ afterEach(async () => {
 });
 
 const dataDir = (r: Replicas, instanceId: string) => join(r.dir, 'cloud', 'servers', instanceId, 'data');
-
-function files(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    for (const e of readdirSync(join(root, rel), { withFileTypes: true })) {
-      const path = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(path);
-      else out[path] = readFileSync(join(root, path)).toString('base64');
-    }
-  };
-  walk('');
-  return out;
-}
 
 describe('a bot process killed while it saves data for a sleep', () => {
   it('SIGKILL mid-save: the next process resumes the save, the servers go only after it, and a wake brings the data back', async () => {

@@ -7,7 +7,7 @@
  * wakes, and finds them on the new instances. Also `sleep: stop`: moto's
  * instances stopped, then started.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import type { Environment } from '../../src/core/environment/environment.js';
 import { motoClientConfig } from '../support/aws.js';
 import { startBot, type RunningBot } from '../support/bot.js';
 import { startSsmAgentDouble, type SsmAgentDouble } from '../support/ssm-agent-double.js';
+import { files } from '../support/trees.js';
 
 const GENERAL = 'C0GENERAL';
 let run: RunningBot;
@@ -53,19 +54,6 @@ async function until(name: string, check: (e: Environment) => boolean, what: str
 async function stateOf(instanceId: string): Promise<string | undefined> {
   const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
   return out.Reservations?.[0]?.Instances?.[0]?.State?.Name;
-}
-
-function files(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    for (const e of readdirSync(join(root, rel), { withFileTypes: true })) {
-      const path = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(path);
-      else out[path] = readFileSync(join(root, path)).toString('base64');
-    }
-  };
-  walk('');
-  return out;
 }
 
 async function command(text: string) {
