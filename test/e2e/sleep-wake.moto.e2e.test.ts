@@ -103,7 +103,7 @@ describe('sleep and wake on moto', () => {
     expect(await stateOf(id)).toBe('running');
   }, 120_000);
 
-  it('save, data, wake --generation, the Sleep button, Save data and destroy, restore: each on moto', async () => {
+  it('save, data, wake --generation, sleep, Save data and destroy, restore: each on moto', async () => {
     await command('new moto-story --template some');
     const ready = await until('moto-story', (e) => e.state === 'ready', 'ready');
     const root = agents.dataDir(ready.servers[0]!.instanceId);
@@ -115,8 +115,9 @@ describe('sleep and wake on moto', () => {
     await until('moto-story', (e) => e.state === 'ready' && e.data?.latest?.number === 1, 'generation 1 saved');
     writeFileSync(join(root, 'db', 'rows'), 'version 2');
 
-    // The Sleep button (behind its confirm dialog), then /server data lists both generations.
-    await clickWhenShown('Sleep');
+    // (Commands, not the message's buttons: the channel holds the earlier tests' environments, with buttons
+    // of the same labels. The buttons are driven in the sandbox test.) Then /server data lists both generations.
+    await command('sleep moto-story');
     const asleep = await until('moto-story', (e) => e.state === 'asleep', 'asleep');
     expect(asleep.data?.latest?.number).toBe(2);
     expect(await stateOf(ready.servers[0]!.instanceId)).toBe('terminated');
@@ -132,8 +133,8 @@ describe('sleep and wake on moto', () => {
     const back = agents.dataDir(awake.servers[0]!.instanceId);
     expect(readFileSync(join(back, 'db', 'rows'), 'utf8')).toBe('version 1');
 
-    // Destroy from the message asks; Save data and destroy keeps a generation; restore brings it back.
-    await clickWhenShown('Destroy');
+    // Destroy asks; Save data and destroy keeps a generation; restore brings it back.
+    await command('destroy moto-story');
     await clickWhenShown('Save data and destroy');
     const destroyed = await until('moto-story', (e) => e.state === 'destroyed', 'destroyed');
     expect(destroyed.data?.latest).toMatchObject({ number: 3, reason: 'destroy' });
