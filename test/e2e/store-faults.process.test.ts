@@ -145,7 +145,8 @@ describe('DynamoDB hanging', () => {
     expect(listAnswer.text).not.toMatch(INTERNAL);
     expect(JSON.stringify(listAnswer.blocks)).not.toMatch(INTERNAL);
     // Ops find what went wrong under that reference in the log.
-    expect(logsWith(bot, 'a request failed on our side').some((l) => l.ref === ref)).toBe(true);
+    // (Waited for: the process's log line may reach the test after the answer it wrote first reached Slack.)
+    await bot.waitForLog((l) => l.msg === 'a request failed on our side' && l.ref === ref, 10_000);
     r.double.assertNoProblems();
   }, 60_000);
 });
