@@ -15,6 +15,11 @@
  *   npm run bench:data -- 5          # more runs
  *   npm run bench:data -- 3 sink     # also against a minimal store (discards parts, serves the archive from a file):
  *                                    # what the scripts cost without s3rver's own work
+ *   npm run bench:data -- 3 floor    # also the leanest pipelines that reach a store over HTTP at all:
+ *                                    # tar | zstd | curl -T - to a server that drops the bytes, with no
+ *                                    # hash, with the MD5 a store's ETag is checked against, and with
+ *                                    # the MD5 and the SHA-256 a manifest needs (and curl | zstd -d | tar -x
+ *                                    # back). No script can beat these: they show what the machine allows.
  *
  * Environment: BENCH_PART_BYTES (default 64 MiB), BENCH_PARTS_IN_FLIGHT
  * (default: the script's), BENCH_RANGE_BYTES (default: the script's), BENCH_MB (default 1024),
@@ -45,6 +50,7 @@ import { parseRestoreReport, parseSaveReport, type SaveReport } from '../../src/
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const runs = Number(process.argv[2] ?? 3);
 const withSink = process.argv.includes('sink');
+const withFloor = process.argv.includes('floor');
 const MiB = 1024 * 1024;
 const TOTAL_MB = Number(process.env.BENCH_MB ?? 1024);
 const PART_BYTES = Number(process.env.BENCH_PART_BYTES ?? 64 * MiB);
@@ -321,6 +327,67 @@ async function measure(root: string): Promise<{ files: number; bytes: number }> 
   return { files: files!, bytes: bytes! };
 }
 
+// ---- the floor: the leanest pipelines through HTTP -------------------------------------------
+
+/** Drops what is PUT; serves the archive to a GET. Node's receive costs about what any store's would. */
+async function floorServer(archive: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    if (req.method === 'PUT') {
+      req.on('data', () => {});
+      req.on('end', () => res.end());
+    } else {
+      res.writeHead(200, { 'Content-Length': statSync(archive).size });
+      createReadStream(archive, { highWaterMark: MiB }).pipe(res);
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/object`,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+async function floor(source: string, target: string, archive: string, mb: number): Promise<void> {
+  const server = await floorServer(archive);
+  const put = `curl -sS -f -T - -o /dev/null '${server.url}'`;
+  const save: Array<[string, string]> = [
+    ['tar | zstd | curl', `tar -C '${source}' -cf - . | zstd -q -T0 | ${put}`],
+    ['... + MD5', `tar -C '${source}' -cf - . | zstd -q -T0 | tee >(md5sum >/dev/null) | ${put}`],
+    ['... + MD5 + SHA-256', `tar -C '${source}' -cf - . | zstd -q -T0 | tee >(md5sum >/dev/null) >(openssl dgst -sha256 >/dev/null) | ${put}`],
+  ];
+  const restore: Array<[string, string]> = [
+    ['curl | zstd -d | tar -x', `curl -sS -f '${server.url}' | zstd -q -dc | tar -C '${target}' -xf -`],
+    ['... + SHA-256', `curl -sS -f '${server.url}' | tee >(openssl dgst -sha256 >/dev/null) | zstd -q -dc | tar -C '${target}' -xf -`],
+  ];
+  try {
+    for (let i = 0; i < runs; i += 1) {
+      const cells: string[] = [];
+      await must(['-c', 'sync']);
+      const saveBase = await must(['-c', `set -o pipefail; tar -C '${source}' -cf - . | zstd -q -T0 > /dev/null`]);
+      for (const [name, cmd] of save) {
+        await must(['-c', 'sync']);
+        const r = await must(['-c', `set -o pipefail; ${cmd}`]);
+        cells.push(`${name} ${(saveBase.seconds / r.seconds).toFixed(2)}`);
+      }
+      await rm(target, { recursive: true, force: true });
+      await mkdir(target);
+      await must(['-c', 'sync']);
+      const restoreBase = await must(['-c', `set -o pipefail; zstd -q -dc '${archive}' | tar -C '${target}' -xf -`]);
+      for (const [name, cmd] of restore) {
+        await rm(target, { recursive: true, force: true });
+        await mkdir(target);
+        await must(['-c', 'sync']);
+        const r = await must(['-c', `set -o pipefail; ${cmd}`]);
+        cells.push(`${name} ${(restoreBase.seconds / r.seconds).toFixed(2)}`);
+      }
+      await rm(target, { recursive: true, force: true });
+      out(`[floor] run ${i + 1} (ratios to the baselines, ${(mb / saveBase.seconds).toFixed(0)} and ${(mb / restoreBase.seconds).toFixed(0)} MB/s): ${cells.join(' · ')}`);
+    }
+  } finally {
+    await server.close();
+  }
+}
+
 // ---- main -------------------------------------------------------------------------------------------
 
 const spread = (xs: number[], f: (x: number) => string) => {
@@ -365,6 +432,7 @@ async function main() {
       out(`[${store.name}] restore ratio ${spread(rounds.map((r) => r.restoreBase.seconds / r.restore.seconds), ratio)} (target >= 0.8)`);
       await store.close();
     }
+    if (withFloor) await floor(source, target, archive, mb);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
