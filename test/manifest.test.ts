@@ -20,6 +20,7 @@ const SCOPE_OF: Record<string, string | undefined> = {
   'chat.delete': 'chat:write',
   'conversations.open': 'im:write',
   'users.info': 'users:read',
+  'conversations.history': 'im:history',
   'views.open': undefined,
   'views.update': undefined,
   'views.push': undefined,

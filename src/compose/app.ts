@@ -16,9 +16,12 @@ import { DynamoDbDeliveryClaims } from '../adapters/aws/dynamodb-delivery-claims
 import { DynamoDbEnvironmentRepository } from '../adapters/aws/dynamodb-environment.repository.js';
 import { DynamoDbLeadership } from '../adapters/aws/dynamodb-leadership.js';
 import { DynamoDbMessageLedger } from '../adapters/aws/dynamodb-message-ledger.js';
+import { SandboxClock } from '../adapters/sandbox/sandbox-clock.js';
+import type { ConsoleClockControl } from '../adapters/sandbox/slack-console/console-clock.js';
 import type { SlackDouble } from '../adapters/sandbox/slack-console/slack-double.js';
 import { createBoltApp, slackLogger } from '../adapters/slack/bolt-app.js';
 import { SlackNotifier } from '../adapters/slack/slack-notifier.adapter.js';
+import { SlackPeople } from '../adapters/slack/slack-people.adapter.js';
 import type { Config } from '../config/config.js';
 import { systemClock, type Clock } from '../core/ports/clock.port.js';
 import { createUseCases, type UseCases } from '../core/use-cases/index.js';
@@ -26,9 +29,11 @@ import { PurgeExpiredClaims } from '../core/use-cases/purge-claims.use-case.js';
 import { createLogger } from '../logger.js';
 import { purgeClaimsJob } from '../scheduler/jobs/purge-claims.job.js';
 import { resumeJob } from '../scheduler/jobs/resume.job.js';
+import { savingsPostJob, scheduleTickJob } from '../scheduler/jobs/schedule.job.js';
 import { LeaderCoordinator } from '../scheduler/leader.js';
 import { startScheduler } from '../scheduler/scheduler.js';
 import { Closers } from './closers.js';
+import { scheduleSettings } from './schedule.js';
 import type { StartCloud } from './cloud.js';
 import { loadDataScripts, parseRestoreReport, parseSaveReport } from '../data-scripts/index.js';
 import type { DataScripts, DataSettings } from '../core/use-cases/save.flow.js';
@@ -48,6 +53,28 @@ function dataSettings(config: Config): DataSettings {
 }
 import type { StartSlack } from './slack.js';
 
+/**
+ * The sandbox's clock: the one given if it is a SandboxClock; with none given, in the sandbox (the local
+ * cloud), one built from the configuration. Elsewhere none: real clouds run on real time.
+ */
+function sandboxClockFor(config: Config, given: Clock | undefined): SandboxClock | undefined {
+  if (given) return given instanceof SandboxClock ? given : undefined;
+  if (config.cloud !== 'sandbox') return undefined;
+  return new SandboxClock({ ...(config.sandbox.clock.start ? { start: config.sandbox.clock.start } : {}), speed: config.sandbox.clock.speed });
+}
+
+/** What the console may do with the sandbox clock; `nextEvent` says when the next scheduled event is due. */
+export function clockControl(clock: SandboxClock, nextEvent?: () => Promise<Date | undefined>): ConsoleClockControl {
+  return {
+    now: () => clock.now(),
+    jumpBy: (ms) => clock.jumpBy(ms),
+    jumpTo: (date) => clock.jumpTo(date),
+    speed: clock.speed,
+    onJump: (listener) => clock.onJump(listener),
+    ...(nextEvent ? { nextEvent } : {}),
+  };
+}
+
 /** How long a stop waits for flows to reach a step where they can give their lease back. */
 const SHUTDOWN_GRACE_MS = 8_000;
 
@@ -58,6 +85,8 @@ export interface Dormouse {
   consoleUrl?: string;
   /** The console's Slack double, when it runs (tests drive it). */
   double?: SlackDouble;
+  /** The sandbox's clock, which every part of this sandbox reads; tests and the console move it forward. */
+  sandboxClock?: SandboxClock;
   useCases: UseCases;
   config: Config;
   /** This process, in leases. */
@@ -66,6 +95,7 @@ export interface Dormouse {
 }
 
 export interface StartOptions {
+  /** Default: in the sandbox a SandboxClock (DORMOUSE_SANDBOX_CLOCK, _SPEED), elsewhere the system's. */
   clock?: Clock;
   logger?: Pino;
   /** Runs the periodic jobs (the resume sweep) on a schedule (default true). */
@@ -73,7 +103,12 @@ export interface StartOptions {
 }
 
 export async function compose(config: Config, options: StartOptions, sides: { cloud: StartCloud; slack: StartSlack }): Promise<Dormouse> {
-  const clock = options.clock ?? systemClock;
+  const sandboxClock = sandboxClockFor(config, options.clock);
+  const clock = options.clock ?? sandboxClock ?? systemClock;
+  // Leases say a process is alive: what renews them runs in real time (a worker's pace, cron's ticks), so on
+  // a fast sandbox clock they are that much longer in its time (30 real seconds at any speed). A jump still
+  // lapses them: the flows' waits end with the jump and renew at once; the leader renews at its next tick.
+  const realMs = (ms: number): number => ms * (sandboxClock?.speed ?? 1);
   const logger = options.logger ?? createLogger(config.logLevel);
   const workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const closers = new Closers(logger);
@@ -85,6 +120,9 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
 
   try {
     const slack = await sides.slack(config, closers, () => ready);
+    // The console's header moves the sandbox clock. Next event needs to know what is scheduled:
+    // attach again with clockControl(sandboxClock, nextEvent) once the scheduler can say.
+    if (sandboxClock) slack.setClockControl?.(clockControl(sandboxClock));
     const { dynamo, compute, commands, serverDataDir, data } = await sides.cloud(config, clock, closers);
     const repo = new DynamoDbEnvironmentRepository(dynamo, config.table.name, clock);
 
@@ -99,12 +137,14 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       ledger: new DynamoDbMessageLedger(dynamo, config.table.name, clock),
       load: (name) => repo.get(name),
       opsChannel: config.opsChannel,
+      savingsChannel: config.schedule.savingsChannel,
       logger: logger.child({ component: 'notifier' }),
       clock,
       holder: workerId,
     });
     // Runs after the flows have stopped: the last words go out.
     closers.add(() => notifier.idle(3_000));
+    const claims = new DynamoDbDeliveryClaims(dynamo, config.table.name, clock);
     const useCases = createUseCases({
       repo,
       compute,
@@ -116,13 +156,16 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       admins: config.admins,
       timeouts: { runningMs: config.timeouts.runningSeconds * 1000, agentMs: config.timeouts.agentSeconds * 1000 },
       workerId,
-      leaseMs: config.leases.leaseSeconds * 1000,
+      leaseMs: realMs(config.leases.leaseSeconds * 1000),
       ...(serverDataDir ? { serverDataDir } : {}),
       ...(data ? { data: { store: data, scripts: dataScripts(), settings: dataSettings(config), retentionDays: config.data.retentionDays } } : {}),
+      schedule: scheduleSettings(config),
+      people: new SlackPeople({ client: slackClient, logger: logger.child({ component: 'people' }) }),
+      teams: config.teams,
+      claims,
     });
     closers.add(() => useCases.runner.stop(SHUTDOWN_GRACE_MS));
 
-    const claims = new DynamoDbDeliveryClaims(dynamo, config.table.name, clock);
     const { app } = createBoltApp({
       mode: config.slack.mode === 'socket' ? 'socket' : 'http',
       botToken: config.slack.botToken,
@@ -136,7 +179,7 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
 
     // Periodic work, on the leader only.
     const sweepMs = config.leases.sweepSeconds * 1000;
-    const coordinator = new LeaderCoordinator(new DynamoDbLeadership(dynamo, config.table.name, 'scheduler', clock), workerId, 3 * sweepMs, logger.child({ component: 'leader' }));
+    const coordinator = new LeaderCoordinator(new DynamoDbLeadership(dynamo, config.table.name, 'scheduler', clock), workerId, realMs(3 * sweepMs), logger.child({ component: 'leader' }));
     const scheduler =
       options.scheduler === false
         ? undefined
@@ -145,21 +188,54 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
               { job: resumeJob(useCases.resume), every: `*/${config.leases.sweepSeconds} * * * * *` },
               { job: purgeClaimsJob(new PurgeExpiredClaims({ claims })), every: '17 */5 * * * *' },
               ...(useCases.data ? [{ job: { name: 'purge-expired-data', run: () => useCases.data!.purgeExpired.execute() }, every: '41 23 * * * *' }] : []),
+              ...(useCases.schedule ? [{ job: scheduleTickJob(useCases.schedule), every: everySeconds(config.schedule.tickSeconds) }] : []),
+              // Mondays 09:00 UTC: the week's savings, once (the post claims its week).
+              ...(useCases.savings ? [{ job: savingsPostJob(useCases.savings), every: '0 0 9 * * 1', atStart: false }] : []),
             ],
             coordinator,
             logger,
             leaseMs: 3 * sweepMs,
           });
     if (scheduler) closers.add(() => scheduler.stop());
+    if (sandboxClock && useCases.schedule) {
+      // A jump of the sandbox clock is seen at once: the tick runs, and the console's Next event knows what is due.
+      if (scheduler) {
+        const off = sandboxClock.onJump(() => void scheduler.runJob('schedule-tick'));
+        closers.add(async () => off());
+      }
+      slack.setClockControl?.(clockControl(sandboxClock, () => nextDue(repo, clock.now())));
+    }
 
     const eventsUrl = await slack.receive(app);
 
     // Pick up whatever a previous process left half-done (or gave back when it stopped), if this replica leads.
     if (scheduler) await scheduler.tick().catch((err: unknown) => logger.warn({ err }, 'the first sweep failed; the next tick tries again'));
     ready = true;
-    return { eventsUrl, ...(slack.consoleUrl ? { consoleUrl: slack.consoleUrl } : {}), ...(slack.double ? { double: slack.double } : {}), useCases, config, workerId, stop };
+    return {
+      eventsUrl,
+      ...(slack.consoleUrl ? { consoleUrl: slack.consoleUrl } : {}),
+      ...(slack.double ? { double: slack.double } : {}),
+      ...(sandboxClock ? { sandboxClock } : {}),
+      useCases,
+      config,
+      workerId,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** A cron expression for every `seconds` (1-59 s; whole minutes above, rounded). */
+function everySeconds(seconds: number): string {
+  if (seconds < 60) return `*/${seconds} * * * * *`;
+  return `0 */${Math.max(1, Math.round(seconds / 60))} * * * *`;
+}
+
+/** The next moment a timer is due after `now` (for the console's Next event): the due index, read in order. */
+async function nextDue(repo: DynamoDbEnvironmentRepository, now: Date): Promise<Date | undefined> {
+  const { environments } = await repo.listDue(new Date(8.64e15), 200);
+  const next = environments.map((e) => (e.dueAt ? new Date(e.dueAt) : undefined)).find((d) => d && d.getTime() > now.getTime());
+  return next;
 }

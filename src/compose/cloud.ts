@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ensureTable } from '../adapters/aws/dynamodb-environment.repository.js';
 import type { Config } from '../config/config.js';
-import type { Clock } from '../core/ports/clock.port.js';
+import { systemClock, type Clock } from '../core/ports/clock.port.js';
 import type { ComputePort } from '../core/ports/compute.port.js';
 import type { DataStorePort } from '../core/ports/data-store.port.js';
 import type { RemoteCommandPort } from '../core/ports/remote-command.port.js';
@@ -106,7 +106,10 @@ export const sandboxCloud: StartCloud = async (config, clock, closers) => {
     closers.add(() => embedded.close());
     s3 = embedded;
   }
-  const data = await dataStore(config, clock, closers, { ...s3, createBucket: true });
+  // Real time, not the sandbox clock: the data store signs its presigned URLs with its clock, and the S3
+  // server (s3rver, or moto) checks them against real time, so a clock moved forward would make every
+  // URL "not yet valid" or expired. Nothing else in the data store reads the clock.
+  const data = await dataStore(config, systemClock, closers, { ...s3, createBucket: true });
   await ready;
   return { dynamo, compute: cloud.compute, commands: cloud.commands, data };
 };

@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { App } from '@slack/bolt';
+import type { ConsoleClockControl } from '../adapters/sandbox/slack-console/console-clock.js';
 import type { SlackDouble } from '../adapters/sandbox/slack-console/slack-double.js';
 import type { Config } from '../config/config.js';
 import type { Closers } from './closers.js';
@@ -16,6 +17,11 @@ export interface SlackSide {
   /** The console's page and its Slack double, in the sandbox. */
   consoleUrl?: string;
   double?: SlackDouble;
+  /**
+   * The console's clock control (its header's +1 hour, Next event, Tomorrow 08:00), attached once the
+   * composition has its clock, and again whenever it learns more (`nextEvent`). Only the console has one.
+   */
+  setClockControl?(control: ConsoleClockControl | undefined): void;
   /** Starts receiving for `app`; resolves to where Slack sends requests. */
   receive(app: App): Promise<string>;
 }
@@ -36,6 +42,7 @@ export const consoleSlack: StartSlack = async (config, closers, isReady) => {
     apiUrl: `${consoleServer.url}/api/`,
     consoleUrl: consoleServer.url,
     double,
+    setClockControl: (control) => consoleServer.setClockControl(control),
     receive: async (app) => {
       // Bolt listens on a private loopback port; the console sends it signed requests there.
       const bolt = (await app.start({ port: 0, host: '127.0.0.1' })) as Server;

@@ -8,7 +8,10 @@
  * console instead of Slack, a local cloud instead of AWS, an embedded store.
  */
 import { resolve } from 'node:path';
+import { DateTime, IANAZone } from 'luxon';
 import { z } from 'zod';
+import { validHolidayCountry } from '../adapters/holidays/date-holidays.calendar.js';
+import { parseSchedule } from '../core/schedule/schedule.js';
 import type { Template } from '../core/environment/template.js';
 import { parseSandboxDelays, type SandboxDelays } from '../adapters/sandbox/local-cloud/sandbox-delays.js';
 import { parseSandboxFaults, type SandboxFaults } from '../adapters/sandbox/local-cloud/sandbox-faults.js';
@@ -55,9 +58,41 @@ export interface Config {
     saveTimeoutSeconds: number;
     restoreTimeoutSeconds: number;
   };
-  sandbox: { dataDir: string; faults: SandboxFaults; delays: Partial<SandboxDelays> };
+  /** When environments are awake, and what the scheduler says and does about it. */
+  schedule: {
+    /** The schedule an environment gets unless its owner sets one (`weekdays 08:00-18:30`); parsed by the schedule parser, not here. */
+    default: string;
+    /** The IANA zone schedules are read in when the owner's Slack zone is unknown. */
+    zone: string;
+    /** How long before a scheduled sleep its owner is reminded. */
+    reminderMinutes: number;
+    /** Whether the reminder offers "skip tonight". */
+    allowSkip: boolean;
+    /** The longest a schedule may be turned off for, in days; unset: no cap. */
+    offMaxDays?: number;
+    /** Days without a scheduled wake: a country's (and region's) public holidays, and dates of its own. */
+    holidays: { country?: string; region?: string; extraDates: string[] };
+    /** After `days` unused, the owner is asked; without an answer within `answerHours`, it sleeps. */
+    idle: { days: number; answerHours: number };
+    /** Where the weekly savings summary goes, if anywhere. */
+    savingsChannel?: string;
+    /** How often the scheduler looks for what is due. */
+    tickSeconds: number;
+  };
+  /** Teams by name, each a list of Slack user ids. */
+  teams: Record<string, string[]>;
+  sandbox: {
+    dataDir: string;
+    faults: SandboxFaults;
+    delays: Partial<SandboxDelays>;
+    /** The sandbox clock: where it starts (default: real now) and how fast it runs. */
+    clock: { start?: Date; speed: number };
+  };
   logLevel: LogLevel;
 }
+
+/** The scheduler's settings. */
+export type ScheduleSettings = Config['schedule'];
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -88,6 +123,12 @@ const wholeNumber = (min: number, max: number, fallback: number) => {
     .refine((n) => Number.isInteger(n) && n >= min && n <= max, { error: say })
     .default(fallback);
 };
+/** A whole number in [min, max], or unset (no default). */
+const wholeNumberOrUnset = (min: number, max: number, say = `expected a whole number from ${min} to ${max}.`) =>
+  z.coerce
+    .number({ error: say })
+    .refine((n) => Number.isInteger(n) && n >= min && n <= max, { error: say })
+    .optional();
 const YES = ['1', 'true', 'yes'];
 const NO = ['0', 'false', 'no'];
 /** Not z.stringbool(): its issue stops the rules across keys, whose problems would then go unreported. */
@@ -110,6 +151,71 @@ const spec = <T>(parse: (spec: string) => T) =>
     })
     .optional();
 
+const SAY_SPEED = 'expected a number from 1 to 3600: how many sandbox seconds pass per real second (60: a real minute is a sandbox hour).';
+const CHANNEL_ID = /^[CG][A-Z0-9]{2,}$/;
+const USER_ID = /^[UW][A-Z0-9]{2,}$/;
+
+/** An instant with its offset: `2026-12-01T07:45:00Z`, `2026-12-01T17:45:00+01:00` (seconds and fractions optional). */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$/;
+const SAY_INSTANT = 'an ISO 8601 date and time with its time zone, like 2026-12-01T07:45:00Z or 2026-12-01T17:45:00+01:00 (or leave it unset to start at the real time).';
+function parseInstant(text: string): Date {
+  if (/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(text)) {
+    // Without a zone the same words name different instants on different machines: refused, not guessed.
+    const at = text.includes('T') ? text : `${text}T08:00:00`;
+    const lacks = text.includes('T') ? 'has no time zone' : 'has no time and no time zone';
+    throw new Error(`\`${text}\` ${lacks}: add Z for UTC or the offset, like ${at}Z or ${at}+01:00.`);
+  }
+  const parsed = DateTime.fromISO(text, { setZone: true });
+  if (!ISO_INSTANT.test(text) || !parsed.isValid) throw new Error(SAY_INSTANT);
+  return parsed.toJSDate();
+}
+
+/** `FR`, `US-NY`, `DE-BY`: a country (ISO 3166-1 alpha-2) and, optionally, a region of it. */
+function parseHolidays(text: string): { country: string; region?: string } {
+  const m = /^([A-Za-z]{2})(?:-([A-Za-z0-9]{1,3}))?$/.exec(text);
+  if (!m?.[1]) throw new Error('a country code, optionally with a region: FR, US-NY or DE-BY (or leave it unset for no public holidays).');
+  const found = { country: m[1].toUpperCase(), ...(m[2] ? { region: m[2].toUpperCase() } : {}) };
+  const problem = validHolidayCountry(found.country, found.region);
+  if (problem) throw new Error(problem);
+  return found;
+}
+
+/** The default schedule, read by the schedule parser: what it cannot read is said now, not at the first tick. */
+function parseDefaultSchedule(text: string): string {
+  const parsed = parseSchedule(text, { now: new Date(0) });
+  if (!parsed.ok) throw new Error(`${parsed.problem}. Write it like weekdays 08:00-18:30 or every day 07:00-23:00.`);
+  if (parsed.schedule.kind === 'off') throw new Error('the default cannot be off: every environment would stay up day and night. Write it like weekdays 08:00-18:30.');
+  return text;
+}
+
+/** `2026-12-24,2026-12-31`: calendar dates, each one real. */
+function parseDates(text: string): string[] {
+  const dates = text.split(',').map((d) => d.trim()).filter(Boolean);
+  const bad = dates.filter((d) => !/^\d{4}-\d{2}-\d{2}$/.test(d) || !DateTime.fromISO(d).isValid);
+  if (bad.length) throw new Error(`\`${bad.join('`, `')}\` ${bad.length > 1 ? 'are not dates' : 'is not a date'}: write dates as YYYY-MM-DD, separated by commas, like 2026-12-24,2026-12-31.`);
+  return [...new Set(dates)].sort();
+}
+
+/** `platform=U0123ABCD,U0456EFGH;data=U0789IJKL`: teams by name, each with its members' Slack user ids. */
+function parseTeams(text: string): Record<string, string[]> {
+  const example = 'like platform=U0123ABCD,U0456EFGH;data=U0789IJKL';
+  const teams: Record<string, string[]> = {};
+  for (const part of text.split(';').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([^=]*)=(.*)$/.exec(part);
+    const name = m?.[1]?.trim() ?? '';
+    if (!m || !/^[a-z0-9][a-z0-9_-]{0,39}$/i.test(name)) {
+      throw new Error(`\`${part}\` is not a team: write name=user ids, teams separated by semicolons, ${example} (a name is letters, digits, - and _).`);
+    }
+    if (Object.hasOwn(teams, name)) throw new Error(`the team \`${name}\` is given twice: list each team once, ${example}.`);
+    const members = (m[2] ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+    const bad = members.filter((u) => !USER_ID.test(u));
+    if (members.length === 0) throw new Error(`the team \`${name}\` has no members: give its Slack user ids, ${example}.`);
+    if (bad.length) throw new Error(`in the team \`${name}\`, \`${bad.join('`, `')}\` ${bad.length > 1 ? 'are not Slack user ids' : 'is not a Slack user id'} like U0123ABCD (profile → ⋮ → Copy member ID); ${example}.`);
+    teams[name] = [...new Set(members)];
+  }
+  return teams;
+}
+
 /** One line per key, in the order of .env.example (problems are listed in this order). */
 const EnvSchema = z
   .object({
@@ -126,12 +232,12 @@ const EnvSchema = z
     DORMOUSE_TABLE: setting(z.string().regex(/^[a-zA-Z0-9_.-]{3,255}$/, { error: '3-255 letters, digits, _ . or -.' }).default('dormouse')),
     DORMOUSE_CREATE_TABLE: setting(yesNo),
     DORMOUSE_TEMPLATES: setting(z.string().default(DEFAULT_TEMPLATES)),
-    DORMOUSE_OPS_CHANNEL: setting(matching(/^[CG][A-Z0-9]{2,}$/, 'a channel id like C0123ABCD (right-click the channel → Copy link).')),
+    DORMOUSE_OPS_CHANNEL: setting(matching(CHANNEL_ID, 'a channel id like C0123ABCD (right-click the channel → Copy link).')),
     DORMOUSE_ADMINS: setting(
       z
         .string()
         .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean))
-        .pipe(z.array(z.string().regex(/^[UW][A-Z0-9]{2,}$/, { error: (iss) => `\`${String(iss.input)}\` is not a Slack user id like U0123ABCD (profile → ⋮ → Copy member ID).` })))
+        .pipe(z.array(z.string().regex(USER_ID, { error: (iss) => `\`${String(iss.input)}\` is not a Slack user id like U0123ABCD (profile → ⋮ → Copy member ID).` })))
         .optional(),
     ),
     DORMOUSE_LEASE_SECONDS: setting(wholeNumber(5, 600, 30)),
@@ -145,11 +251,35 @@ const EnvSchema = z
     DORMOUSE_SAVE_TIMEOUT_SECONDS: setting(wholeNumber(60, 43200, 21600)),
     DORMOUSE_RESTORE_TIMEOUT_SECONDS: setting(wholeNumber(60, 43200, 21600)),
     LOG_LEVEL: setting(z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(', ')}.` }).default('info')),
+    DORMOUSE_SCHEDULE_DEFAULT: setting(spec(parseDefaultSchedule).default('weekdays 08:00-18:30')),
+    DORMOUSE_SCHEDULE_ZONE: setting(
+      z
+        .string()
+        .refine((zone) => IANAZone.isValidZone(zone), { error: 'an IANA time zone, like Europe/Paris, America/New_York or UTC.' })
+        .default('UTC'),
+    ),
+    DORMOUSE_REMINDER_MINUTES: setting(wholeNumber(1, 720, 30)),
+    DORMOUSE_SKIP_TONIGHT: setting(yesNo),
+    DORMOUSE_OFF_MAX_DAYS: setting(wholeNumberOrUnset(1, 365, 'expected a whole number of days from 1 to 365 (or leave it unset for no cap).')),
+    DORMOUSE_HOLIDAYS: setting(spec(parseHolidays)),
+    DORMOUSE_HOLIDAY_DATES: setting(spec(parseDates)),
+    DORMOUSE_IDLE_DAYS: setting(wholeNumber(1, 365, 7)),
+    DORMOUSE_IDLE_ANSWER_HOURS: setting(wholeNumber(1, 720, 48)),
+    DORMOUSE_SAVINGS_CHANNEL: setting(matching(CHANNEL_ID, 'a channel id like C0123ABCD (right-click the channel → Copy link), or leave it unset for no savings summary.')),
+    DORMOUSE_TEAMS: setting(spec(parseTeams)),
+    DORMOUSE_TICK_SECONDS: setting(wholeNumberOrUnset(1, 300)),
     DORMOUSE_SANDBOX_DIR: setting(z.string().default('.dormouse')),
     DORMOUSE_SANDBOX_FAULTS: setting(spec(parseSandboxFaults)),
     AWS_ENDPOINT_URL_DYNAMODB: setting(httpUrl),
     AWS_ENDPOINT_URL_S3: setting(httpUrl),
     DORMOUSE_SANDBOX_DELAYS: setting(spec(parseSandboxDelays)),
+    DORMOUSE_SANDBOX_CLOCK: setting(spec(parseInstant)),
+    DORMOUSE_SANDBOX_CLOCK_SPEED: setting(
+      z.coerce
+        .number({ error: SAY_SPEED })
+        .refine((n) => Number.isFinite(n) && n >= 1 && n <= 3600, { error: SAY_SPEED })
+        .default(1),
+    ),
   })
   // Rules across keys. The first two read only whether keys are set, so they run
   // whatever else is wrong; the others wait until the numbers they read are valid.
@@ -240,7 +370,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       dataDir: resolve(cwd, e.DORMOUSE_SANDBOX_DIR),
       faults: e.DORMOUSE_SANDBOX_FAULTS ?? {},
       delays: e.DORMOUSE_SANDBOX_DELAYS ?? {},
+      clock: { ...(e.DORMOUSE_SANDBOX_CLOCK ? { start: e.DORMOUSE_SANDBOX_CLOCK } : {}), speed: e.DORMOUSE_SANDBOX_CLOCK_SPEED },
     },
+    schedule: {
+      default: e.DORMOUSE_SCHEDULE_DEFAULT,
+      zone: e.DORMOUSE_SCHEDULE_ZONE,
+      reminderMinutes: e.DORMOUSE_REMINDER_MINUTES,
+      allowSkip: e.DORMOUSE_SKIP_TONIGHT ?? true,
+      ...(e.DORMOUSE_OFF_MAX_DAYS !== undefined ? { offMaxDays: e.DORMOUSE_OFF_MAX_DAYS } : {}),
+      holidays: { ...(e.DORMOUSE_HOLIDAYS ?? {}), extraDates: e.DORMOUSE_HOLIDAY_DATES ?? [] },
+      idle: { days: e.DORMOUSE_IDLE_DAYS, answerHours: e.DORMOUSE_IDLE_ANSWER_HOURS },
+      ...(e.DORMOUSE_SAVINGS_CHANNEL ? { savingsChannel: e.DORMOUSE_SAVINGS_CHANNEL } : {}),
+      // The sandbox's events are seen in seconds (its clock may run fast or jump); AWS's minutes are plenty.
+      tickSeconds: e.DORMOUSE_TICK_SECONDS ?? (cloud === 'sandbox' ? 1 : 60),
+    },
+    teams: e.DORMOUSE_TEAMS ?? {},
     logLevel: e.LOG_LEVEL,
   };
   return deepFreeze(config);
@@ -264,7 +408,8 @@ function envProblems(issues: readonly Issue[], env: NodeJS.ProcessEnv): string[]
           const effective = iss.input;
           return typeof effective === 'number' || typeof effective === 'string' ? `${key}=${effective} (default): ${message}` : `${key} is missing: ${message}`;
         }
-        if (SECRETS.has(key) || message.includes(raw)) return `${key}: ${message}`;
+        // A value the message quotes (in backticks) is not repeated; one it only happens to contain (`0` in 720) is.
+        if (SECRETS.has(key) || message.includes(`\`${raw}\``) || message.includes(`"${raw}"`)) return `${key}: ${message}`;
         return `${key}=${raw}: ${message}`;
       }),
     ),

@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { parseSchedule, type Schedule } from '../core/schedule/schedule.js';
 import type { Template } from '../core/environment/template.js';
 import { despiteInvalidParts, fields, filled, flag, formatPath, isMissing, list, messageOf, shownValue, text, uniqueNames, whenValid, whole, type Issue } from './validation.js';
 
@@ -103,6 +104,16 @@ const TemplateFields = {
   tags: Tags.default({}),
   bootstrap: list(Step, 'a list of steps { name, run, timeoutSeconds, sandbox }.').superRefine(uniqueNames('bootstrap', 'step'), despiteInvalidParts).default([]),
   data: Data.default({ paths: ['.'], shared: false, sleep: 'archive' }),
+  schedule: z
+    .string({ error: 'a schedule, like `weekdays 08:00-18:30`, `every day 07:00-23:00 Europe/Paris` or `off`.' })
+    .transform((value, ctx): Schedule => {
+      const parsed = parseSchedule(value, { now: new Date(0) });
+      if (parsed.ok && parsed.schedule.kind === 'off' && parsed.schedule.until) delete parsed.schedule.until;
+      if (parsed.ok) return parsed.schedule;
+      ctx.addIssue({ code: 'custom', input: value, message: `${parsed.problem}. For example \`weekdays 08:00-18:30\` or \`every day 07:00-23:00 Europe/Paris\`.` });
+      return z.NEVER;
+    })
+    .optional(),
 };
 
 const TemplateSchema = fields(TemplateFields, 'a template: a mapping with name, description, image and instanceTypes.')

@@ -13,13 +13,16 @@ export interface Job {
 }
 
 export interface Scheduler {
-  /** Runs every job once now, if this replica leads (at start, so a restart does not wait for the first tick). */
+  /** Runs every job once now, if this replica leads (at start, so a restart does not wait for the first tick); not the `atStart: false` ones. */
   tick(): Promise<void>;
+  /** Runs one job now, if this replica leads (the sandbox clock jumped: what fell due is done at once). */
+  runJob(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
 export function startScheduler(opts: {
-  jobs: Array<{ job: Job; every: string }>;
+  /** `atStart: false`: a job that must keep to its time (a weekly post), not run again by every start. */
+  jobs: Array<{ job: Job; every: string; atStart?: boolean }>;
   coordinator: LeaderCoordinator;
   logger: Logger;
   leaseMs: number;
@@ -38,7 +41,12 @@ export function startScheduler(opts: {
   return {
     tick: async () => {
       if (!(await opts.coordinator.shouldRun())) return;
-      for (const { job } of opts.jobs) await run(job);
+      for (const { job, atStart } of opts.jobs) if (atStart !== false) await run(job);
+    },
+    runJob: async (name) => {
+      const found = opts.jobs.find((j) => j.job.name === name);
+      if (!found || !(await opts.coordinator.shouldRun())) return;
+      await run(found.job);
     },
     stop: async () => {
       await Promise.all(tasks.map((t) => t.stop()));

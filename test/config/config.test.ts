@@ -75,6 +75,137 @@ describe('config', () => {
   });
 });
 
+describe('the sandbox clock', () => {
+  it('starts at real time, at speed 1, unless told', () => {
+    expect(loadConfig({}, root).sandbox.clock).toEqual({ speed: 1 });
+  });
+
+  it('takes an ISO 8601 instant in UTC or with an offset, and a speed', () => {
+    const c = loadConfig({ DORMOUSE_SANDBOX_CLOCK: '2026-12-01T17:45:00+01:00', DORMOUSE_SANDBOX_CLOCK_SPEED: '60' }, root);
+    expect(c.sandbox.clock.start?.toISOString()).toBe('2026-12-01T16:45:00.000Z');
+    expect(c.sandbox.clock.speed).toBe(60);
+    expect(loadConfig({ DORMOUSE_SANDBOX_CLOCK: '2026-12-01T07:45:00Z' }, root).sandbox.clock.start?.toISOString()).toBe('2026-12-01T07:45:00.000Z');
+    expect(loadConfig({ DORMOUSE_SANDBOX_CLOCK: '2026-12-01T07:45:00.250-05:00' }, root).sandbox.clock.start?.toISOString()).toBe('2026-12-01T12:45:00.250Z');
+    expect(loadConfig({ DORMOUSE_SANDBOX_CLOCK_SPEED: '1.5' }, root).sandbox.clock.speed).toBe(1.5);
+  });
+
+  it('refuses a time without its zone (it would name different instants on different machines), saying what to add', () => {
+    expect(problemsOf({ DORMOUSE_SANDBOX_CLOCK: '2026-12-01T17:45:00' })).toEqual([
+      'DORMOUSE_SANDBOX_CLOCK: `2026-12-01T17:45:00` has no time zone: add Z for UTC or the offset, like 2026-12-01T17:45:00Z or 2026-12-01T17:45:00+01:00.',
+    ]);
+    expect(problemsOf({ DORMOUSE_SANDBOX_CLOCK: '2026-12-01' }).join('\n')).toMatch(/has no time and no time zone: .*2026-12-01T08:00:00Z/);
+  });
+
+  it.each(['tomorrow', '2026-13-01T07:45:00Z', '2026-02-30T07:45:00Z', '01/12/2026 07:45 UTC', '1764575100'])('refuses %j, with an example to write', (value) => {
+    expect(problemsOf({ DORMOUSE_SANDBOX_CLOCK: value })).toEqual([
+      `DORMOUSE_SANDBOX_CLOCK=${value}: an ISO 8601 date and time with its time zone, like 2026-12-01T07:45:00Z or 2026-12-01T17:45:00+01:00 (or leave it unset to start at the real time).`,
+    ]);
+  });
+
+  it.each(['0', '0.5', '3601', 'fast', '-60'])('refuses the speed %j', (value) => {
+    expect(problemsOf({ DORMOUSE_SANDBOX_CLOCK_SPEED: value })).toEqual([
+      `DORMOUSE_SANDBOX_CLOCK_SPEED=${value}: expected a number from 1 to 3600: how many sandbox seconds pass per real second (60: a real minute is a sandbox hour).`,
+    ]);
+  });
+});
+
+describe('the schedule settings', () => {
+  it('have defaults: weekdays 08:00-18:30 in UTC, a reminder 30 minutes before, skip allowed, no cap, no holidays, no teams', () => {
+    const c = loadConfig({}, root);
+    expect(c.schedule).toEqual({
+      default: 'weekdays 08:00-18:30',
+      zone: 'UTC',
+      reminderMinutes: 30,
+      allowSkip: true,
+      holidays: { extraDates: [] },
+      idle: { days: 7, answerHours: 48 },
+      tickSeconds: 1,
+    });
+    expect(c.teams).toEqual({});
+    expect(Object.isFrozen(c.schedule.holidays.extraDates)).toBe(true);
+  });
+
+  it('tick every second in the sandbox, every minute on AWS, unless told', () => {
+    const aws = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', AWS_REGION: 'eu-west-1', DORMOUSE_OPS_CHANNEL: 'C0OPS' };
+    expect(loadConfig(aws, root).schedule.tickSeconds).toBe(60);
+    expect(loadConfig({ ...aws, DORMOUSE_TICK_SECONDS: '15' }, root).schedule.tickSeconds).toBe(15);
+    expect(loadConfig({ DORMOUSE_TICK_SECONDS: '5' }, root).schedule.tickSeconds).toBe(5);
+  });
+
+  it('reads every setting', () => {
+    const c = loadConfig(
+      {
+        DORMOUSE_SCHEDULE_DEFAULT: 'mon-fri 09:00-19:00',
+        DORMOUSE_SCHEDULE_ZONE: 'Europe/Paris',
+        DORMOUSE_REMINDER_MINUTES: '45',
+        DORMOUSE_SKIP_TONIGHT: 'false',
+        DORMOUSE_OFF_MAX_DAYS: '14',
+        DORMOUSE_HOLIDAYS: 'de-by',
+        DORMOUSE_HOLIDAY_DATES: '2026-12-31, 2026-12-24,2026-12-24',
+        DORMOUSE_IDLE_DAYS: '3',
+        DORMOUSE_IDLE_ANSWER_HOURS: '24',
+        DORMOUSE_SAVINGS_CHANNEL: 'C0SAVINGS',
+        DORMOUSE_TEAMS: 'platform=U01,U02; data = U03 ;',
+      },
+      root,
+    );
+    expect(c.schedule).toEqual({
+      default: 'mon-fri 09:00-19:00',
+      zone: 'Europe/Paris',
+      reminderMinutes: 45,
+      allowSkip: false,
+      offMaxDays: 14,
+      holidays: { country: 'DE', region: 'BY', extraDates: ['2026-12-24', '2026-12-31'] },
+      idle: { days: 3, answerHours: 24 },
+      savingsChannel: 'C0SAVINGS',
+      tickSeconds: 1,
+    });
+    expect(c.teams).toEqual({ platform: ['U01', 'U02'], data: ['U03'] });
+    expect(loadConfig({ DORMOUSE_HOLIDAYS: 'FR' }, root).schedule.holidays).toEqual({ country: 'FR', extraDates: [] });
+  });
+
+  it('names every bad schedule setting at once, each with what to write', () => {
+    expect(
+      problemsOf({
+        DORMOUSE_SCHEDULE_ZONE: 'Mars/Olympus',
+        DORMOUSE_REMINDER_MINUTES: '0',
+        DORMOUSE_SKIP_TONIGHT: 'perhaps',
+        DORMOUSE_OFF_MAX_DAYS: '400',
+        DORMOUSE_HOLIDAYS: 'France',
+        DORMOUSE_HOLIDAY_DATES: '2026-02-30,tomorrow,2026-12-24',
+        DORMOUSE_IDLE_DAYS: 'a week',
+        DORMOUSE_IDLE_ANSWER_HOURS: '1000',
+        DORMOUSE_SAVINGS_CHANNEL: '#savings',
+        DORMOUSE_TEAMS: 'platform U01',
+        DORMOUSE_TICK_SECONDS: '0',
+      }),
+    ).toEqual([
+      'DORMOUSE_SCHEDULE_ZONE=Mars/Olympus: an IANA time zone, like Europe/Paris, America/New_York or UTC.',
+      'DORMOUSE_REMINDER_MINUTES=0: expected a whole number from 1 to 720.',
+      'DORMOUSE_SKIP_TONIGHT=perhaps: expected true or false.',
+      'DORMOUSE_OFF_MAX_DAYS=400: expected a whole number of days from 1 to 365 (or leave it unset for no cap).',
+      'DORMOUSE_HOLIDAYS=France: a country code, optionally with a region: FR, US-NY or DE-BY (or leave it unset for no public holidays).',
+      'DORMOUSE_HOLIDAY_DATES=2026-02-30,tomorrow,2026-12-24: `2026-02-30`, `tomorrow` are not dates: write dates as YYYY-MM-DD, separated by commas, like 2026-12-24,2026-12-31.',
+      'DORMOUSE_IDLE_DAYS=a week: expected a whole number from 1 to 365.',
+      'DORMOUSE_IDLE_ANSWER_HOURS=1000: expected a whole number from 1 to 720.',
+      'DORMOUSE_SAVINGS_CHANNEL=#savings: a channel id like C0123ABCD (right-click the channel → Copy link), or leave it unset for no savings summary.',
+      'DORMOUSE_TEAMS: `platform U01` is not a team: write name=user ids, teams separated by semicolons, like platform=U0123ABCD,U0456EFGH;data=U0789IJKL (a name is letters, digits, - and _).',
+      'DORMOUSE_TICK_SECONDS=0: expected a whole number from 1 to 300.',
+    ]);
+  });
+
+  it.each([
+    ['platform=', /the team `platform` has no members/],
+    ['platform=U01;platform=U02', /the team `platform` is given twice/],
+    ['platform=U01,bob', /in the team `platform`, `bob` is not a Slack user id/],
+    ['=U01', /`=U01` is not a team/],
+  ])('refuses the teams %j, with an example', (value, problem) => {
+    const text = problemsOf({ DORMOUSE_TEAMS: value }).join('\n');
+    expect(text).toMatch(problem);
+    expect(text).toContain('like platform=U0123ABCD,U0456EFGH;data=U0789IJKL');
+  });
+});
+
 describe('templates', () => {
   const base = {
     name: 'api',
@@ -165,7 +296,7 @@ describe('problems: all at once, each with where and what to do', () => {
     const { templates, problems } = parseTemplates({ templates: [{ ...base, instanceTyp: 't3.small' }] }, 't.yml');
     expect(templates).toEqual([]);
     expect(problems).toEqual([
-      't.yml: template "api", at templates[0]: unknown field `instanceTyp` (did you mean `instanceType`?): rename or remove it; the fields are name, description, image, instanceTypes, instanceType, servers, subnets, securityGroups, instanceProfile, volumes, tags, bootstrap, data.',
+      't.yml: template "api", at templates[0]: unknown field `instanceTyp` (did you mean `instanceType`?): rename or remove it; the fields are name, description, image, instanceTypes, instanceType, servers, subnets, securityGroups, instanceProfile, volumes, tags, bootstrap, data, schedule.',
     ]);
     // Nested mappings are strict too, and a field nothing resembles gets no guess.
     expect(problemsIn({ ...base, servers: { min: 1, maximum: 2 } }).join('\n')).toMatch(/templates\[0\]\.servers: unknown field `maximum`: rename or remove it; the fields are min, max, default\./);

@@ -78,6 +78,9 @@ const INTERNAL_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk',
 /** How many times `create` re-reads and retries when an ended record it replaces changes under it. */
 const MAX_CREATE_ATTEMPTS = 3;
 
+/** How many due environments `listDue` returns when the caller names no limit. */
+export const DEFAULT_DUE_LIMIT = 100;
+
 type Item = Record<string, unknown>;
 
 export interface RepositoryOptions {
@@ -221,6 +224,46 @@ export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
     return items.map(toEnvironment);
   }
 
+  /**
+   * The timers due by `now`: one query on the sparse `byDue` index,
+   * `duePk = DUE AND dueAt <= now` (ISO times sort as text), earliest first,
+   * page after page until `limit` items. Only environments with a pending
+   * timer are in that partition (claims are under CLAIM), so what is read is
+   * what is due. The index projects ALL attributes: the items come back
+   * whole, with no second read. Index reads are eventually consistent: a
+   * timer set a moment ago may show on the next tick.
+   */
+  async listDue(now: Date, limit = DEFAULT_DUE_LIMIT): Promise<{ environments: Environment[]; itemsRead: number }> {
+    const wanted = Math.floor(limit);
+    const environments: Environment[] = [];
+    let itemsRead = 0;
+    if (!(wanted >= 1)) return { environments, itemsRead };
+    let startKey: Record<string, unknown> | undefined;
+    try {
+      do {
+        const remaining = wanted - environments.length;
+        const out = await this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: INDEX.byDue,
+            KeyConditionExpression: 'duePk = :due AND dueAt <= :now',
+            ExpressionAttributeValues: { ':due': DUE_PARTITION, ':now': now.toISOString() },
+            ScanIndexForward: true,
+            Limit: Math.min(remaining, this.queryPageSize ?? remaining),
+            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          }),
+        );
+        const items = out.Items ?? [];
+        itemsRead += out.ScannedCount ?? items.length;
+        for (const item of items) environments.push(toEnvironment(item));
+        startKey = out.LastEvaluatedKey;
+      } while (startKey && environments.length < wanted);
+    } catch (e) {
+      throw storeError(e, 'listDue', this.tableName);
+    }
+    return { environments, itemsRead };
+  }
+
   async appendEvent(event: AuditEvent): Promise<void> {
     // The random suffix keeps two events of the same millisecond apart.
     const suffix = randomInt(36 ** 6).toString(36).padStart(6, '0');
@@ -311,8 +354,8 @@ export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
 
 // ── mapping ──────────────────────────────────────────────────────────────────
 
-/** The stored form of an environment: its fields plus its keys and index attributes. */
-function toItem(env: Environment): Item {
+/** The stored form of an environment: its fields plus its keys and index attributes (what `create` and `save` put). */
+export function toItem(env: Environment): Item {
   const item: Item = {
     ...env,
     ...keys.environment(env.name),

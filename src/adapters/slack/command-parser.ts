@@ -9,7 +9,7 @@ export type ParsedCommand =
   | { ok: true; sub: string; args: string[]; flags: Record<string, string> }
   | { ok: false; problem: string };
 
-const FLAG_NAMES = ['template', 'count', 'type', 'purpose', 'generation'] as const;
+const FLAG_NAMES = ['template', 'count', 'type', 'purpose', 'generation', 'wake-at'] as const;
 export type FlagName = (typeof FLAG_NAMES)[number];
 
 export function tokenize(text: string): string[] | { problem: string } {
@@ -72,5 +72,5 @@ export function parseServerCommand(text: string): ParsedCommand {
 }
 
 function example(flag: FlagName): string {
-  return { template: 'api', count: '2', type: 't3.medium', purpose: '"load tests"', generation: '3' }[flag];
+  return { template: 'api', count: '2', type: 't3.medium', purpose: '"load tests"', generation: '3', 'wake-at': '08:30' }[flag];
 }

@@ -21,6 +21,11 @@ export const Ids = {
     sleep: 'env_sleep',
     destroySave: 'destroy_save',
     wake: 'env_wake',
+    extendHour: 'schedule_extend_hour',
+    extendTomorrow: 'schedule_extend_tomorrow',
+    sleepNow: 'schedule_sleep_now',
+    skipTonight: 'schedule_skip',
+    keep: 'schedule_keep',
   },
 } as const;
 
@@ -36,4 +41,14 @@ export function environmentValue(env: { name: string; id: string }): string {
 export function parseEnvironmentValue(value: string | undefined): { name: string; id?: string } {
   const [name = '', id] = (value ?? '').split(':', 2);
   return id ? { name, id } : { name };
+}
+
+/** A reminder's buttons carry the sleep they are about too: a click after it passed is told what happened instead. */
+export function reminderValue(env: { name: string; id: string }, sleepAt: string): string {
+  return `${environmentValue(env)}|${sleepAt}`;
+}
+
+export function parseReminderValue(value: string | undefined): { target: { name: string; id?: string }; sleepAt: string } {
+  const [env = '', sleepAt = ''] = (value ?? '').split('|', 2);
+  return { target: parseEnvironmentValue(env), sleepAt };
 }

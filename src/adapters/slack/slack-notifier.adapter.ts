@@ -17,11 +17,16 @@ import type { Environment, ProgressStep } from '../../core/environment/environme
 import { ErrorCodes, isDomainError } from '../../core/environment/errors.js';
 import type { Clock, Logger } from '../../core/ports/clock.port.js';
 import type { LedgerKey, MessageLedger, MessageLocation } from '../../core/ports/message-ledger.port.js';
-import type { NotifierPort, ThreadNote } from '../../core/ports/notifier.port.js';
+import type { NotifierPort, ScheduleNotice, ThreadNote } from '../../core/ports/notifier.port.js';
+import { noticeLine, scheduleNoticeMessage } from './blocks/schedule.blocks.js';
+import { savingsReply } from './blocks/savings.blocks.js';
+import type { SavingsView } from '../../core/use-cases/savings.use-case.js';
 import { alertSummary, environmentBlocks, environmentText, handledText, opsAlertBlocks, opsAlertHandledBlocks, ownerFailureText, threadNoteText } from './blocks/environment.message.js';
 import { esc, stepLine } from './blocks/text.js';
 import { failureSentence } from './text/errors.text.js';
 
+/** The metadata event type of the schedule's direct messages: the line a notice is told under travels with it. */
+const NOTICE_EVENT = 'dormouse_notice';
 /** How long a claim to post a message or a line holds before another replica may take it (a crash). */
 const CLAIM_MS = 60_000;
 /** Tries to show the newest state through store blips. */
@@ -49,6 +54,8 @@ export interface SlackNotifierDeps {
   /** The environment as stored now (to show the newest version after a race). */
   load: (name: string) => Promise<Environment | undefined>;
   opsChannel?: string | undefined;
+  /** Where the weekly savings report goes. */
+  savingsChannel?: string | undefined;
   logger: Logger;
   clock: Pick<Clock, 'now'>;
   /** This process, in claims. */
@@ -91,7 +98,10 @@ export class SlackNotifier implements NotifierPort {
         await this.deps.client.chat.postMessage({ channel: where.channel, thread_ts: where.ts, text: threadNoteText(env, note) });
         return true;
       }),
-    ).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not add to the thread'));
+    ).then(
+      () => undefined,
+      (err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not add to the thread'),
+    );
   }
 
   failed(env: Environment): Promise<void> {
@@ -99,7 +109,10 @@ export class SlackNotifier implements NotifierPort {
       const channel = await this.dmChannel(env.owner);
       await this.deps.client.chat.postMessage({ channel, text: ownerFailureText(env) });
       return true;
-    }).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not tell the owner'));
+    }).then(
+      () => undefined,
+      (err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not tell the owner'),
+    );
   }
 
   opsAlert(env: Environment): Promise<void> {
@@ -112,7 +125,45 @@ export class SlackNotifier implements NotifierPort {
       const posted = res.ts ? { channel: res.channel ?? channel, ts: res.ts } : undefined;
       if (posted) await retryTransient(() => this.deps.ledger.recordAlert(ledgerKey(env), { id, message: posted, summary: alertSummary(env) }));
       return true;
-    }).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not alert ops'));
+    }).then(
+      () => undefined,
+      (err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not alert ops'),
+    );
+  }
+
+  /** A direct message to the owner about the schedule, told once across replicas; false when it could not be told now. */
+  async scheduleNotice(env: Environment, notice: ScheduleNotice): Promise<boolean> {
+    try {
+      const line = noticeLine(notice);
+      const outcome = await this.once(env, line, async () => {
+        const channel = await this.dmChannel(env.owner);
+        // A replica that died after posting it, before recording it told: the message is there, so it is not said twice.
+        if (await this.postedBefore(channel, line)) return true;
+        await this.deps.client.chat.postMessage({
+          channel,
+          ...scheduleNoticeMessage(env, notice),
+          metadata: { event_type: NOTICE_EVENT, event_payload: { line, environment: env.id } },
+        });
+        return true;
+      });
+      // Told before, or being told by another replica now: either way it is not ours to tell again.
+      return outcome !== 'failed';
+    } catch (err) {
+      this.deps.logger.warn({ err, environment: env.name, notice: notice.kind }, 'could not tell the owner about the schedule');
+      return false;
+    }
+  }
+
+  async savingsReport(report: SavingsView): Promise<boolean> {
+    const channel = this.deps.savingsChannel;
+    if (!channel) return false;
+    try {
+      await this.deps.client.chat.postMessage({ channel, ...savingsReply(report) });
+      return true;
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'could not post the savings report');
+      return false;
+    }
   }
 
   /** Resolves when nothing is left to say (or after `timeoutMs`): a graceful stop lets the last words out. */
@@ -245,10 +296,10 @@ export class SlackNotifier implements NotifierPort {
    * told. `say` returning false (nowhere to say it yet) or failing gives the
    * line back, so a later call can say it.
    */
-  private async once(env: Environment, line: string, say: () => Promise<boolean>): Promise<void> {
+  private async once(env: Environment, line: string, say: () => Promise<boolean>): Promise<'told' | 'taken' | 'failed'> {
     const { ledger } = this.deps;
     const key = ledgerKey(env);
-    if (!(await ledger.claimLine(key, line, CLAIM_MS))) return;
+    if (!(await ledger.claimLine(key, line, CLAIM_MS))) return 'taken';
     let said = false;
     try {
       said = await say();
@@ -257,6 +308,7 @@ export class SlackNotifier implements NotifierPort {
         this.deps.logger.warn({ err, line }, 'could not record what was said'),
       );
     }
+    return said ? 'told' : 'failed';
   }
 
   private enqueue<T>(key: string, work: () => Promise<T>): Promise<T> {
@@ -272,6 +324,17 @@ export class SlackNotifier implements NotifierPort {
       this.shown.delete(key);
     });
     return next;
+  }
+
+  /** Whether a recent message in `channel` carries the notice `line` (its metadata); unknown (no answer) counts as no. */
+  private async postedBefore(channel: string, line: string): Promise<boolean> {
+    try {
+      const res = await this.deps.client.conversations.history({ channel, limit: 50, include_all_metadata: true });
+      return (res.messages ?? []).some((m) => m.metadata?.event_type === NOTICE_EVENT && (m.metadata.event_payload as Record<string, unknown> | undefined)?.line === line);
+    } catch (err) {
+      this.deps.logger.warn({ err, channel }, 'could not read the direct messages to check a notice was not sent already');
+      return false;
+    }
   }
 
   private async dmChannel(user: string): Promise<string> {

@@ -1,5 +1,9 @@
 import { assertTransition, type EnvironmentState } from './lifecycle.js';
 import type { GenerationReason, PartManifest, PartName } from '../ports/data-store.port.js';
+import type { Schedule } from '../schedule/schedule.js';
+
+/** Who acts when the schedule does (a sleep after hours, a morning wake, an idle clean-up): never a Slack user id. */
+export const SCHEDULE_ACTOR = 'schedule';
 
 /** A step in the story of an environment, shown in Slack with its duration. */
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
@@ -127,6 +131,60 @@ export interface Environment extends NewEnvironment {
   wokenBy?: string;
   /** Restored from the kept data of an earlier (destroyed) environment. */
   restoredFrom?: { environmentId: string; generation: number };
+  /** When it is awake, as its owner (or an admin) set it; unset: the configuration's default. */
+  schedule?: Schedule;
+  /** Its timers (the next reminder, sleep, wake, idle check) and what they already did. */
+  timers?: Timers;
+  /** When its servers ran, oldest first (the open period has no `to`); for the savings report. */
+  awake?: AwakePeriod[];
+}
+
+export interface AwakePeriod {
+  from: string;
+  to?: string;
+}
+
+/**
+ * What the schedule has planned for an environment, and what it already did.
+ * Planned by the leader's tick for the state it is in (`plannedFor`); the
+ * earliest pending time is the item's `dueAt`.
+ */
+export interface Timers {
+  /** `<state>@<stateChangedAt>#<schedule revision>`: a timer planned for another state (or schedule) is planned again. */
+  plannedFor: string;
+  /** The IANA zone the times are in (the owner's Slack time zone, the schedule's own, or the default). */
+  zone: string;
+  /** The schedule they were planned from, as text (shown on the environment's message). */
+  schedule?: string;
+  /** Ready: the next sleep on schedule, and when its owner is reminded of it. */
+  sleepAt?: string;
+  remindAt?: string;
+  /** The sleep (its `sleepAt`) a reminder was sent for, or passed over because it was too late: one per sleep. */
+  remindedFor?: string;
+  /** Passed over: its time had gone by (the bot was not running); the sleep's note says so. */
+  reminderMissed?: boolean;
+  /** The sleep was moved by a person (Extend, Skip tonight): kept through re-planning. */
+  movedTo?: string;
+  movedBy?: string;
+  /** A sleep on schedule was started: for which time, how many tries, and whether it was late (the bot was down). */
+  sleeping?: { for: string; attempts: number; firedAt: string; late: boolean };
+  /** A sleep on schedule that failed is tried again then. */
+  retryAt?: string;
+  /** Asleep: it must be ready by `wakeAt`, so the wake starts at `wakeStartAt`. */
+  wakeAt?: string;
+  wakeStartAt?: string;
+  /** A wake on schedule was started. */
+  waking?: { for: string; firedAt: string };
+  /** How long its recent wakes took (ms), newest last: how early the next one starts. */
+  wakeMs?: number[];
+  /** Asleep: the idle check, the reminder sent, and when it is destroyed unless someone keeps it. */
+  idleAt?: string;
+  idleRemindedAt?: string;
+  idleDestroyAt?: string;
+  /** Someone chose to keep it (asleep): idle counts from then. */
+  keptAt?: string;
+  /** An `off` schedule with a cap ends then. */
+  offUntil?: string;
 }
 
 /** A generation, as the environment's record remembers it (the manifest in the data store is the truth). */
@@ -222,7 +280,34 @@ export function transition(env: Environment, to: EnvironmentState, now: Date): E
   const at = now.toISOString();
   const next: Environment = { ...env, state: to, stateChangedAt: at, updatedAt: at };
   if (to !== 'failed') delete next.failure;
+  const awake = awakeAfter(env.awake, to, now);
+  if (awake) next.awake = awake;
+  // In a state the schedule acts on, the leader's next tick plans its timers (it knows the schedule, the zone, the holidays).
+  // Elsewhere a flow is at work (or it has ended): out of the due index, its timers kept for when it is back.
+  // A failed one only when a sleep on schedule failed (it is tried again); other failures wait for a person.
+  if (PLANNED_STATES.has(to) && (to !== 'failed' || next.timers?.sleeping)) next.dueAt = at;
+  else delete next.dueAt;
   return next;
+}
+
+/** The states whose timers the schedule plans: ready (reminder, sleep), asleep (wake, idle), failed (a sleep on schedule tried again). */
+const PLANNED_STATES: ReadonlySet<EnvironmentState> = new Set(['ready', 'asleep', 'failed']);
+/** Servers run from the launch (or the wake) until asleep or gone; a `stop` sleep keeps volumes only. */
+const SERVERS_START: ReadonlySet<EnvironmentState> = new Set(['provisioning', 'waking']);
+const SERVERS_GONE: ReadonlySet<EnvironmentState> = new Set(['asleep', 'destroyed', 'rejected']);
+/** Awake periods older than this are dropped: the savings report looks at a week. */
+const AWAKE_KEPT_MS = 42 * 24 * 3600_000;
+
+function awakeAfter(periods: AwakePeriod[] | undefined, to: EnvironmentState, now: Date): AwakePeriod[] | undefined {
+  const list = periods ?? [];
+  const open = list.length > 0 && list[list.length - 1]!.to === undefined;
+  const at = now.toISOString();
+  let next: AwakePeriod[] | undefined;
+  if (SERVERS_START.has(to) && !open) next = [...list, { from: at }];
+  else if (SERVERS_GONE.has(to) && open) next = [...list.slice(0, -1), { ...list[list.length - 1]!, to: at }];
+  if (!next) return undefined;
+  const cutOff = now.getTime() - AWAKE_KEPT_MS;
+  return next.filter((p) => p.to === undefined || Date.parse(p.to) >= cutOff);
 }
 
 export function fail(env: Environment, failure: Omit<Failure, 'from' | 'at'>, now: Date): Environment {
@@ -263,5 +348,5 @@ export function stepDurationMs(step: ProgressStep): number | undefined {
 
 /** Owner or admin: the people who may change or destroy it. */
 export function mayManage(env: Environment, actor: string, admins: readonly string[]): boolean {
-  return env.owner === actor || admins.includes(actor);
+  return env.owner === actor || admins.includes(actor) || actor === SCHEDULE_ACTOR;
 }

@@ -45,6 +45,10 @@ export const ErrorCodes = {
   DATA_NOT_IN_STEP: 'DATA.NOT_IN_STEP',
   /** A button from the message of an earlier environment of the same name. */
   STALE_ACTION: 'ENVIRONMENT.STALE_ACTION',
+  /** A schedule that could not be read (`problem` says what), or one the configuration does not allow. */
+  SCHEDULE_INVALID: 'SCHEDULE.INVALID',
+  /** A reminder's button clicked after the moment it was about (`happened` says what happened instead). */
+  SCHEDULE_MOMENT_PASSED: 'SCHEDULE.MOMENT_PASSED',
   /** Not foreseen: a bug, or a fault nothing translated. People see a sentence and a reference. */
   UNEXPECTED: 'INTERNAL.UNEXPECTED',
 } as const;

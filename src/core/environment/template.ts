@@ -1,3 +1,5 @@
+import type { Schedule } from '../schedule/schedule.js';
+
 /** A template admins define: what a requester may launch and how it is bootstrapped. */
 export interface BootstrapStep {
   name: string;
@@ -45,6 +47,8 @@ export interface Template {
   bootstrap: readonly BootstrapStep[];
   /** What sleep keeps (defaults: the whole data directory, a part per server, archived). */
   data?: DataSpec;
+  /** When its environments are awake, unless their owner sets their own (default: the configuration's). */
+  schedule?: Schedule;
 }
 
 export function hourlyCost(template: Template, instanceType: string, count: number): number {

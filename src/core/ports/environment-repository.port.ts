@@ -40,6 +40,13 @@ export interface EnvironmentRepository {
   /** Newest first. Uses an index: never a scan. */
   listByOwner(owner: string, options?: { includeEnded?: boolean }): Promise<Environment[]>;
   listByState(state: EnvironmentState): Promise<Environment[]>;
+  /**
+   * Environments whose timer is due at or before `now`, earliest first, at most
+   * `limit` (default 100). Uses the sparse byDue index: reads what is due, never
+   * what exists. `itemsRead` is how many items the store read to answer (what
+   * the read costs), for the scheduler's metrics and the sweep benchmark.
+   */
+  listDue(now: Date, limit?: number): Promise<{ environments: Environment[]; itemsRead: number }>;
   appendEvent(event: AuditEvent): Promise<void>;
   /** Newest first. */
   listEvents(environment: string, limit: number): Promise<AuditEvent[]>;

@@ -16,6 +16,11 @@ import { SaveFlow, type DataScripts, type DataSettings } from './save.flow.js';
 import { DataQueries, SaveEnvironment, WakeEnvironment } from './sleep.use-case.js';
 import { WakeFlow } from './wake.flow.js';
 import { PurgeExpiredData, RestoreEnvironment } from './restore.use-case.js';
+import type { PeoplePort } from '../ports/people.port.js';
+import type { ScheduleSettings } from '../schedule/timers.js';
+import { ScheduleService } from './schedule.use-case.js';
+import { SavingsQuery } from './savings.use-case.js';
+import type { DeliveryClaims } from '../ports/delivery-claims.port.js';
 
 /** What the composition root provides: ports and settings. Each use case takes only what it uses. */
 export interface CorePorts {
@@ -38,6 +43,14 @@ export interface CorePorts {
   storeRetry?: { initialMs: number; maxMs: number };
   /** Where environments' data is kept, and the scripts servers save and restore it with. Without it, nothing sleeps. */
   data?: { store: DataStorePort; scripts: DataScripts; settings: DataSettings; retentionDays: number };
+  /** Schedules: the default, reminders, holidays, idle clean-up. Without it, nothing sleeps or wakes on its own. */
+  schedule?: ScheduleSettings;
+  /** People's time zones (the owner's evening is the schedule's evening). */
+  people?: PeoplePort;
+  /** Teams by name, their members' ids (the savings report's teams). */
+  teams?: Readonly<Record<string, readonly string[]>>;
+  /** Claims on work done once across replicas (the weekly savings post). */
+  claims?: DeliveryClaims;
 }
 
 export const DEFAULT_DATA_SETTINGS: DataSettings = { saveTimeoutSeconds: 6 * 3600, restoreTimeoutSeconds: 6 * 3600, progressEveryMs: 5_000, keepGenerations: 5 };
@@ -78,17 +91,39 @@ export function createUseCases(ports: CorePorts) {
     runner.register('wake', new WakeFlow({ ...common, compute, timeouts, setup: provision }).run);
   }
   const dataDeps = data ? { repo, events, runner, data: data.store, notifier, clock, logger, templates, admins } : undefined;
+  const destroy = new DestroyEnvironment({ repo, events, runner, notifier, clock, logger, admins });
+  const retry = new RetryEnvironment({ repo, events, runner, notifier, clock, logger, admins });
+  const save = dataDeps ? new SaveEnvironment(dataDeps) : undefined;
+  const wake = dataDeps ? new WakeEnvironment(dataDeps) : undefined;
+  const schedule = ports.schedule
+    ? new ScheduleService({
+        repo,
+        events,
+        notifier,
+        people: ports.people ?? { timeZoneOf: async () => undefined },
+        clock,
+        logger,
+        templates,
+        admins,
+        settings: ports.schedule,
+        actions: { retry, destroy, ...(save ? { save } : {}), ...(wake ? { wake } : {}) },
+      })
+    : undefined;
   return {
     request: new RequestEnvironment({ repo, runner, notifier, clock, logger, templates }),
-    destroy: new DestroyEnvironment({ repo, events, runner, notifier, clock, logger, admins }),
-    retry: new RetryEnvironment({ repo, events, runner, notifier, clock, logger, admins }),
+    destroy,
+    retry,
+    schedule,
+    savings: ports.schedule
+      ? new SavingsQuery({ repo, clock, logger, teams: ports.teams ?? {}, defaultSchedule: ports.schedule.defaultSchedule, notifier, ...(ports.claims ? { claims: ports.claims } : {}) })
+      : undefined,
     resume: new ResumeStuckEnvironments({ runner }),
     queries: new EnvironmentQueries({ repo, templates }),
     /** Sleep, save, wake and the data queries: only where a data store is configured. */
     data: dataDeps
       ? {
-          save: new SaveEnvironment(dataDeps),
-          wake: new WakeEnvironment(dataDeps),
+          save: save!,
+          wake: wake!,
           queries: new DataQueries(dataDeps),
           restore: new RestoreEnvironment({ ...dataDeps, repo }),
           purgeExpired: new PurgeExpiredData({ data: dataDeps.data, clock, logger }),

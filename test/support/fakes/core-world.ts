@@ -92,6 +92,10 @@ export class StoreLink implements EnvironmentRepository {
     await this.gate();
     return this.store.listByState(...a);
   }
+  async listDue(...a: Parameters<EnvironmentRepository['listDue']>) {
+    await this.gate();
+    return this.store.listDue(...a);
+  }
   async appendEvent(...a: Parameters<EnvironmentRepository['appendEvent']>) {
     await this.gate();
     return this.store.appendEvent(...a);

@@ -55,6 +55,20 @@ export class InMemoryEnvironmentRepository implements EnvironmentRepository {
     return [...this.items.values()].filter((e) => e.state === state).sort((a, b) => a.stateChangedAt.localeCompare(b.stateChangedAt)).map(copy);
   }
 
+  /** As the DynamoDB one: only environments with `dueAt` at or before `now`, earliest first; it reads just those. */
+  async listDue(now: Date, limit = 100): Promise<{ environments: Environment[]; itemsRead: number }> {
+    const wanted = Math.floor(limit);
+    if (!(wanted >= 1)) return { environments: [], itemsRead: 0 };
+    const at = now.toISOString();
+    const environments = [...this.items.values()]
+      .filter((e) => e.dueAt !== undefined && e.dueAt <= at)
+      // Code-unit order, as DynamoDB compares strings (byte order, for these ASCII times).
+      .sort((a, b) => (a.dueAt! < b.dueAt! ? -1 : a.dueAt! > b.dueAt! ? 1 : 0))
+      .slice(0, wanted)
+      .map(copy);
+    return { environments, itemsRead: environments.length };
+  }
+
   async appendEvent(event: AuditEvent): Promise<void> {
     this.events.push(copy(event));
   }

@@ -21,12 +21,18 @@
  *   POST /console/loaded   {user?}                    the page (re)loaded: that person's modals and ephemerals go, as in Slack
  *   POST /console/dismiss  {user, ts}
  *   POST /console/problems/clear
+ *   GET  /console/clock?user=                          the sandbox clock as that person sees it (their zone)
+ *   POST /console/clock    {action, user?}             hour | next | morning: moves it forward (see console-clock.ts);
+ *                                                      400 when no clock is attached. SSE: `clock` after every jump.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import type { SlackDouble } from './slack-double.js';
 import type { ActionLocation, RawInputValues } from './slack-double.types.js';
 import { consoleViewState } from './console-view.js';
+import { CLOCK_ACTIONS, ClockRefusal, moveClock, readClock, type ClockAction, type ConsoleClockControl } from './console-clock.js';
+
+export type { ConsoleClockControl } from './console-clock.js';
 
 export interface ConsoleOptions {
   double: SlackDouble;
@@ -36,11 +42,15 @@ export interface ConsoleOptions {
   host?: string;
   /** Answers `GET /healthz` (200 when ok, else 503). */
   health?: () => { ok: boolean; detail?: unknown };
+  /** The sandbox clock the header shows and moves; also settable later (`setClockControl`). */
+  clock?: ConsoleClockControl;
 }
 
 export interface ConsoleHandle {
   url: string;
   server: Server;
+  /** Attaches (or replaces, e.g. once `nextEvent` is known, or removes) the clock the header moves. */
+  setClockControl(control: ConsoleClockControl | undefined): void;
   close(): Promise<void>;
 }
 
@@ -139,13 +149,29 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleHand
   const assets = await loadAssets();
   let version = 0;
   const streams = new Set<ServerResponse>();
+  const broadcast = (frame: string) => {
+    for (const s of streams) s.write(frame);
+  };
 
   const unsubscribe = double.subscribe((change) => {
     if (change.kind === 'calls') return;
     version += 1;
-    const frame = `event: change\ndata: ${JSON.stringify({ version, kind: change.kind })}\n\n`;
-    for (const s of streams) s.write(frame);
+    broadcast(`event: change\ndata: ${JSON.stringify({ version, kind: change.kind })}\n\n`);
   });
+  // The clock: its jumps, whoever makes them, are told to every page at once.
+  let clock: ConsoleClockControl | undefined;
+  let stopHearingJumps: (() => void) | undefined;
+  const clockJumped = () => broadcast(`event: clock\ndata: {}\n\n`);
+  const setClockControl = (control: ConsoleClockControl | undefined) => {
+    stopHearingJumps?.();
+    clock = control;
+    stopHearingJumps = control?.onJump?.(clockJumped);
+    clockJumped();
+  };
+  setClockControl(options.clock);
+  /** The person's zone from their profile (the double's people carry one, as Slack's users.info does). */
+  const zoneOf = (user: unknown): string | undefined => (typeof user === 'string' && user ? double.findUser(user)?.tz : double.users[0]?.tz);
+
   const heartbeat = setInterval(() => {
     for (const s of streams) s.write(': ping\n\n');
   }, 15_000);
@@ -200,6 +226,19 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleHand
       double.clearProblems();
       return {};
     },
+    '/console/clock': async (b) => {
+      const action = b.action;
+      if (typeof action !== 'string' || !CLOCK_ACTIONS.includes(action as ClockAction)) throw new BadRequest(`action must be one of ${CLOCK_ACTIONS.join(', ')}`);
+      if (typeof b.user === 'string' && b.user && !double.findUser(b.user)) throw new BadRequest(`no user ${JSON.stringify(b.user)}`);
+      try {
+        const moved = await moveClock(clock, action as ClockAction, zoneOf(b.user));
+        if (moved.moved && !clock?.onJump) clockJumped();
+        return { ...moved };
+      } catch (e) {
+        if (e instanceof ClockRefusal) throw new BadRequest(e.message);
+        throw e;
+      }
+    },
   };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -227,6 +266,10 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleHand
     if (method === 'GET' && url.pathname === '/console/state') {
       const q = Object.fromEntries(url.searchParams);
       sendJson(res, 200, consoleViewState(double, q, version));
+      return;
+    }
+    if (method === 'GET' && url.pathname === '/console/clock') {
+      sendJson(res, 200, { ok: true, ...readClock(clock, zoneOf(url.searchParams.get('user'))) });
       return;
     }
     if (method === 'GET' && url.pathname === '/console/events') {
@@ -281,10 +324,12 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleHand
   return {
     url,
     server,
+    setClockControl,
     async close() {
       // Whoever stops the console stops the double it serves: what it keeps must be on disk first.
       await double.flush();
       unsubscribe();
+      stopHearingJumps?.();
       clearInterval(heartbeat);
       for (const s of streams) s.end();
       streams.clear();

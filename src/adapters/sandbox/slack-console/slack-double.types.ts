@@ -16,6 +16,8 @@ export interface SlackUser {
   role?: string;
   isAdmin?: boolean;
   isBot?: boolean;
+  /** Their IANA time zone, as in their Slack profile (`users.info` gives `tz`, `tz_label`, `tz_offset`); unset: UTC. */
+  tz?: string;
 }
 
 export interface SlackChannel {
@@ -38,6 +40,8 @@ export interface SlackMessage {
   edited: number;
   /** A reply that was also sent to the channel (`reply_broadcast`). */
   broadcast?: boolean;
+  /** Message metadata the app attached (`metadata: {event_type, event_payload}`). */
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
 }
 
 export interface EphemeralMessage {

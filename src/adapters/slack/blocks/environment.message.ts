@@ -5,8 +5,9 @@ import { formatUsd } from '../../../core/environment/template.js';
 import { availableActions } from '../../../core/environment/lifecycle.js';
 import { failureSentence } from '../text/errors.text.js';
 import { asleepText } from './data.blocks.js';
+import { scheduleLine } from './schedule.blocks.js';
 import { environmentValue, Ids } from '../ids.js';
-import { duration, esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate } from './text.js';
+import { duration, esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate, who } from './text.js';
 import { formatBytes } from '../../../core/environment/sizes.js';
 import type { ThreadNote } from '../../../core/ports/notifier.port.js';
 
@@ -40,6 +41,8 @@ export function environmentBlocks(env: Environment): Block[] {
     blocks.push({ type: 'context', elements: [md('How to connect to each server: in the thread.')] });
   }
   if (env.state === 'asleep') blocks.push({ type: 'section', text: md(asleepText(env)) });
+  const schedule = scheduleLine(env);
+  if (schedule) blocks.push({ type: 'context', elements: [md(schedule)] });
   if (env.state === 'failed' && env.failure) {
     const f = env.failure;
     let text = `:warning: *Failed while ${failedStepLabel(f.step)}* (${tryLabel(env)}): ${failureSentence(f)}\n\`${f.code}\``;
@@ -200,8 +203,8 @@ export function alertSummary(env: Environment): string {
 /** Who acted on a failure, and how, from what the environment is now. */
 export function handledText(env: Environment, now: Date): string {
   const at = `${now.toISOString().slice(11, 16)} UTC`;
-  if (env.state === 'destroying' || env.state === 'destroyed') return env.destroyedBy ? `<@${env.destroyedBy}> destroyed it, ${at}.` : `It was destroyed, ${at}.`;
-  if (env.retriedBy) return `<@${env.retriedBy}> retried it (try ${env.retries + 1}), ${at}.`;
+  if (env.state === 'destroying' || env.state === 'destroyed') return env.destroyedBy ? `${who(env.destroyedBy)} destroyed it, ${at}.` : `It was destroyed, ${at}.`;
+  if (env.retriedBy) return `${who(env.retriedBy)} retried it (try ${env.retries + 1}), ${at}.`;
   return `It went on, ${at}.`;
 }
 

@@ -6,7 +6,9 @@ import { formatUsd, type Template } from '../../../core/environment/template.js'
 import { environmentValue, Ids } from '../ids.js';
 import { failureSentence } from '../text/errors.text.js';
 import type { Block } from './environment.message.js';
-import { age, esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate } from './text.js';
+import type { ScheduleView } from '../../../core/use-cases/schedule.use-case.js';
+import { when } from './schedule.blocks.js';
+import { age, esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate, who } from './text.js';
 
 export interface Reply {
   text: string;
@@ -40,7 +42,7 @@ export function listReply(envs: Environment[], now: Date, scope: 'mine' | 'all')
   };
 }
 
-export function statusReply(env: Environment, events: AuditEvent[], now: Date): Reply {
+export function statusReply(env: Environment, events: AuditEvent[], now: Date, schedule?: ScheduleView): Reply {
   const fields = [
     md(`*State*\n${stateEmoji(env.state)} ${stateLabel(env.state)}`),
     md(`*Owner*\n<@${env.owner}>`),
@@ -54,6 +56,13 @@ export function statusReply(env: Environment, events: AuditEvent[], now: Date): 
     { type: 'section', fields },
   ];
   if (env.purpose) blocks.push({ type: 'section', text: md(`*Purpose*\n${esc(env.purpose)}`) });
+  if (schedule) {
+    const next = [
+      schedule.nextSleep ? `next sleep ${when(schedule.nextSleep, schedule.zone)}` : undefined,
+      schedule.nextWake ? `next wake ${when(schedule.nextWake, schedule.zone)}` : undefined,
+    ].filter(Boolean);
+    blocks.push({ type: 'section', text: md(`*Schedule*\n${esc(schedule.text)} (${schedule.zone})${next.length ? ` · ${next.join(' · ')}` : ''}`) });
+  }
   if (env.servers.length) {
     blocks.push({
       type: 'section',
@@ -73,7 +82,7 @@ export function statusReply(env: Environment, events: AuditEvent[], now: Date): 
       type: 'section',
       text: md(
         `*Recent events*\n${events
-          .map((e) => `• ${e.at.slice(0, 19).replace('T', ' ')} ${esc(truncate(e.message, 200))}${e.actor ? ` (<@${e.actor}>)` : ''}`)
+          .map((e) => `• ${e.at.slice(0, 19).replace('T', ' ')} ${esc(truncate(e.message, 200))}${e.actor ? ` (${who(e.actor)})` : ''}`)
           .join('\n')}`,
       ),
     });
@@ -108,6 +117,8 @@ export const USAGE = [
   '`/server sleep <name>` · `/server wake <name> [--generation N]`: save its data and let the servers go · bring it back with its data',
   '`/server save <name>` · `/server data <name>`: save its data now · list what is saved',
   '`/server restore <name>`: bring a destroyed environment back from the data it kept',
+  '`/server schedule <name> [weekdays 09:00-18:00 [Europe/Paris] [--wake-at 08:30] | every day 07:00-23:00 | off]`: when it is awake',
+  '`/server savings`: what sleeping saved this week',
   '`/server templates`: what you can ask for',
   '`/server help`: this message',
 ].join('\n');

@@ -1,7 +1,7 @@
 /** Small helpers shared by the Block Kit builders. */
 import type { types } from '@slack/bolt';
 import type { Environment, ProgressStep } from '../../../core/environment/environment.js';
-import { stepDurationMs } from '../../../core/environment/environment.js';
+import { SCHEDULE_ACTOR, stepDurationMs } from '../../../core/environment/environment.js';
 import type { EnvironmentState } from '../../../core/environment/lifecycle.js';
 
 /** Escapes text for mrkdwn: user text can never become a mention, link or formatting trick. */
@@ -78,4 +78,9 @@ export function stepLine(step: ProgressStep): string {
 
 export function serverCount(env: Environment): string {
   return `${env.count} × ${env.instanceType}`;
+}
+
+/** Who did something: a person's mention, or the schedule (which is nobody's Slack id). */
+export function who(actor: string): string {
+  return actor === SCHEDULE_ACTOR ? 'the schedule' : `<@${actor}>`;
 }

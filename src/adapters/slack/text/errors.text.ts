@@ -10,6 +10,7 @@ import { describeState, STATES, type EnvironmentState } from '../../../core/envi
 import { NAME_MAX, NAME_MIN } from '../../../core/environment/name.rules.js';
 import { formatUsd } from '../../../core/environment/template.js';
 import { PURPOSE_MAX } from '../../../core/policies/request.policy.js';
+import { SCHEDULE_EXAMPLES, when } from '../blocks/schedule.blocks.js';
 import { esc } from '../blocks/text.js';
 
 type Params = Record<string, unknown>;
@@ -113,6 +114,29 @@ const SENTENCES: Record<string, (p: Params) => string | undefined> = {
       : `Generation ${String(p.generation)} has no part for server ${String(p.server)}.`,
   'DATA.NOT_IN_STEP': (p) => `The shared data differs between servers after the restore (${list(p.servers).join(', ')}). Retry restores it again.`,
   'DATA.STORE_ERROR': () => 'The data store (S3) refused or failed a request. Nothing was terminated; Retry, or ask ops.',
+  'SCHEDULE.INVALID': (p) =>
+    p.problem === 'skip not allowed'
+      ? `Skipping a night is not allowed here: use *Extend 1 h* or *Extend until* instead.`
+      : p.problem === 'no later sleep'
+        ? `${code(p.name)} has no later sleep to move to: its schedule is ${code('off')}.`
+        : p.problem === 'no data store'
+          ? 'Nothing can sleep here: ops must name a data bucket (DORMOUSE_DATA_BUCKET).'
+          : `That schedule cannot be read: ${esc(String(p.problem))}. Nothing was changed. For example:\n${SCHEDULE_EXAMPLES.replaceAll('NAME', String(p.name ?? 'NAME'))}`,
+  'SCHEDULE.MOMENT_PASSED': (p) => {
+    const at = typeof p.at === 'string' ? when(p.at, typeof p.zone === 'string' ? p.zone : 'UTC') : undefined;
+    switch (p.variant) {
+      case 'asleep':
+        return `Too late for that: ${code(p.name)} already went to sleep${at ? ` at ${at}` : ''}, its data saved. ${code(`/server wake ${String(p.name)}`)} brings it back.`;
+      case 'saving':
+        return `Too late for that: ${code(p.name)} is going to sleep right now (its data is being saved). ${code(`/server wake ${String(p.name)}`)} brings it back once it is asleep.`;
+      case 'moved':
+        return `That reminder is out of date: the sleep of ${code(p.name)} was moved to ${at ?? 'another time'}. ${code(`/server schedule ${String(p.name)}`)} shows it.`;
+      case 'no_sleep':
+        return `That reminder is out of date: ${code(p.name)} no longer sleeps on schedule. ${code(`/server schedule ${String(p.name)}`)} shows why.`;
+      default:
+        return `That reminder is out of date: ${code(p.name)} is ${state(p.state)}.`;
+    }
+  },
   'COMPUTE.INSTANCE_LOST': (p) => (p.variant === 'kept_disappearing' ? 'Its servers kept disappearing while they were set up. Retry, or ask ops to look at the account.' : undefined),
 };
 

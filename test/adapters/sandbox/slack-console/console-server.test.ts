@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SandboxClock } from '../../../../src/adapters/sandbox/sandbox-clock.js';
 import { SlackDouble } from '../../../../src/adapters/sandbox/slack-console/slack-double.js';
 import { startConsole, type ConsoleHandle } from '../../../../src/adapters/sandbox/slack-console/console-server.js';
 import type { ConsoleViewState } from '../../../../src/adapters/sandbox/slack-console/console-view.js';
@@ -203,6 +204,90 @@ describe('the page API', () => {
     await readUntil('event: change');
     expect(received).toMatch(/event: change\ndata: \{"version":\d+,"kind":"messages"\}/);
     controller.abort();
+  });
+});
+
+describe('the sandbox clock in the header', () => {
+  /** 17:45 in Paris; real time frozen, so only the buttons move it. */
+  const frozenClock = () => new SandboxClock({ start: new Date('2026-12-01T17:45:00+01:00'), speed: 60, realNow: () => 0 });
+
+  afterEach(() => consoleServer.setClockControl(undefined));
+
+  it('without a clock: the page is told to hide it, and the route refuses with a sentence', async () => {
+    expect(await (await get('/console/clock?user=U0DEV')).json()).toMatchObject({ ok: true, controllable: false });
+    const refused = await post('/console/clock', { action: 'hour', user: 'U0DEV' });
+    expect(refused.status).toBe(400);
+    expect(refused.json.error).toMatch(/^This console has no sandbox clock to move/);
+  });
+
+  it('reads the time in the viewing person’s zone, and moves it forward on each button', async () => {
+    const clock = frozenClock();
+    consoleServer.setClockControl(clock);
+    expect(await (await get('/console/clock?user=U0LEAD')).json()).toEqual({
+      ok: true,
+      controllable: true,
+      now: '2026-12-01T16:45:00.000Z',
+      speed: 60,
+      zone: 'America/New_York',
+      knowsEvents: false,
+    });
+    expect((await post('/console/clock', { action: 'hour', user: 'U0DEV' })).json).toMatchObject({ ok: true, moved: true, now: '2026-12-01T17:45:00.000Z' });
+    // Tomorrow 08:00 for dana, in Paris.
+    expect((await post('/console/clock', { action: 'morning', user: 'U0DEV' })).json).toMatchObject({ ok: true, moved: true, now: '2026-12-02T07:00:00.000Z', zone: 'Europe/Paris' });
+    expect(clock.now().toISOString()).toBe('2026-12-02T07:00:00.000Z');
+    const next = await post('/console/clock', { action: 'next', user: 'U0DEV' });
+    expect(next.json).toMatchObject({ ok: true, moved: false });
+    expect(String(next.json.note)).toMatch(/^Nothing is scheduled/);
+  });
+
+  it('Next event goes to what the composition says is due next, once it says', async () => {
+    const clock = frozenClock();
+    const due = new Date('2026-12-01T18:00:00+01:00');
+    consoleServer.setClockControl({ now: () => clock.now(), jumpBy: (ms) => clock.jumpBy(ms), jumpTo: (d) => clock.jumpTo(d), nextEvent: async () => due });
+    expect((await post('/console/clock', { action: 'next' })).json).toMatchObject({ ok: true, moved: true, now: due.toISOString() });
+  });
+
+  it('refuses an unknown action or person', async () => {
+    consoleServer.setClockControl(frozenClock());
+    expect((await post('/console/clock', { action: 'yesterday' })).json).toEqual({ ok: false, error: 'action must be one of hour, next, morning' });
+    expect((await post('/console/clock', { action: 'hour', user: 'U0NOBODY' })).status).toBe(400);
+  });
+
+  it('tells every page over SSE when the clock jumps, whoever moved it', async () => {
+    const clock = frozenClock();
+    consoleServer.setClockControl(clock);
+    const controller = new AbortController();
+    const res = await fetch(`${consoleServer.url}/console/events`, { signal: controller.signal });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let received = '';
+    const readUntil = async (needle: string): Promise<void> => {
+      while (!received.includes(needle)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error('stream ended');
+        received += decoder.decode(value);
+      }
+    };
+    await readUntil('event: hello');
+    clock.jumpBy(60_000); // a script's jump, not the page's
+    await readUntil('event: clock');
+    controller.abort();
+  });
+
+  it('users.info gives each person’s zone as Slack does (tz, tz_label, tz_offset in seconds)', async () => {
+    const info = async (user: string) =>
+      (await (await fetch(`${double.apiUrl}users.info`, { method: 'POST', headers: { authorization: `Bearer ${BOT_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ user }) })).json()) as {
+        user: { tz: string; tz_label: string; tz_offset: number };
+      };
+    const dana = (await info('U0DEV')).user;
+    expect(dana.tz).toBe('Europe/Paris');
+    expect([3600, 7200]).toContain(dana.tz_offset);
+    expect(dana.tz_label).toMatch(/Central European/);
+    expect((await info('U0LEAD')).user.tz).toBe('America/New_York');
+    expect((await info('U0OPS')).user).toMatchObject({ tz: 'Asia/Tokyo', tz_offset: 32400 });
+    // A person given no zone is in UTC.
+    const elsewhere = new SlackDouble({ signingSecret: SIGNING_SECRET, botToken: BOT_TOKEN, users: [{ id: 'U0NEW', name: 'neo' }, { id: 'U0KAI', name: 'kai', tz: 'Pacific/Auckland' }] });
+    expect(elsewhere.findUser('U0KAI')?.tz).toBe('Pacific/Auckland');
   });
 });
 

@@ -2,7 +2,7 @@
  * The server renders every fragment (escaped); this file places them, keeps
  * the selection in the URL hash, listens for changes over SSE and sends what
  * the person does back to /console/*. */
-/* global history, URLSearchParams, setTimeout, clearTimeout */
+/* global history, URLSearchParams, setTimeout, clearTimeout, setInterval, performance */
 (function () {
   'use strict';
 
@@ -100,6 +100,7 @@
   function render() {
     var s = state;
     sel.user = s.me.id;
+    if (s.me.id !== clockUser) refreshClock(); // the clock shows each person's own zone
     sel.channel = s.channel.kind === 'app' ? 'app' : s.channel.id;
     if (s.channel.kind === 'app') sel.tab = s.channel.tab; else sel.tab = '';
     if (!s.thread) sel.thread = '';
@@ -222,6 +223,94 @@
     if (last) $('#composer-status').textContent = 'Last: ' + last.summary + ' → HTTP ' + (last.status || '—') + ', acked in ' + last.ackMs + ' ms';
   }
 
+  // ------------------------------------------------------------ the sandbox clock
+
+  /**
+   * The last reading of the sandbox clock: its time at a moment of this page's own
+   * clock, and how fast it runs, so the display runs on between readings. Read again
+   * every few seconds, after a jump (an SSE `clock` event, whoever made it) and when
+   * the person changes (their zone). Hidden when the console has no clock to move.
+   */
+  var clock = null;
+  var clockUser = null;
+  var clockAsked = 0;
+  var clockBusy = false;
+
+  async function refreshClock() {
+    var asked = ++clockAsked;
+    clockUser = sel.user || null;
+    try {
+      var res = await fetch('/console/clock?user=' + encodeURIComponent(sel.user || ''), { cache: 'no-store' });
+      var reading = await res.json();
+      if (asked === clockAsked) applyClock(reading);
+    } catch {
+      /* the next reading tries again; the state refresh says when the server is gone */
+    }
+  }
+
+  function applyClock(reading) {
+    var box = $('#clock');
+    var controllable = Boolean(reading && reading.ok && reading.controllable);
+    box.hidden = !controllable;
+    $('.topbar').classList.toggle('has-clock', controllable);
+    if (!controllable) { clock = null; return; }
+    clock = { ms: Date.parse(reading.now), at: performance.now(), speed: Number(reading.speed) || 1, zone: reading.zone || '', knowsEvents: Boolean(reading.knowsEvents) };
+    drawClock();
+  }
+
+  function formatIn(ms, zone, parts) {
+    try {
+      return new Intl.DateTimeFormat('en-GB', Object.assign({ timeZone: zone }, parts)).format(new Date(ms));
+    } catch {
+      return new Intl.DateTimeFormat('en-GB', Object.assign({ timeZone: 'UTC' }, parts)).format(new Date(ms));
+    }
+  }
+  var DAY = { weekday: 'short', day: 'numeric', month: 'short' };
+  var TIME = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+
+  /** `Tue 1 Dec 16:45 UTC · 17:45 Paris` (the person's day too when it is another one), and `×60` when it runs fast. */
+  function drawClock() {
+    if (!clock) return;
+    var ms = clock.ms + (performance.now() - clock.at) * clock.speed;
+    var t = $('#clock-time');
+    t.textContent = '';
+    var utcDay = formatIn(ms, 'UTC', DAY);
+    t.appendChild(el('b', {}, utcDay + ' ' + formatIn(ms, 'UTC', TIME)));
+    t.appendChild(document.createTextNode(' UTC'));
+    var zone = clock.zone;
+    if (zone && zone !== 'UTC' && zone !== 'Etc/UTC') {
+      var day = formatIn(ms, zone, DAY);
+      var place = zone.split('/').pop().replace(/_/g, ' ');
+      t.appendChild(el('span', { class: 'clock-zone' }, ' · ' + (day === utcDay ? '' : day + ' ') + formatIn(ms, zone, TIME) + ' ' + place));
+    }
+    if (clock.speed !== 1) {
+      t.appendChild(document.createTextNode(' '));
+      t.appendChild(el('span', { class: 'clock-speed', title: 'The sandbox clock runs ' + clock.speed + ' times faster than real time' }, '×' + clock.speed));
+    }
+    t.setAttribute('title', 'Sandbox time: ' + new Date(ms).toISOString() + (zone ? ' (your time zone: ' + zone + ')' : ''));
+  }
+
+  /** +1 hour, Next event, Tomorrow 08:00: the server moves the clock and answers the new time (and a note when it did not move). */
+  async function moveClock(action) {
+    if (clockBusy) return;
+    clockBusy = true;
+    var buttons = $$('[data-clock]');
+    buttons.forEach(function (b) { b.setAttribute('disabled', ''); });
+    try {
+      var res = await fetch('/console/clock', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action: action, user: sel.user }) });
+      var json = await res.json().catch(function () { return { ok: false, error: 'HTTP ' + res.status }; });
+      if (!json.ok) { toast(json.error || 'The sandbox clock did not move'); return; }
+      clockAsked += 1; // a reading asked before the jump must not draw the time before it
+      applyClock(json);
+      if (json.note) toast(json.note);
+    } catch (e) {
+      toast('Lost contact with the console server: ' + e.message);
+    } finally {
+      clockBusy = false;
+      buttons.forEach(function (b) { b.removeAttribute('disabled'); });
+    }
+  }
+
   // ------------------------------------------------------------ values
 
   function controlValue(c) {
@@ -338,6 +427,8 @@
     if (!(t instanceof window.Element)) return;
 
     if (t.closest('#sidebar-toggle')) return setSidebarOpen(!$('.app').classList.contains('sidebar-open'));
+    var clockButton = t.closest('[data-clock]');
+    if (clockButton) return moveClock(clockButton.getAttribute('data-clock'));
     if ($('.app').classList.contains('sidebar-open') && !t.closest('.sidebar')) setSidebarOpen(false);
 
     var go = t.closest('[data-go]');
@@ -488,7 +579,10 @@
     var events = new EventSource('/console/events');
     events.addEventListener('change', scheduleRefresh);
     events.addEventListener('hello', scheduleRefresh);
+    events.addEventListener('clock', refreshClock);
     refresh();
   });
+  setInterval(drawClock, 1000);
+  setInterval(refreshClock, 5000);
   input.focus();
 })();

@@ -42,8 +42,11 @@ export class Conversations {
   }
 
   /** Posts a message; with `threadTs` a reply under that thread's root (and in the channel too when broadcast). */
-  add(channel: string, m: { user: string; text: string; blocks: Block[] | undefined; threadTs?: string | undefined; broadcast?: boolean }): SlackMessage {
-    const msg: SlackMessage = { ts: this.ws.nextTs(), channel, user: m.user, text: m.text, blocks: m.blocks ?? [], replies: [], edited: 0 };
+  add(
+    channel: string,
+    m: { user: string; text: string; blocks: Block[] | undefined; threadTs?: string | undefined; broadcast?: boolean; metadata?: SlackMessage['metadata'] },
+  ): SlackMessage {
+    const msg: SlackMessage = { ts: this.ws.nextTs(), channel, user: m.user, text: m.text, blocks: m.blocks ?? [], replies: [], edited: 0, ...(m.metadata ? { metadata: m.metadata } : {}) };
     const list = this.messages.get(channel) ?? [];
     this.messages.set(channel, list);
     const parent = m.threadTs ? this.find(channel, m.threadTs) : undefined;

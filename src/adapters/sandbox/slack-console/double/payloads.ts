@@ -3,6 +3,7 @@
  * a user, a conversation, a message, a view. One shape each, so the Web API
  * and the deliveries to the app always agree.
  */
+import { DateTime, IANAZone } from 'luxon';
 import type { SlackMessage, SlackUser, SlackView, StateValues } from '../slack-double.types.js';
 import { clone, type Obj } from './util.js';
 import { APP_ID, BOT_ID, BOT_USER_ID, type Workspace } from './workspace.js';
@@ -22,9 +23,19 @@ export function userJson(ws: Workspace, u: SlackUser): Obj {
     is_bot: u.isBot ?? false,
     is_admin: u.isAdmin ?? false,
     deleted: false,
-    tz: 'Europe/London',
+    ...timeZoneJson(u.tz),
     profile: { real_name: u.realName ?? u.name, display_name: u.name, email: `${u.name}@sandbox.invalid`, title: u.role ?? '' },
   };
+}
+
+/**
+ * `tz`, `tz_label` and `tz_offset` (seconds east of UTC) as Slack gives them: the zone's name, its
+ * long name now (`Central European Standard Time`) and its offset now. No zone (or an unknown one): UTC.
+ */
+export function timeZoneJson(tz: string | undefined): { tz: string; tz_label: string; tz_offset: number } {
+  const zone = tz && IANAZone.isValidZone(tz) ? tz : 'UTC';
+  const now = DateTime.now().setZone(zone);
+  return { tz: zone, tz_label: now.offsetNameLong ?? zone, tz_offset: now.offset * 60 };
 }
 
 export function conversationJson(ws: Workspace, id: string): Obj {

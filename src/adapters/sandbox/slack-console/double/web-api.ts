@@ -79,8 +79,21 @@ export class WebApi {
         this.ws.problem(`chat.postMessage: thread_ts ${threadTs} is not a message in ${this.ws.where(ch)}; Slack posts it as a new message`);
         threadTs = undefined;
       }
-      const msg = this.conversations.add(ch.id, { user: BOT_USER_ID, text, blocks, threadTs, broadcast: bool(a.reply_broadcast) });
+      const metadata = messageMetadata(a.metadata);
+      const msg = this.conversations.add(ch.id, { user: BOT_USER_ID, text, blocks, threadTs, broadcast: bool(a.reply_broadcast), ...(metadata ? { metadata } : {}) });
       return { channel: ch.id, ts: msg.ts, message: messageJson(this.ws, msg) };
+    },
+
+    // The newest messages first, thread replies left out, as Slack answers; metadata only when asked for.
+    'conversations.history': (a) => {
+      const ch = this.channelArg('conversations.history', a.channel);
+      const limit = Math.min(999, Math.max(1, Number(a.limit ?? 100) || 100));
+      const withMetadata = bool(a.include_all_metadata);
+      const messages = [...this.conversations.topLevel(ch.id)]
+        .reverse()
+        .slice(0, limit)
+        .map((m) => ({ ...messageJson(this.ws, m), ...(withMetadata && m.metadata ? { metadata: m.metadata } : {}) }));
+      return { messages, has_more: false };
     },
 
     'chat.update': (a) => {
@@ -220,4 +233,10 @@ function refusalAnswer(e: ApiRefusal): Obj {
     answer.response_metadata = { messages: e.details.map((d) => `[ERROR] ${d}`) };
   }
   return answer;
+}
+
+/** `metadata: {event_type, event_payload}` as Slack takes it; anything else is not metadata. */
+function messageMetadata(value: unknown): { event_type: string; event_payload: Record<string, unknown> } | undefined {
+  if (!isObj(value) || typeof value.event_type !== 'string' || !isObj(value.event_payload)) return undefined;
+  return { event_type: value.event_type, event_payload: value.event_payload };
 }

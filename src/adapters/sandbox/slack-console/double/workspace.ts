@@ -33,10 +33,11 @@ export const BOT_ID = 'B0BOT';
 export const APP_ID = 'A0DORMOUSE';
 export const BOT_NAME = 'Dormouse';
 
+/** Three people in three time zones, so schedules read in each owner's zone can be seen side by side. */
 export const DEFAULT_USERS: readonly SlackUser[] = [
-  { id: 'U0DEV', name: 'dana', realName: 'Dana Developer', role: 'developer' },
-  { id: 'U0LEAD', name: 'lee', realName: 'Lee Lead', role: 'team lead' },
-  { id: 'U0OPS', name: 'omar', realName: 'Omar Ops', role: 'ops', isAdmin: true },
+  { id: 'U0DEV', name: 'dana', realName: 'Dana Developer', role: 'developer', tz: 'Europe/Paris' },
+  { id: 'U0LEAD', name: 'lee', realName: 'Lee Lead', role: 'team lead', tz: 'America/New_York' },
+  { id: 'U0OPS', name: 'omar', realName: 'Omar Ops', role: 'ops', isAdmin: true, tz: 'Asia/Tokyo' },
 ];
 
 export const DEFAULT_CHANNELS: readonly SlackChannel[] = [

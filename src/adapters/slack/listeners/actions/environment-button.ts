@@ -19,17 +19,23 @@ export interface ButtonClick {
   target: Target;
   user: string;
   actionId: string;
+  /** The button's whole value (a reminder's also names the sleep it is about). */
+  value: string;
 }
 
 /** `act` returns the answer (undefined: nothing more to say), with `replace_original` when it replaces the prompt clicked. */
-export function environmentButton(deps: ListenerDeps, act: (click: ButtonClick) => Promise<Parameters<Replier>[0] | undefined>) {
+export function environmentButton(
+  deps: ListenerDeps,
+  act: (click: ButtonClick) => Promise<Parameters<Replier>[0] | undefined>,
+  targetOf: (value: string | undefined) => Target = parseEnvironmentValue,
+) {
   return async ({ ack, body, action }: Args): Promise<void> => {
     await ack();
-    const target = parseEnvironmentValue(action.value);
+    const target = targetOf(action.value);
     const log = deps.logger.child({ user: body.user.id, action: action.action_id, environment: target.name });
     const answer = replier(body.response_url, log);
     try {
-      const reply = await act({ target, user: body.user.id, actionId: action.action_id });
+      const reply = await act({ target, user: body.user.id, actionId: action.action_id, value: action.value ?? '' });
       if (reply) await answer(reply);
     } catch (error) {
       const happened = isOurFault(error) ? await stateNow(deps, target.name) : undefined;

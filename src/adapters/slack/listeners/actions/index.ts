@@ -10,6 +10,7 @@ import type { ListenerDeps } from '../deps.js';
 import { sleepAction, wakeAction } from './data.action.js';
 import { destroyAction, destroyCancelAction } from './destroy.action.js';
 import { retryAction } from './retry.action.js';
+import { keepAction, postponeAction, sleepNowAction } from './schedule.action.js';
 import { templatePickAction } from './template-pick.action.js';
 
 type Handler = (args: SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs) => Promise<void>;
@@ -27,6 +28,11 @@ export function registerActions(app: App, deps: ListenerDeps): void {
     [Ids.action.opsRetry]: retryAction(deps) as Handler,
     [Ids.action.sleep]: sleepAction(deps) as Handler,
     [Ids.action.wake]: wakeAction(deps) as Handler,
+    [Ids.action.extendHour]: postponeAction(deps) as Handler,
+    [Ids.action.extendTomorrow]: postponeAction(deps) as Handler,
+    [Ids.action.skipTonight]: postponeAction(deps) as Handler,
+    [Ids.action.sleepNow]: sleepNowAction(deps) as Handler,
+    [Ids.action.keep]: keepAction(deps) as Handler,
   };
   const ids = new RegExp(`^(?:${Object.keys(handlers).join('|')})$`);
   app.action<BlockAction>({ type: 'block_actions', action_id: ids }, async (args) => {

@@ -7,6 +7,8 @@ import { newSubcommand } from './new.subcommand.js';
 import { restoreSubcommand } from './restore.subcommand.js';
 import { retrySubcommand } from './retry.subcommand.js';
 import { saveSubcommand, sleepSubcommand } from './save.subcommand.js';
+import { savingsSubcommand } from './savings.subcommand.js';
+import { scheduleSubcommand } from './schedule.subcommand.js';
 import { statusSubcommand } from './status.subcommand.js';
 import type { Subcommand } from './subcommand.js';
 import { templatesSubcommand } from './templates.subcommand.js';
@@ -23,6 +25,8 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   save: saveSubcommand,
   data: dataSubcommand,
   restore: restoreSubcommand,
+  schedule: scheduleSubcommand,
+  savings: savingsSubcommand,
   templates: templatesSubcommand,
   help: helpSubcommand,
 };
