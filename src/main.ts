@@ -50,6 +50,9 @@ async function main(): Promise<void> {
         '  Try first: pick who you are, type `/server new demo` and fill in the form (or `/server help`).',
         `  Cloud: ${config.cloud === 'sandbox' ? `local servers in ${join(config.sandbox.dataDir, 'cloud')}` : 'AWS'} · Stop: Ctrl-C`,
         ...(faults ? [`  Faults in force on purpose (DORMOUSE_SANDBOX_FAULTS): ${faults}`] : []),
+        ...(dormouse.sandboxClock && (config.sandbox.clock.start || dormouse.sandboxClock.speed !== 1)
+          ? [`  Sandbox clock: ${dormouse.sandboxClock.now().toISOString()}, ${dormouse.sandboxClock.speed}× real time (the console's header moves it on)`]
+          : []),
         '',
       ].join('\n') + '\n',
     );

@@ -292,6 +292,13 @@ describe('problems: all at once, each with where and what to do', () => {
     expect((error as ConfigError).message).toBe(`Dormouse cannot start; fix these settings (see .env.example):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   });
 
+  it("a template's schedule is read by the schedule parser: a good one is kept, a bad one named with an example", () => {
+    const ok = parseTemplates({ templates: [{ ...base, schedule: 'every day 07:00-23:00 Europe/Paris' }] }, 't.yml');
+    expect(ok.problems).toEqual([]);
+    expect(ok.templates[0]?.schedule).toEqual({ kind: 'window', days: [1, 2, 3, 4, 5, 6, 7], start: '07:00', end: '23:00', zone: 'Europe/Paris' });
+    expect(problemsIn({ ...base, schedule: 'weekdays 9am-6pm' }).join('\n')).toMatch(/templates\[0\]\.schedule = "weekdays 9am-6pm": '9am' is not a time: .*For example `weekdays 08:00-18:30`/);
+  });
+
   it('an unknown template field is refused, with the field it probably meant', () => {
     const { templates, problems } = parseTemplates({ templates: [{ ...base, instanceTyp: 't3.small' }] }, 't.yml');
     expect(templates).toEqual([]);

@@ -168,4 +168,93 @@ describe('schedules: a day in the life, three owners in three time zones', () =>
     for (const name of ['dana-env', 'omar-env', 'lee-env']) expect((await bot.useCases.queries.find(name))?.data?.lastGeneration).toBe(1);
     expect((await bot.useCases.queries.find('dana-env'))?.state).toBe('asleep');
   }, 180_000);
+
+  it('a sleep on schedule whose save fails: it stays up, the owner and ops are told, and it is tried again after a backoff until it sleeps', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dormouse-day-'));
+    const config = loadConfig(
+      { PORT: '0', DORMOUSE_SANDBOX_DIR: dir, DORMOUSE_SANDBOX_DELAYS: 'fast', LOG_LEVEL: 'silent', DORMOUSE_SANDBOX_CLOCK: '2026-12-01T16:00:00Z', DORMOUSE_SANDBOX_FAULTS: 'fail-save:0*1' },
+      repoRoot,
+    );
+    const bot = await startDormouse(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+    running.push(bot);
+    const double = bot.double as SlackDouble;
+    const clock = bot.sandboxClock!;
+    await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new flaky --template demo' });
+    await until(bot, 'flaky', (e) => e.state === 'ready' && e.timers?.sleepAt === '2026-12-01T17:30:00.000Z', 'ready and planned');
+
+    jump(clock, '2026-12-01T17:30:30Z');
+    const failed = await until(bot, 'flaky', (e) => e.state === 'failed' && e.timers?.retryAt !== undefined, 'failed at the save, its retry planned');
+    expect(failed.failure?.step).toBe('save');
+    expect(failed.servers.every((s) => s.state !== 'terminated')).toBe(true);
+    // The owner hears why, and ops get an alert with buttons.
+    await dmMatching(double, 'U0DEV', /failed/i);
+    await double.waitFor(() => double.channelMessages('C0OPS').find((m) => visibleText(m).includes('flaky')), { timeoutMs: 10_000, what: 'the ops alert' });
+    const retryAt = Date.parse(failed.timers!.retryAt!);
+    // Five minutes from when the tick saw the failure (a tick runs every second).
+    expect(retryAt - Date.parse(failed.stateChangedAt)).toBeGreaterThanOrEqual(5 * 60_000);
+    expect(retryAt - Date.parse(failed.stateChangedAt)).toBeLessThan(5 * 60_000 + 10_000);
+
+    // Not before its time: a minute early, it is still failed.
+    clock.jumpTo(new Date(retryAt - 60_000));
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await bot.useCases.queries.find('flaky'))?.state).toBe('failed');
+    clock.jumpTo(new Date(retryAt + 30_000));
+    const asleep = await until(bot, 'flaky', (e) => e.state === 'asleep', 'asleep on the second try');
+    // The retry takes the save that failed up again: the same generation.
+    expect(asleep.data?.latest?.number).toBe(1);
+    expect(asleep.retriedBy).toBe('schedule');
+    await dmMatching(double, 'U0DEV', /did not happen .* tries again \(try 2\)/s);
+  }, 120_000);
+
+  it('missed ticks (nobody led for hours): what fell due happens once, late, and the owner is told; a reminder whose sleep has come is not sent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dormouse-day-'));
+    const config = loadConfig({ PORT: '0', DORMOUSE_SANDBOX_DIR: dir, DORMOUSE_SANDBOX_DELAYS: 'fast', LOG_LEVEL: 'silent', DORMOUSE_SANDBOX_CLOCK: '2026-12-01T16:00:00Z' }, repoRoot);
+    // No scheduler: the ticks are the test's, as if the leader were down between them.
+    const bot = await startDormouse(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), scheduler: false });
+    running.push(bot);
+    const double = bot.double as SlackDouble;
+    const clock = bot.sandboxClock!;
+    await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new late --template demo' });
+    await until(bot, 'late', (e) => e.state === 'ready', 'ready');
+    await bot.useCases.schedule!.tick();
+    expect((await bot.useCases.queries.find('late'))?.timers?.sleepAt).toBe('2026-12-01T17:30:00.000Z');
+
+    jump(clock, '2026-12-01T19:45:00Z');
+    await bot.useCases.schedule!.tick();
+    await until(bot, 'late', (e) => e.state === 'asleep', 'asleep, late');
+    await bot.useCases.schedule!.tick();
+    const [note] = await dmMatching(double, 'U0DEV', /went to sleep late/);
+    expect(note).toMatch(/due at Tue 1 Dec 18:30 \(Europe\/Paris\)/);
+    expect(note).toMatch(/reminder could not be sent in time/);
+    expect(dms(double, 'U0DEV').filter((t) => /goes to sleep at/.test(t))).toHaveLength(0);
+    expect((await bot.useCases.queries.find('late'))?.data?.lastGeneration).toBe(1);
+  }, 120_000);
+
+  it('Slack answering 500, then 429, to the reminder: it is tried again at later ticks and arrives once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dormouse-day-'));
+    const config = loadConfig({ PORT: '0', DORMOUSE_SANDBOX_DIR: dir, DORMOUSE_SANDBOX_DELAYS: 'fast', LOG_LEVEL: 'silent', DORMOUSE_SANDBOX_CLOCK: '2026-12-01T16:00:00Z' }, repoRoot);
+    const bot = await startDormouse(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), scheduler: false });
+    running.push(bot);
+    const double = bot.double as SlackDouble;
+    const clock = bot.sandboxClock!;
+    await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new noisy --template demo' });
+    await until(bot, 'noisy', (e) => e.state === 'ready', 'ready');
+    await bot.useCases.schedule!.tick();
+
+    jump(clock, '2026-12-01T17:00:30Z');
+    // Every try of this tick fails (the Web API client retries 500s and 429s itself, then gives up).
+    double.failNext({ method: 'chat.postMessage', status: 500, times: 10 });
+    await bot.useCases.schedule!.tick();
+    expect(dms(double, 'U0DEV')).toHaveLength(0);
+    expect((await bot.useCases.queries.find('noisy'))?.timers?.remindedFor).toBeUndefined();
+    double.clearFaults();
+    double.failNext({ method: 'chat.postMessage', status: 429, times: 1, retryAfterSeconds: 1 });
+    jump(clock, '2026-12-01T17:01:30Z');
+    await bot.useCases.schedule!.tick();
+    await bot.useCases.schedule!.tick();
+    const [reminder] = await dmMatching(double, 'U0DEV', /goes to sleep at/);
+    expect(reminder).toMatch(/18:30 \(Europe\/Paris\)/);
+    expect(dms(double, 'U0DEV')).toHaveLength(1);
+    expect((await bot.useCases.queries.find('noisy'))?.timers?.remindedFor).toBe('2026-12-01T17:30:00.000Z');
+  }, 120_000);
 });

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { inject } from 'vitest';
 import { SlackDouble } from '../../src/adapters/sandbox/slack-console/slack-double.js';
 import { loadConfig } from '../../src/config/config.js';
+import type { Clock } from '../../src/core/ports/clock.port.js';
 import { startDormouse, type Dormouse } from '../../src/main.js';
 
 export const SIGNING_SECRET = 'e2e-signing-secret';
@@ -23,8 +24,11 @@ export interface RunningBot {
 
 let tableCounter = 0;
 
-/** `cloud: 'aws'` points it at the run's moto_server; `'sandbox'` uses the local cloud with the given faults. */
-export async function startBot(opts: { cloud: 'aws' | 'sandbox'; env?: Record<string, string> }): Promise<RunningBot> {
+/**
+ * `cloud: 'aws'` points it at the run's moto_server; `'sandbox'` uses the local cloud with the given faults.
+ * `clock`: the bot's clock (default: startDormouse's); `scheduler`: run the periodic jobs (default false: tests drive them).
+ */
+export async function startBot(opts: { cloud: 'aws' | 'sandbox'; env?: Record<string, string>; clock?: Clock; scheduler?: boolean }): Promise<RunningBot> {
   const double = new SlackDouble({ signingSecret: SIGNING_SECRET, botToken: BOT_TOKEN });
   await double.listen(0, '127.0.0.1');
   tableCounter += 1;
@@ -48,7 +52,11 @@ export async function startBot(opts: { cloud: 'aws' | 'sandbox'; env?: Record<st
     process.env.AWS_SECRET_ACCESS_KEY = 'testing';
   }
   const config = loadConfig(env, join(import.meta.dirname, '..', '..'));
-  const bot = await startDormouse(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), scheduler: false });
+  const bot = await startDormouse(config, {
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    scheduler: opts.scheduler ?? false,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
   double.setEventsUrl(bot.eventsUrl);
   return {
     bot,

@@ -5,7 +5,7 @@
  * ----------
  *   item                  pk               sk
  *   environment           ENV#<name>       ENV
- *   archived environment  ENV#<name>       ARCHIVE#<createdAt>     (in no index)
+ *   archived environment  ENV#<name>       ARCHIVE#<createdAt>     (in byState only: it is ended)
  *   audit event           ENV#<name>       EVENT#<at>#<6 random>   (in no index)
  *   message ledger        ENV#<name>       NOTE#<id>               (in no index; see dynamodb-message-ledger.ts)
  *   delivery claim        DELIVERY#<key>   DELIVERY                in byDue under CLAIM (see dynamodb-delivery-claims.ts)
@@ -142,7 +142,8 @@ export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
       }
 
       await this.put(
-        { ...stripInternal(existingItem), ...keys.archive(existing.name, existing.createdAt), archivedAt: this.now() },
+        // Still in byState (an ended state): the savings report counts an environment whose name was reused within its week.
+        { ...stripInternal(existingItem), gsi2pk: existingItem.gsi2pk, gsi2sk: existingItem.gsi2sk, ...keys.archive(existing.name, existing.createdAt), archivedAt: this.now() },
         'create',
         env.name,
       );

@@ -111,6 +111,16 @@ export class DynamoDbMessageLedger implements MessageLedger {
     }
   }
 
+  async isLineTold(key: LedgerKey, line: string): Promise<boolean> {
+    try {
+      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.ledger(key.name, key.id), ConsistentRead: true }));
+      const lines = (out.Item?.lines ?? {}) as Record<string, unknown>;
+      return lines[line] === TOLD;
+    } catch (e) {
+      throw storeError(e, 'ledger.isLineTold', this.tableName, key.name);
+    }
+  }
+
   async lineTold(key: LedgerKey, line: string): Promise<void> {
     await this.update(key, 'SET #lines.#line = :told', undefined, { '#lines': 'lines', '#line': line }, { ':told': TOLD });
   }

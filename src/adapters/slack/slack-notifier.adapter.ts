@@ -138,16 +138,22 @@ export class SlackNotifier implements NotifierPort {
       const outcome = await this.once(env, line, async () => {
         const channel = await this.dmChannel(env.owner);
         // A replica that died after posting it, before recording it told: the message is there, so it is not said twice.
-        if (await this.postedBefore(channel, line)) return true;
-        await this.deps.client.chat.postMessage({
+        if ((await this.noticesIn(channel, env.id, line)).length) return true;
+        const posted = await this.deps.client.chat.postMessage({
           channel,
           ...scheduleNoticeMessage(env, notice),
           metadata: { event_type: NOTICE_EVENT, event_payload: { line, environment: env.id } },
         });
+        // A replica frozen between its look and its post (a paused process, a queued request) may have posted
+        // the same notice meanwhile: the later of two takes itself back, so the person is left with one.
+        if (posted.ts) await this.keepFirst(posted.channel ?? channel, env.id, line, posted.ts);
         return true;
       });
-      // Told before, or being told by another replica now: either way it is not ours to tell again.
-      return outcome !== 'failed';
+      if (outcome === 'told') return true;
+      // Claimed by someone else: told, or being told by a replica that may have died doing it (its claim
+      // lapses, and a later try looks for the message it may have sent before sending one).
+      if (outcome === 'taken') return this.deps.ledger.isLineTold(ledgerKey(env), line);
+      return false;
     } catch (err) {
       this.deps.logger.warn({ err, environment: env.name, notice: notice.kind }, 'could not tell the owner about the schedule');
       return false;
@@ -326,15 +332,28 @@ export class SlackNotifier implements NotifierPort {
     return next;
   }
 
-  /** Whether a recent message in `channel` carries the notice `line` (its metadata); unknown (no answer) counts as no. */
-  private async postedBefore(channel: string, line: string): Promise<boolean> {
+  /** The ts of recent messages in `channel` that carry the notice `line` about that environment (their metadata); none when it cannot be read. */
+  private async noticesIn(channel: string, environment: string, line: string): Promise<string[]> {
     try {
       const res = await this.deps.client.conversations.history({ channel, limit: 50, include_all_metadata: true });
-      return (res.messages ?? []).some((m) => m.metadata?.event_type === NOTICE_EVENT && (m.metadata.event_payload as Record<string, unknown> | undefined)?.line === line);
+      return (res.messages ?? [])
+        .filter((m) => {
+          const payload = m.metadata?.event_type === NOTICE_EVENT ? (m.metadata.event_payload as Record<string, unknown> | undefined) : undefined;
+          return payload?.line === line && payload.environment === environment;
+        })
+        .map((m) => m.ts ?? '');
     } catch (err) {
       this.deps.logger.warn({ err, channel }, 'could not read the direct messages to check a notice was not sent already');
-      return false;
+      return [];
     }
+  }
+
+  /** Deletes our message `ts` if an earlier one says the same (never the earliest: one always stays). */
+  private async keepFirst(channel: string, environment: string, line: string, ts: string): Promise<void> {
+    const earlier = (await this.noticesIn(channel, environment, line)).filter((t) => t !== '' && Number(t) < Number(ts));
+    if (!earlier.length) return;
+    await this.deps.client.chat.delete({ channel, ts }).catch((err: unknown) => this.deps.logger.warn({ err, channel, ts }, 'could not take back a notice sent twice'));
+    this.deps.logger.info({ environment, line }, 'a notice another replica had sent meanwhile was taken back');
   }
 
   private async dmChannel(user: string): Promise<string> {

@@ -307,7 +307,10 @@ function awakeAfter(periods: AwakePeriod[] | undefined, to: EnvironmentState, no
   else if (SERVERS_GONE.has(to) && open) next = [...list.slice(0, -1), { ...list[list.length - 1]!, to: at }];
   if (!next) return undefined;
   const cutOff = now.getTime() - AWAKE_KEPT_MS;
-  return next.filter((p) => p.to === undefined || Date.parse(p.to) >= cutOff);
+  const kept = next.filter((p) => p.to === undefined || Date.parse(p.to) >= cutOff);
+  // The first launch stays (as an empty period): always-on hours count from it, however long it slept since.
+  if (kept.length < next.length) kept.unshift({ from: next[0]!.from, to: next[0]!.from });
+  return kept;
 }
 
 export function fail(env: Environment, failure: Omit<Failure, 'from' | 'at'>, now: Date): Environment {

@@ -49,6 +49,8 @@ export interface MessageLedger {
   /** Claims telling a line: false when it was told, or is being told and the claim has not expired. */
   claimLine(key: LedgerKey, line: string, ttlMs: number): Promise<boolean>;
   lineTold(key: LedgerKey, line: string): Promise<void>;
+  /** Whether the line was told (not merely claimed: a claimer may have died before telling it). */
+  isLineTold(key: LedgerKey, line: string): Promise<boolean>;
   /** A line could not be told: it may be claimed again at once. */
   lineFailed(key: LedgerKey, line: string): Promise<void>;
   recordAlert(key: LedgerKey, alert: AlertRecord): Promise<void>;

@@ -182,7 +182,8 @@ export class ScheduleService {
     switch (event.kind) {
       case 'off-ended': {
         const schedule = scheduleOf({}, this.templateOf(env), deps.settings, ctx.now).schedule;
-        const saved = await this.write(env, { ...timers, plannedFor: '' }, { schedule: undefined });
+        // Planned again from now (not a first plan in this state: that would catch up on sleeps long gone).
+        const saved = await this.write(env, { ...timers, plannedFor: `${env.state}@${env.stateChangedAt}#off-ended` }, { schedule: undefined });
         delete saved.schedule;
         await audit(deps, saved, 'schedule:off-ended', `The off schedule reached its cap; ${formatSchedule(schedule)} applies again`, SCHEDULE_ACTOR);
         await deps.notifier.scheduleNotice(saved, { kind: 'off-ended', until: event.at, schedule: formatSchedule(schedule), zone: ctx.zone });
@@ -320,7 +321,7 @@ export class ScheduleService {
       const to = postponed(new Date(sleepAt), how, ctx.schedule, ctx.zone);
       if (!to) throw new DomainError(ErrorCodes.SCHEDULE_INVALID, `${e.name} has no later sleep to move to.`, { problem: 'no later sleep', name: e.name });
       moved = to.toISOString();
-      return { ...e, timers: { ...(e.timers ?? { plannedFor: '', zone: ctx.zone }), movedTo: moved, movedBy: actor } };
+      return { ...e, timers: { ...(e.timers ?? { plannedFor: `${e.state}@${e.stateChangedAt}#`, zone: ctx.zone }), movedTo: moved, movedBy: actor } };
     });
     await audit(deps, env, 'schedule:postponed', `Sleep moved from ${sleepAt} to ${moved!} (${how})`, actor);
     tell(deps.logger, () => deps.notifier.showProgress(env));
@@ -342,7 +343,7 @@ export class ScheduleService {
     const env = await this.update(target, (e, ctx) => {
       assertMayManage(e, actor, deps.admins, 'keep');
       if (e.state !== 'asleep') throw passed(e, 'state', `it is ${describeState(e.state)}`);
-      return { ...e, timers: { ...(e.timers ?? { plannedFor: '', zone: ctx.zone }), keptAt: ctx.now.toISOString() } };
+      return { ...e, timers: { ...(e.timers ?? { plannedFor: `${e.state}@${e.stateChangedAt}#`, zone: ctx.zone }), keptAt: ctx.now.toISOString() } };
     });
     await audit(deps, env, 'schedule:kept', 'Kept asleep: the idle clean-up starts counting again', actor);
     return env;

@@ -218,11 +218,14 @@ describe.each(backends)('DynamoDbEnvironmentRepository on $name', (backend) => {
         new GetCommand({ TableName: tableName, Key: keys.archive(old.name, old.createdAt), ConsistentRead: true }),
       );
       expect(archive.Item).toMatchObject({ ...destroyed, sk: `ARCHIVE#${old.createdAt}` });
-      // Archives stay out of the indexes: they are history, not environments.
+      // Archives are history: out of "my environments" and the due index; in byState under their ended
+      // state only, so the week's savings still count an environment whose name was reused.
       expect(archive.Item).not.toHaveProperty('gsi1pk');
-      expect(archive.Item).not.toHaveProperty('gsi2pk');
-      const stillDestroyed = await repo.listByState('destroyed');
-      expect(stillDestroyed.map((e) => e.name)).not.toContain(old.name);
+      expect(archive.Item).not.toHaveProperty('duePk');
+      expect(archive.Item).toMatchObject({ gsi2pk: 'STATE#destroyed' });
+      const destroyedOnes = await repo.listByState('destroyed');
+      expect(destroyedOnes.filter((e) => e.name === old.name).map((e) => e.id)).toEqual([old.id]);
+      expect((await repo.listByOwner(old.owner, { includeEnded: true })).map((e) => e.id)).not.toContain(old.id);
     });
 
     it('lets one of two requests racing for an ended name have it and tells the other it is taken', async () => {

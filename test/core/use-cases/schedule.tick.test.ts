@@ -656,3 +656,72 @@ describe('the due index', () => {
     expect(w.dueReads).toEqual([1, 0]);
   });
 });
+
+describe('the `off` cap (offMaxDays)', () => {
+  // Set `off` on Tuesday 10:00 Paris (09:00Z) with a cap of 2 days: the default applies again on
+  // Thursday 2030-01-10 at 09:00Z (10:00 Paris), and its next sleep is that evening, 18:30 Paris = 17:30Z.
+  const UNTIL = '2030-01-10T09:00:00.000Z';
+  const THURSDAY_SLEEP = '2030-01-10T17:30:00.000Z';
+  const THURSDAY_REMIND = '2030-01-10T17:00:00.000Z';
+
+  async function offForTwoDays(): Promise<{ w: World; s: ScheduleService }> {
+    const w = world({ start: TUESDAY_10_PARIS });
+    w.settings.offMaxDays = 2;
+    const s = await readyAndPlanned(w);
+    const { environment, view } = await s.set({ name: 'web-1' }, PARIS_OWNER, 'off');
+    expect(environment.schedule).toEqual({ kind: 'off', until: UNTIL });
+    expect(view).toMatchObject({ source: 'own', text: 'off until 2030-01-10 09:00 UTC' });
+    expect(environment.timers).toMatchObject({ offUntil: UNTIL, schedule: 'off until 2030-01-10 09:00 UTC' });
+    expect(environment.timers?.sleepAt).toBeUndefined();
+    expect(environment.dueAt).toBe(UNTIL);
+    return { w, s };
+  }
+
+  it('before `until` nothing sleeps: no reminder, no sleep on Tuesday or Wednesday evening', async () => {
+    const { w, s } = await offForTwoDays();
+    for (const at of [REMIND, SLEEP, '2030-01-09T17:00:00.000Z', '2030-01-09T17:30:00.000Z', '2030-01-10T08:59:59.999Z']) {
+      await w.at(at);
+      expect(await s.tick()).toMatchObject({ fired: 0 });
+    }
+    expect(w.calls.save).toEqual([]);
+    expect(w.notifier.notices).toEqual([]);
+    const e = await w.get('web-1');
+    expect(e.state).toBe('ready');
+    expect(e.schedule).toEqual({ kind: 'off', until: UNTIL });
+    expect(e.dueAt).toBe(UNTIL);
+  });
+
+  it('at `until`: the tick clears the schedule, tells the owner the default applies again, and plans its next sleep (that evening, not at once)', async () => {
+    const { w, s } = await offForTwoDays();
+    await w.at(UNTIL);
+    expect(await s.tick()).toMatchObject({ read: 1 });
+
+    expect(w.noticesOf('off-ended')).toEqual([{ kind: 'off-ended', until: UNTIL, schedule: 'weekdays 08:00-18:30', zone: 'Europe/Paris' }]);
+    const e = await w.get('web-1');
+    expect(e.schedule).toBeUndefined();
+    // The default's next sleep, counted from now: a schedule that changes never sends it to sleep at once.
+    expect(w.calls.save).toEqual([]);
+    expect(w.noticesOf('late')).toEqual([]);
+    expect(w.noticesOf('reminder')).toEqual([]);
+    expect(e.state).toBe('ready');
+    expect(e.timers).toMatchObject({ schedule: 'weekdays 08:00-18:30', zone: 'Europe/Paris', sleepAt: THURSDAY_SLEEP, remindAt: THURSDAY_REMIND });
+    expect(e.timers?.offUntil).toBeUndefined();
+    expect(e.dueAt).toBe(THURSDAY_REMIND);
+    expect((await w.store.listEvents('web-1', 10)).map((ev) => ev.type)).toContain('schedule:off-ended');
+
+    // Told once: ticking again (or another leader) says nothing more.
+    await s.tick();
+    await w.leader().tick();
+    expect(w.noticesOf('off-ended')).toHaveLength(1);
+    expect((await s.view(await w.get('web-1'))).source).toBe('default');
+
+    // Then the default's evening as usual: the reminder, and the sleep at 18:30 Paris.
+    await w.at(THURSDAY_REMIND);
+    await s.tick();
+    expect(w.noticesOf('reminder')).toHaveLength(1);
+    await w.at(THURSDAY_SLEEP);
+    await s.tick();
+    expect(w.calls.save).toEqual([{ name: 'web-1', actor: 'schedule', reason: 'sleep' }]);
+    expect((await w.get('web-1')).timers?.sleeping).toMatchObject({ for: THURSDAY_SLEEP, late: false });
+  });
+});

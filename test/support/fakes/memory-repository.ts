@@ -52,7 +52,7 @@ export class InMemoryEnvironmentRepository implements EnvironmentRepository {
   }
 
   async listByState(state: EnvironmentState): Promise<Environment[]> {
-    return [...this.items.values()].filter((e) => e.state === state).sort((a, b) => a.stateChangedAt.localeCompare(b.stateChangedAt)).map(copy);
+    return [...this.items.values(), ...this.archived].filter((e) => e.state === state).sort((a, b) => a.stateChangedAt.localeCompare(b.stateChangedAt)).map(copy);
   }
 
   /** As the DynamoDB one: only environments with `dueAt` at or before `now`, earliest first; it reads just those. */
