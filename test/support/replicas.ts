@@ -386,14 +386,16 @@ export async function requestSlow(r: Replicas, bot: BotProcess, name: string, co
 
 /**
  * Waits until the environment is bootstrapping under `holder` with its
- * second step under way somewhere (so some steps ran and some did not), and
+ * second step under way on every server (so some steps ran and some did not), and
  * returns how many step lines exist then.
  */
 export async function waitMidBootstrap(r: Replicas, env: Environment, holder: string, timeoutMs = 45_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const servers = r.serversOf(env.id);
-    const started = servers.some((s) => r.stepsLog(s.instanceId).some((l) => l.startsWith('two ')));
+    // Step two under way on every server: none of them is between a command recorded and its runner started (a process
+    // paused or killed there leaves a command that never runs, which the sandbox reports as lost: another story).
+    const servers = r.serversOf(env.id).filter((s) => s.attempt === env.attempt);
+    const started = servers.length === env.count && servers.every((s) => r.stepsLog(s.instanceId).some((l) => l.startsWith('two ')));
     if (started) {
       const now = await r.repo.get(env.name);
       if (now?.state === 'bootstrapping' && now.lease?.holder === holder) return r.stepLines(env.id);
