@@ -60,6 +60,26 @@ describe('sandbox', () => {
     double.assertNoProblems();
   });
 
+  it('the form says what a request costs, and says it again as the count and the type change', async () => {
+    const { double } = await sandbox();
+    await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new priced' });
+    const cost = () => {
+      const view = double.openViews('U0DEV').at(-1);
+      return JSON.stringify(view?.blocks.find((b) => (b as { block_id?: string }).block_id === 'cost') ?? '');
+    };
+    // demo: t3.micro at $0.0104/h; the default schedule (weekdays 08:00-18:30) is awake 7.5 h a day on average.
+    await double.waitFor(() => double.openViews('U0DEV').length > 0 || undefined, { timeoutMs: 5_000, what: 'the form' });
+    await double.selectOption({ user: 'U0DEV', label: 'Template', option: 'demo' });
+    await double.waitFor(() => cost().includes('$0.0104/h awake (1 × t3.micro)') || undefined, { timeoutMs: 5_000, what: 'the first cost' });
+    expect(cost()).toContain('$0.078/day with its schedule (weekdays 08:00-18:30, 7.5 h a day on average) · $2.34/month');
+    await double.selectOption({ user: 'U0DEV', label: 'Number of servers', option: '2' });
+    await double.waitFor(() => cost().includes('$0.0208/h awake (2 × t3.micro)') || undefined, { timeoutMs: 5_000, what: 'the cost for two servers' });
+    await double.selectOption({ user: 'U0DEV', label: 'Instance type', option: 't3.small: $0.0208/h' });
+    await double.waitFor(() => cost().includes('$0.0416/h awake (2 × t3.small)') || undefined, { timeoutMs: 5_000, what: 'the cost for two t3.small' });
+    expect(cost()).toContain('$9.36/month');
+    double.assertNoProblems();
+  });
+
   it('a capacity failure: the requester is told, ops get an alert whose Retry and Destroy work', async () => {
     const { bot, double } = await sandbox({ DORMOUSE_SANDBOX_FAULTS: 'capacity' });
     await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new no-room --template demo' });

@@ -12,6 +12,8 @@ export const Ids = {
   action: {
     value: 'value',
     templatePick: 'template_pick',
+    /** The form's count or type changed: it is redrawn with its cost. */
+    formChange: 'form_change',
     destroy: 'env_destroy',
     destroyConfirm: 'destroy_confirm',
     destroyCancel: 'destroy_cancel',

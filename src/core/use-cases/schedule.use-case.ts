@@ -262,6 +262,11 @@ export class ScheduleService {
     return undefined;
   }
 
+  /** The schedule a new environment of `template` gets (its own, else the default): what the form prices a day with. */
+  scheduleForTemplate(template: Pick<Template, 'schedule'>): Schedule {
+    return template.schedule ?? this.deps.settings.defaultSchedule;
+  }
+
   // ── what people do ─────────────────────────────────────────────────────────────────────
 
   /** `/server schedule NAME`: the schedule, where it comes from, and its next sleep and wake. */

@@ -8,6 +8,7 @@ import { failureSentence } from '../text/errors.text.js';
 import type { Block } from './environment.message.js';
 import type { ScheduleView } from '../../../core/use-cases/schedule.use-case.js';
 import { when } from './schedule.blocks.js';
+import { monthToDateUsd } from '../../../core/policies/estimate.js';
 import { age, esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate, who } from './text.js';
 
 export interface Reply {
@@ -28,7 +29,7 @@ export function listReply(envs: Environment[], now: Date, scope: 'mine' | 'all')
   }
   const lines = envs.slice(0, MAX_LIST).map((e) => {
     const owner = scope === 'all' ? ` · <@${e.owner}>` : '';
-    return `${stateEmoji(e.state)} *${e.name}* · ${stateLabel(e.state)} · ${serverCount(e)} · \`${e.template}\`${owner} · ${age(e.createdAt, now)}`;
+    return `${stateEmoji(e.state)} *${e.name}* · ${stateLabel(e.state)} · ${serverCount(e)} · \`${e.template}\`${owner} · ${age(e.createdAt, now)} · ${formatUsd(monthToDateUsd(e, now))} this month`;
   });
   const more = envs.length > MAX_LIST ? `\n…and ${envs.length - MAX_LIST} more.` : '';
   const title = scope === 'mine' ? 'Your environments' : 'All environments';
@@ -48,7 +49,7 @@ export function statusReply(env: Environment, events: AuditEvent[], now: Date, s
     md(`*Owner*\n<@${env.owner}>`),
     md(`*Template*\n\`${env.template}\``),
     md(`*Servers*\n${serverCount(env)}`),
-    md(`*Cost*\n${formatUsd(env.hourlyCostUsd)}/h`),
+    md(`*Cost*\n${formatUsd(env.hourlyCostUsd)}/h · ${formatUsd(monthToDateUsd(env, now))} this month`),
     md(`*Age*\n${age(env.createdAt, now)}`),
   ];
   const blocks: Block[] = [

@@ -1,7 +1,9 @@
 /** The `/server new` form. Pure: the template chosen decides which inputs show. */
 import type { types } from '@slack/bolt';
 import { PURPOSE_MAX } from '../../../core/policies/request.policy.js';
-import { formatUsd, type Template } from '../../../core/environment/template.js';
+import { dataSpecOf, formatUsd, hourlyCost, type Template } from '../../../core/environment/template.js';
+import { archivedDailyUsd, stoppedDailyUsd } from '../../../core/policies/cost.policy.js';
+import { awakeHoursPerWeek, formatSchedule, type Schedule } from '../../../core/schedule/schedule.js';
 import { Ids } from '../ids.js';
 import type { Block } from './environment.message.js';
 import { plain, truncate } from './text.js';
@@ -12,6 +14,8 @@ export interface RequestModalState {
   count?: number;
   instanceType?: string;
   purpose?: string;
+  /** The schedule a new environment of each template gets (its own, else the default): what a day costs. */
+  scheduleOf?: (template: Template) => Schedule | undefined;
 }
 
 export interface RequestModalMetadata {
@@ -72,7 +76,8 @@ export function requestModal(templates: readonly Template[], state: RequestModal
       // The block id carries the template so Slack does not keep a value from another template's range.
       block_id: `${Ids.block.count}:${template.name}`,
       label: plain('Number of servers'),
-      element: { type: 'static_select', action_id: Ids.action.value, options: counts, initial_option: counts.find((c) => c.value === initial) },
+      element: { type: 'static_select', action_id: Ids.action.formChange, options: counts, initial_option: counts.find((c) => c.value === initial) },
+      dispatch_action: true,
     });
   }
   const types = template ? Object.entries(template.instanceTypes) : [];
@@ -83,9 +88,11 @@ export function requestModal(templates: readonly Template[], state: RequestModal
       type: 'input',
       block_id: `${Ids.block.type}:${template.name}`,
       label: plain('Instance type'),
-      element: { type: 'static_select', action_id: Ids.action.value, options: typeOptions, initial_option: typeOptions.find((o) => o.value === initial) },
+      element: { type: 'static_select', action_id: Ids.action.formChange, options: typeOptions, initial_option: typeOptions.find((o) => o.value === initial) },
+      dispatch_action: true,
     });
   }
+  if (template) blocks.push(costBlock(template, state));
   blocks.push({
     type: 'input',
     block_id: Ids.block.purpose,
@@ -157,4 +164,34 @@ export function readRequestMetadata(raw: string | undefined): RequestModalMetada
   } catch {
     return {};
   }
+}
+
+/**
+ * What the request costs, redrawn as the template, count and type change: awake per hour, a day with
+ * its schedule applied, a month of such days, and a day asleep. Prices are the template catalogue's.
+ */
+export function costBlock(template: Template, state: Pick<RequestModalState, 'count' | 'instanceType' | 'scheduleOf'>): Block {
+  const count = state.count && state.count >= template.servers.min && state.count <= template.servers.max ? state.count : template.servers.default;
+  const type = state.instanceType && state.instanceType in template.instanceTypes ? state.instanceType : template.instanceType;
+  const hourly = hourlyCost(template, type, count);
+  const schedule = state.scheduleOf?.(template);
+  const awakeHoursPerDay = schedule ? awakeHoursPerWeek(schedule) / 7 : 24;
+  const daily = hourly * awakeHoursPerDay;
+  const data = dataSpecOf(template);
+  const volumeGiB = template.volumes.reduce((sum, v) => sum + v.sizeGiB, 0);
+  const asleep =
+    data.sleep === 'stop'
+      ? `${formatUsd(stoppedDailyUsd(volumeGiB, count))}/day asleep (its ${volumeGiB * count} GiB of volumes kept)`
+      : `${formatUsd(archivedDailyUsd(1e9))} per GB of its data a day asleep (in S3)`;
+  const on = schedule ? `with its schedule (${formatSchedule(schedule)}, ${awakeHoursPerDay.toFixed(1)} h a day on average)` : 'always on';
+  return {
+    type: 'context',
+    block_id: 'cost',
+    elements: [
+      {
+        type: 'mrkdwn',
+        text: `*Cost:* ${formatUsd(hourly)}/h awake (${count} × ${type}) · ${formatUsd(daily)}/day ${on} · ${formatUsd(daily * 30)}/month · ${asleep}`,
+      },
+    ],
+  };
 }

@@ -10,6 +10,7 @@ import { requestModal, readRequestModal } from '../../../../src/adapters/slack/b
 import { validateBlocks, validateView } from '../../../../src/adapters/sandbox/slack-console/block-kit.limits.js';
 import { newEnvironment, type Environment } from '../../../../src/core/environment/environment.js';
 import { testTemplate } from '../../../support/templates.js';
+import { parseSchedule } from '../../../../src/core/schedule/schedule.js';
 
 const now = new Date('2026-11-27T10:00:00Z');
 function env(overrides: Partial<Environment> = {}): Environment {
@@ -109,8 +110,25 @@ describe('request modal', () => {
     const multi = testTemplate();
     const single = testTemplate({ name: 'worker', servers: { min: 1, max: 1, default: 1 }, instanceTypes: { 't3.small': 0.02 }, instanceType: 't3.small' });
     const ids = (view: { blocks: ReadonlyArray<{ block_id?: string }> }) => view.blocks.map((b) => b.block_id);
-    expect(ids(requestModal([multi, single], { template: multi }, {}))).toEqual(['name', 'template', 'count:api', 'instance_type:api', 'purpose']);
-    expect(ids(requestModal([multi, single], { template: single }, {}))).toEqual(['name', 'template', 'purpose']);
+    expect(ids(requestModal([multi, single], { template: multi }, {}))).toEqual(['name', 'template', 'count:api', 'instance_type:api', 'cost', 'purpose']);
+    expect(ids(requestModal([multi, single], { template: single }, {}))).toEqual(['name', 'template', 'cost', 'purpose']);
+  });
+
+  it('says what the request costs: per hour awake, a day with its schedule, a month, a day asleep; count and type redraw it', () => {
+    const template = testTemplate({ instanceTypes: { 't3.small': 0.0208, 't3.large': 0.0832 }, instanceType: 't3.small', servers: { min: 1, max: 3, default: 1 } });
+    const parsed = parseSchedule('weekdays 08:00-18:30', { now });
+    if (!parsed.ok) throw new Error(parsed.problem);
+    const text = (view: { blocks: ReadonlyArray<{ block_id?: string; elements?: unknown }> }) => JSON.stringify(view.blocks.find((b) => b.block_id === 'cost'));
+    // 2 × t3.large: $0.1664/h; 52.5 awake hours a week = 7.5 h a day: $1.248/day, $37.44/month.
+    const view = requestModal([template], { template, count: 2, instanceType: 't3.large', scheduleOf: () => parsed.schedule }, {});
+    expect(text(view)).toContain('$0.1664/h awake (2 × t3.large)');
+    expect(text(view)).toContain('$1.25/day with its schedule (weekdays 08:00-18:30, 7.5 h a day on average)');
+    expect(text(view)).toContain('$37.44/month');
+    expect(text(view)).toMatch(/per GB of its data a day asleep/);
+    // Without a schedule it is priced always on; the selects that change it redraw the form.
+    expect(text(requestModal([template], { template }, {}))).toContain('$0.0208/h awake (1 × t3.small) · $0.4992/day always on · $14.98/month');
+    const selects = view.blocks.filter((b) => b.block_id?.startsWith('count:') || b.block_id?.startsWith('instance_type:'));
+    expect(selects.map((b) => (b as { dispatch_action?: boolean }).dispatch_action)).toEqual([true, true]);
   });
 
   it('is a valid modal even with 150 templates and long names', () => {

@@ -19,6 +19,7 @@ export function registerActions(app: App, deps: ListenerDeps): void {
   // Each handler is typed for its own element (a button, a select); the id it is registered under decides which.
   const handlers: Record<string, Handler> = {
     [Ids.action.templatePick]: templatePickAction(deps) as Handler,
+    [Ids.action.formChange]: templatePickAction(deps) as Handler,
     [Ids.action.destroy]: destroyAction(deps, { replaceOriginal: false }) as Handler,
     [Ids.action.opsDestroy]: destroyAction(deps, { replaceOriginal: false }) as Handler,
     [Ids.action.destroyConfirm]: destroyAction(deps, { replaceOriginal: true }) as Handler,

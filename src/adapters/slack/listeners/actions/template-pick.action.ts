@@ -1,6 +1,10 @@
-/** A template picked in the form: redraw it so count and type match that template. */
+/**
+ * The form changed: a template picked (count and type then follow that template), or a count or type
+ * chosen. It is redrawn, with what the request costs.
+ */
 import type { AllMiddlewareArgs, BlockStaticSelectAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { readRequestMetadata, readRequestModal, requestModal } from '../../blocks/request.modal.js';
+import { Ids } from '../../ids.js';
 import type { ListenerDeps } from '../deps.js';
 
 type Args = SlackActionMiddlewareArgs<BlockStaticSelectAction> & AllMiddlewareArgs;
@@ -11,15 +15,19 @@ export function templatePickAction(deps: ListenerDeps) {
     const view = body.view;
     if (!view) return;
     const templates = deps.useCases.queries.templates;
-    const template = templates.find((t) => t.name === action.selected_option?.value);
     const form = readRequestModal(view.state.values);
+    const picked = action.action_id === Ids.action.templatePick ? action.selected_option?.value : form.template;
+    const template = templates.find((t) => t.name === picked);
+    // A new template starts from its own count and type; a count or type change keeps the rest of the form.
+    const keep = action.action_id === Ids.action.templatePick ? {} : { ...(form.count ? { count: form.count } : {}), ...(form.instanceType ? { instanceType: form.instanceType } : {}) };
+    const schedule = deps.useCases.schedule;
     try {
       await client.views.update({
         view_id: view.id,
         hash: view.hash,
         view: requestModal(
           templates,
-          { name: form.name, ...(template ? { template } : {}), purpose: form.purpose },
+          { name: form.name, ...(template ? { template } : {}), ...keep, purpose: form.purpose, ...(schedule ? { scheduleOf: (t) => schedule.scheduleForTemplate(t) } : {}) },
           readRequestMetadata(view.private_metadata),
         ),
       });

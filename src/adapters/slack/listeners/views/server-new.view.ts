@@ -7,6 +7,7 @@
  * problem under its field (a name taken meanwhile). The form's view id is
  * the request's id, so a form sent twice creates one environment.
  */
+import type { Template } from '../../../../core/environment/template.js';
 import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
 import { ErrorCodes, isDomainError, type DomainError } from '../../../../core/environment/errors.js';
 import { errorSentence, plainSentence } from '../../text/errors.text.js';
@@ -64,7 +65,19 @@ export function serverNewView(deps: ListenerDeps) {
       const field = fieldOf(error);
       sentence = field ? errorSentence(error as DomainError) : replyForError(error, log).text;
       next = field
-        ? requestModal(templates, { name: form.name, ...(template ? { template } : {}), ...(form.count ? { count: form.count } : {}), ...(form.instanceType ? { instanceType: form.instanceType } : {}), purpose: form.purpose }, metadata, { field, text: sentence })
+        ? requestModal(
+            templates,
+            {
+              name: form.name,
+              ...(template ? { template } : {}),
+              ...(form.count ? { count: form.count } : {}),
+              ...(form.instanceType ? { instanceType: form.instanceType } : {}),
+              purpose: form.purpose,
+              ...(deps.useCases.schedule ? { scheduleOf: (t: Template) => deps.useCases.schedule!.scheduleForTemplate(t) } : {}),
+            },
+            metadata,
+            { field, text: sentence },
+          )
         : noticeModal(sentence, FORM_TITLE);
     }
     try {

@@ -1,4 +1,5 @@
 /** `/server new <name> [--template t --count n --type x --purpose "…"]`: the form, or the request at once when all is given. */
+import type { Template } from '../../../../../core/environment/template.js';
 import { DomainError, ErrorCodes } from '../../../../../core/environment/errors.js';
 import { clip } from '../../../../../core/environment/name.rules.js';
 import type { RequestCommand } from '../../../../../core/use-cases/request.use-case.js';
@@ -30,7 +31,14 @@ export const newSubcommand: Subcommand = async ({ deps, command, client, log, ar
     trigger_id: command.trigger_id,
     view: requestModal(
       useCases.queries.templates,
-      { name, ...(template ? { template } : {}), ...(count ? { count } : {}), ...(flags.type ? { instanceType: flags.type } : {}), ...(flags.purpose ? { purpose: flags.purpose } : {}) },
+      {
+        name,
+        ...(template ? { template } : {}),
+        ...(count ? { count } : {}),
+        ...(flags.type ? { instanceType: flags.type } : {}),
+        ...(flags.purpose ? { purpose: flags.purpose } : {}),
+        ...(useCases.schedule ? { scheduleOf: (t: Template) => useCases.schedule!.scheduleForTemplate(t) } : {}),
+      },
       { channel: command.channel_id },
     ),
   });
