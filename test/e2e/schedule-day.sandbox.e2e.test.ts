@@ -167,6 +167,15 @@ describe('schedules: a day in the life, three owners in three time zones', () =>
     expect(dms(double, 'U0LEAD')).toHaveLength(1);
     for (const name of ['dana-env', 'omar-env', 'lee-env']) expect((await bot.useCases.queries.find(name))?.data?.lastGeneration).toBe(1);
     expect((await bot.useCases.queries.find('dana-env'))?.state).toBe('asleep');
+
+    // The story is on record: who changed the schedule, who put it to sleep, what the schedule did.
+    await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'history lee-env' });
+    const history = await lastEphemeral(double, 'U0DEV', /History of lee-env/);
+    expect(history).toMatch(/Woken on schedule, to be ready by 2026-12-02T13:30:00.000Z · the schedule/);
+    expect(history).toMatch(/Sleep requested: generation 1 · <@U0LEAD>/);
+    expect(history).toMatch(/Schedule set to weekdays 09:00-18:00 --wake-at 08:30/);
+    expect(history).toMatch(/Requested 1 × t3.micro from demo/);
+    expect(history.indexOf('Woken on schedule')).toBeLessThan(history.indexOf('Requested 1 ×'));
   }, 180_000);
 
   it('a sleep on schedule whose save fails: it stays up, the owner and ops are told, and it is tried again after a backoff until it sleeps', async () => {

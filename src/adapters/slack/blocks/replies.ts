@@ -91,6 +91,27 @@ export function statusReply(env: Environment, events: AuditEvent[], now: Date, s
   return { text: `${env.name}: ${stateLabel(env.state)}`, blocks };
 }
 
+/** `/server history`: the audit trail, newest first, in sections of whole lines. */
+export function historyReply(env: Environment, events: AuditEvent[]): Reply {
+  const title = `*History of ${esc(env.name)}* (${env.id}), newest first: ${events.length} event${events.length === 1 ? '' : 's'}`;
+  if (!events.length) return { text: `${env.name}: nothing recorded yet.`, blocks: [{ type: 'section', text: md(`${title}.`) }] };
+  const lines = events.map((e) => `• ${e.at.slice(0, 19).replace('T', ' ')} UTC · ${esc(truncate(e.message, 300))}${e.actor ? ` · ${who(e.actor)}` : ''}`);
+  const sections: string[] = [];
+  let current = '';
+  for (const line of lines) {
+    if (current && current.length + line.length + 1 > 2900) {
+      sections.push(current);
+      current = '';
+    }
+    current = current ? `${current}\n${line}` : line;
+  }
+  if (current) sections.push(current);
+  const shown = sections.slice(0, 45);
+  const blocks: Block[] = [{ type: 'section', text: md(title) }, ...shown.map((t): Block => ({ type: 'section', text: md(t) }))];
+  if (sections.length > shown.length) blocks.push({ type: 'context', elements: [md('Older events are left out.')] });
+  return { text: `History of ${env.name}: ${events.length} events`, blocks };
+}
+
 export function templatesReply(templates: readonly Template[]): Reply {
   const lines = templates.map((t) => {
     const types = Object.entries(t.instanceTypes).map(([k, v]) => `\`${k}\` ${formatUsd(v)}/h`).join(', ');
@@ -120,6 +141,7 @@ export const USAGE = [
   '`/server restore <name>`: bring a destroyed environment back from the data it kept',
   '`/server schedule <name> [weekdays 09:00-18:00 [Europe/Paris] [--wake-at 08:30] | every day 07:00-23:00 | off]`: when it is awake',
   '`/server savings`: what sleeping saved this week',
+  '`/server history <name>`: everything recorded about it: who, when, what',
   '`/server templates`: what you can ask for',
   '`/server help`: this message',
 ].join('\n');

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { environmentBlocks, opsAlertBlocks, threadNoteText } from '../../../../src/adapters/slack/blocks/environment.message.js';
-import { helpReply, listReply, statusReply, templatesReply } from '../../../../src/adapters/slack/blocks/replies.js';
+import { helpReply, historyReply, listReply, statusReply, templatesReply } from '../../../../src/adapters/slack/blocks/replies.js';
 import { requestModal, readRequestModal } from '../../../../src/adapters/slack/blocks/request.modal.js';
 import { validateBlocks, validateView } from '../../../../src/adapters/sandbox/slack-console/block-kit.limits.js';
 import { newEnvironment, type Environment } from '../../../../src/core/environment/environment.js';
@@ -102,6 +102,25 @@ describe('ops alert and replies', () => {
     const templates = Array.from({ length: 40 }, (_, i) => testTemplate({ name: `t${i}`, description: 'd'.repeat(150) }));
     expect(validateBlocks(templatesReply(templates).blocks, 'message')).toEqual([]);
     expect(validateBlocks(helpReply('x').blocks, 'message')).toEqual([]);
+  });
+});
+
+describe('history', () => {
+  it('fits two hundred long events in valid blocks, newest first, with who did each', () => {
+    const events = Array.from({ length: 200 }, (_, i) => ({
+      environment: worst.name,
+      at: new Date(Date.parse('2026-11-27T10:00:00Z') - i * 60_000).toISOString(),
+      type: 'note',
+      message: `event ${i} ${'x'.repeat(280)} <@U0EVIL> *bold*`,
+      ...(i % 2 ? { actor: 'U0DEV' } : { actor: 'schedule' }),
+    }));
+    const reply = historyReply(worst, events);
+    expect(validateBlocks(reply.blocks ?? [], 'message')).toEqual([]);
+    const text = JSON.stringify(reply.blocks);
+    expect(text).toContain('event 0 ');
+    expect(text).toContain('· the schedule');
+    expect(text).toContain('· <@U0DEV>');
+    expect(text).not.toContain('<@U0EVIL>');
   });
 });
 

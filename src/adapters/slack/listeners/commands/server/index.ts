@@ -2,6 +2,7 @@
 import { dataSubcommand } from './data.subcommand.js';
 import { destroySubcommand } from './destroy.subcommand.js';
 import { helpSubcommand } from './help.subcommand.js';
+import { historySubcommand } from './history.subcommand.js';
 import { listSubcommand } from './list.subcommand.js';
 import { newSubcommand } from './new.subcommand.js';
 import { restoreSubcommand } from './restore.subcommand.js';
@@ -18,6 +19,7 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   new: newSubcommand,
   list: listSubcommand,
   status: statusSubcommand,
+  history: historySubcommand,
   destroy: destroySubcommand,
   retry: retrySubcommand,
   sleep: sleepSubcommand,
