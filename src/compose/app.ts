@@ -22,6 +22,8 @@ import type { SlackDouble } from '../adapters/sandbox/slack-console/slack-double
 import { createBoltApp, slackLogger } from '../adapters/slack/bolt-app.js';
 import { SlackNotifier } from '../adapters/slack/slack-notifier.adapter.js';
 import { SlackPeople } from '../adapters/slack/slack-people.adapter.js';
+import { HomePublisher } from '../adapters/slack/home-publisher.js';
+import { homeFor } from '../adapters/slack/listeners/events/app-home-opened.event.js';
 import type { Config } from '../config/config.js';
 import { systemClock, type Clock } from '../core/ports/clock.port.js';
 import { createUseCases, type UseCases } from '../core/use-cases/index.js';
@@ -132,6 +134,8 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       timeout: 15_000,
       logger: slackLogger(logger.child({ component: 'slack-web-api' })),
     });
+    // The Home tabs follow every change (bound once the use cases exist, just below).
+    const home: { publisher?: HomePublisher } = {};
     const notifier = new SlackNotifier({
       client: slackClient,
       ledger: new DynamoDbMessageLedger(dynamo, config.table.name, clock),
@@ -141,6 +145,7 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       logger: logger.child({ component: 'notifier' }),
       clock,
       holder: workerId,
+      onChange: (env) => home.publisher?.changed(env.owner),
     });
     // Runs after the flows have stopped: the last words go out.
     closers.add(() => notifier.idle(3_000));
@@ -165,6 +170,7 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       claims,
     });
     closers.add(() => useCases.runner.stop(SHUTDOWN_GRACE_MS));
+    home.publisher = new HomePublisher({ client: slackClient, logger: logger.child({ component: 'home' }), viewFor: (user) => homeFor(useCases, user, clock.now()), admins: config.admins });
 
     const { app } = createBoltApp({
       mode: config.slack.mode === 'socket' ? 'socket' : 'http',

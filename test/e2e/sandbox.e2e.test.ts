@@ -80,6 +80,28 @@ describe('sandbox', () => {
     double.assertNoProblems();
   });
 
+  it('the Home tab follows every change, without being opened again: the owner sees state, cost and buttons; an admin sees the fleet', async () => {
+    const { double } = await sandbox();
+    await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new homely --template demo' });
+    const homeText = (user: string) => JSON.stringify(double.home(user)?.blocks ?? []);
+    // Published as it changes (nobody opened the tab): the owner's environment, ready, with what it cost this month and its buttons.
+    await double.waitFor(() => (homeText('U0DEV').includes('homely* · ready') ? true : undefined), { timeoutMs: 15_000, what: "dana's Home showing homely ready" });
+    expect(homeText('U0DEV')).toMatch(/this month/);
+    expect(homeText('U0DEV')).toMatch(/"text":"Sleep"/);
+    expect(homeText('U0DEV')).toMatch(/"text":"Destroy"/);
+    expect(homeText('U0DEV')).not.toMatch(/The fleet/);
+    // omar is an admin: the fleet, by state, with spend and top spenders.
+    await double.waitFor(() => (homeText('U0OPS').includes('1 ready') ? true : undefined), { timeoutMs: 15_000, what: "omar's fleet" });
+    expect(homeText('U0OPS')).toMatch(/The fleet/);
+    expect(homeText('U0OPS')).toMatch(/Spent today \$[\d.]+ · this month \$[\d.]+/);
+    expect(homeText('U0OPS')).toMatch(/Top spenders this month/);
+    // Sleeping it from the Home tab: the tab follows.
+    await double.clickButton({ user: 'U0DEV', label: 'Sleep' });
+    await double.waitFor(() => (homeText('U0DEV').includes('homely* · asleep') ? true : undefined), { timeoutMs: 20_000, what: "dana's Home showing homely asleep" });
+    expect(homeText('U0DEV')).toMatch(/"text":"Wake"/);
+    double.assertNoProblems();
+  });
+
   it('a capacity failure: the requester is told, ops get an alert whose Retry and Destroy work', async () => {
     const { bot, double } = await sandbox({ DORMOUSE_SANDBOX_FAULTS: 'capacity' });
     await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new no-room --template demo' });

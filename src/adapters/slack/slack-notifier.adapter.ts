@@ -60,6 +60,8 @@ export interface SlackNotifierDeps {
   clock: Pick<Clock, 'now'>;
   /** This process, in claims. */
   holder: string;
+  /** Told of every change, so that the Home tabs it concerns are published again. */
+  onChange?: (env: Environment) => void;
 }
 
 export class SlackNotifier implements NotifierPort {
@@ -71,6 +73,7 @@ export class SlackNotifier implements NotifierPort {
   constructor(private readonly deps: SlackNotifierDeps) {}
 
   showProgress(env: Environment): Promise<void> {
+    this.deps.onChange?.(env);
     const key = incarnation(env);
     const known = this.newest.get(key);
     if (!known || env.version > known.version) this.newest.set(key, env);

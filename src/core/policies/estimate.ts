@@ -72,7 +72,17 @@ export function asleepDailyUsdOf(env: Pick<Environment, 'data'>): number {
  * period counts until `now`) × its hourly price. Storage asleep is not counted.
  */
 export function monthToDateUsd(env: Pick<Environment, 'awake' | 'hourlyCostUsd'>, now: Date): number {
-  const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+  return spentSinceUsd(env, new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)), now);
+}
+
+/** What its servers cost since the start of today (UTC) until `now`. */
+export function todayUsd(env: Pick<Environment, 'awake' | 'hourlyCostUsd'>, now: Date): number {
+  return spentSinceUsd(env, new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())), now);
+}
+
+/** Its awake hours between `since` and `now` × its hourly price. */
+export function spentSinceUsd(env: Pick<Environment, 'awake' | 'hourlyCostUsd'>, since: Date, now: Date): number {
+  const monthStart = since.getTime();
   const end = now.getTime();
   let ms = 0;
   for (const period of env.awake ?? []) {

@@ -118,7 +118,7 @@ export function createUseCases(ports: CorePorts) {
       ? new SavingsQuery({ repo, clock, logger, teams: ports.teams ?? {}, defaultSchedule: ports.schedule.defaultSchedule, notifier, ...(ports.claims ? { claims: ports.claims } : {}) })
       : undefined,
     resume: new ResumeStuckEnvironments({ runner }),
-    queries: new EnvironmentQueries({ repo, templates }),
+    queries: new EnvironmentQueries({ repo, templates, admins }),
     /** Sleep, save, wake and the data queries: only where a data store is configured. */
     data: dataDeps
       ? {

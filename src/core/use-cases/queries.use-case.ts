@@ -6,7 +6,12 @@ import { getTarget } from './shared.js';
 
 /** Read-only views: what `/server list` and `/server status` show. */
 export class EnvironmentQueries {
-  constructor(private readonly deps: { repo: Pick<EnvironmentRepository, 'get' | 'listByOwner' | 'listByState' | 'listEvents'>; templates: readonly Template[] }) {}
+  constructor(private readonly deps: { repo: Pick<EnvironmentRepository, 'get' | 'listByOwner' | 'listByState' | 'listEvents'>; templates: readonly Template[]; admins?: readonly string[] }) {}
+
+  /** Admins see the fleet (on the Home tab). */
+  isAdmin(user: string): boolean {
+    return (this.deps.admins ?? []).includes(user);
+  }
 
   mine(owner: string): Promise<Environment[]> {
     return this.deps.repo.listByOwner(owner);

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { environmentBlocks, opsAlertBlocks, threadNoteText } from '../../../../src/adapters/slack/blocks/environment.message.js';
 import { helpReply, historyReply, listReply, statusReply, templatesReply } from '../../../../src/adapters/slack/blocks/replies.js';
+import { homeView } from '../../../../src/adapters/slack/blocks/home.view.js';
 import { requestModal, readRequestModal } from '../../../../src/adapters/slack/blocks/request.modal.js';
 import { validateBlocks, validateView } from '../../../../src/adapters/sandbox/slack-console/block-kit.limits.js';
 import { newEnvironment, type Environment } from '../../../../src/core/environment/environment.js';
@@ -102,6 +103,20 @@ describe('ops alert and replies', () => {
     const templates = Array.from({ length: 40 }, (_, i) => testTemplate({ name: `t${i}`, description: 'd'.repeat(150) }));
     expect(validateBlocks(templatesReply(templates).blocks, 'message')).toEqual([]);
     expect(validateBlocks(helpReply('x').blocks, 'message')).toEqual([]);
+  });
+});
+
+describe('home tab', () => {
+  it('is a valid Home view with sixty environments of every state, for an admin with the fleet', () => {
+    const states = ['requested', 'provisioning', 'bootstrapping', 'ready', 'saving', 'asleep', 'waking', 'failed'] as const;
+    const envs = Array.from({ length: 60 }, (_, i) => ({ ...worst, name: `env-${i}-${'w'.repeat(30)}`, state: states[i % states.length]!, awake: [{ from: '2026-11-01T00:00:00Z' }] }));
+    const view = homeView(envs, now, { environments: envs });
+    expect(validateView(view, 'home')).toEqual([]);
+    const text = JSON.stringify(view.blocks);
+    expect(text).toContain('…and 40 more');
+    expect(text).toContain('The fleet');
+    // Awake since Nov 1, 00:00 at worst's price: the month so far is shown beside each one.
+    expect(text).toMatch(/this month/);
   });
 });
 

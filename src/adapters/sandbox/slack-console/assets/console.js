@@ -188,8 +188,12 @@
     if (s.modal) {
       if (s.modal.key !== modalKey) {
         var sameView = modalKey && modalKey.split(':')[0] === s.modal.id;
+        // As Slack does on views.update: what the person typed stays in the inputs whose block_id and
+        // action_id the new version keeps (the app may redraw the form while they type).
+        var typed = sameView ? typedValues(root) : {};
         modalKey = s.modal.key;
         root.innerHTML = s.modal.html;
+        restoreTyped(root, typed);
         root.hidden = false;
         if (!sameView) {
           var first = $('[data-input-element]', root);
@@ -327,6 +331,22 @@
     var kind = c.getAttribute('data-el');
     var single = kind === 'static_select' || kind === 'external_select' || kind === 'radio_buttons';
     return single && controlValue(c) === null;
+  }
+
+  /** Text typed in a surface's text inputs, by block_id and action_id. */
+  function typedValues(root) {
+    var out = {};
+    $$('[data-block-id][data-action-id][data-el]', root).forEach(function (c) {
+      if (/_input$/.test(c.getAttribute('data-el')) && 'value' in c) out[c.getAttribute('data-block-id') + '\u0000' + c.getAttribute('data-action-id')] = c.value;
+    });
+    return out;
+  }
+
+  function restoreTyped(root, typed) {
+    $$('[data-block-id][data-action-id][data-el]', root).forEach(function (c) {
+      var key = c.getAttribute('data-block-id') + '\u0000' + c.getAttribute('data-action-id');
+      if (Object.prototype.hasOwnProperty.call(typed, key) && 'value' in c) c.value = typed[key];
+    });
   }
 
   function collectValues(root) {

@@ -1,14 +1,20 @@
-/** The person opened Dormouse's Home tab: show their environments. */
+/** The person opened Dormouse's Home tab: show their environments (and, to an admin, the fleet). */
 import type { AllMiddlewareArgs, SlackEventMiddlewareArgs } from '@slack/bolt';
+import type { UseCases } from '../../../../core/use-cases/index.js';
 import { homeView } from '../../blocks/home.view.js';
 import type { ListenerDeps } from '../deps.js';
 
 type Args = SlackEventMiddlewareArgs<'app_home_opened'> & AllMiddlewareArgs;
 
+/** The Home view for `user`, as of now. */
+export async function homeFor(useCases: UseCases, user: string, now: Date) {
+  const mine = await useCases.queries.mine(user);
+  return homeView(mine, now, useCases.queries.isAdmin(user) ? { environments: await useCases.queries.all() } : undefined);
+}
+
 export function appHomeOpenedEvent(deps: ListenerDeps) {
   return async ({ event, client }: Args): Promise<void> => {
     if (event.tab !== 'home') return;
-    const envs = await deps.useCases.queries.mine(event.user);
-    await client.views.publish({ user_id: event.user, view: homeView(envs, deps.clock.now()) });
+    await client.views.publish({ user_id: event.user, view: await homeFor(deps.useCases, event.user, deps.clock.now()) });
   };
 }
