@@ -79,17 +79,19 @@ async function lastEphemeral(double: SlackDouble, user: string, re: RegExp): Pro
 
 const jump = (clock: SandboxClock, iso: string) => clock.jumpTo(new Date(iso));
 
+/** The sandbox as `npm start` runs it, its clock starting at `clock`; `scheduler: false` leaves the ticks to the test. */
+async function sandboxAt(clock: string, env: Record<string, string> = {}, scheduler = true): Promise<{ bot: Dormouse; double: SlackDouble; clock: SandboxClock }> {
+  const dir = mkdtempSync(join(tmpdir(), 'dormouse-day-'));
+  const config = loadConfig({ PORT: '0', DORMOUSE_SANDBOX_DIR: dir, DORMOUSE_SANDBOX_DELAYS: 'fast', LOG_LEVEL: 'silent', DORMOUSE_SANDBOX_CLOCK: clock, ...env }, repoRoot);
+  const bot = await startDormouse(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), scheduler });
+  running.push(bot);
+  return { bot, double: bot.double as SlackDouble, clock: bot.sandboxClock! };
+}
+
+
 describe('schedules: a day in the life, three owners in three time zones', () => {
   it('reminders at each owner’s local time, an Extend, a Skip tonight, a Sleep now, sleeps with their data saved, a morning wake ready on time, nothing twice', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dormouse-day-'));
-    const config = loadConfig(
-      { PORT: '0', DORMOUSE_SANDBOX_DIR: dir, DORMOUSE_SANDBOX_DELAYS: 'fast', LOG_LEVEL: 'silent', DORMOUSE_SANDBOX_CLOCK: '2026-12-01T05:00:00Z' },
-      repoRoot,
-    );
-    const bot = await startDormouse(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
-    running.push(bot);
-    const double = bot.double as SlackDouble;
-    const clock = bot.sandboxClock!;
+    const { bot, double, clock } = await sandboxAt('2026-12-01T05:00:00Z');
 
     await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new dana-env --template demo' });
     await double.slashCommand({ user: 'U0LEAD', channel: 'C0GENERAL', command: '/server', text: 'new lee-env --template demo' });
@@ -179,15 +181,7 @@ describe('schedules: a day in the life, three owners in three time zones', () =>
   }, 180_000);
 
   it('a sleep on schedule whose save fails: it stays up, the owner and ops are told, and it is tried again after a backoff until it sleeps', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dormouse-day-'));
-    const config = loadConfig(
-      { PORT: '0', DORMOUSE_SANDBOX_DIR: dir, DORMOUSE_SANDBOX_DELAYS: 'fast', LOG_LEVEL: 'silent', DORMOUSE_SANDBOX_CLOCK: '2026-12-01T16:00:00Z', DORMOUSE_SANDBOX_FAULTS: 'fail-save:0*1' },
-      repoRoot,
-    );
-    const bot = await startDormouse(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
-    running.push(bot);
-    const double = bot.double as SlackDouble;
-    const clock = bot.sandboxClock!;
+    const { bot, double, clock } = await sandboxAt('2026-12-01T16:00:00Z', { DORMOUSE_SANDBOX_FAULTS: 'fail-save:0*1' });
     await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new flaky --template demo' });
     await until(bot, 'flaky', (e) => e.state === 'ready' && e.timers?.sleepAt === '2026-12-01T17:30:00.000Z', 'ready and planned');
 
@@ -216,13 +210,8 @@ describe('schedules: a day in the life, three owners in three time zones', () =>
   }, 120_000);
 
   it('missed ticks (nobody led for hours): what fell due happens once, late, and the owner is told; a reminder whose sleep has come is not sent', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dormouse-day-'));
-    const config = loadConfig({ PORT: '0', DORMOUSE_SANDBOX_DIR: dir, DORMOUSE_SANDBOX_DELAYS: 'fast', LOG_LEVEL: 'silent', DORMOUSE_SANDBOX_CLOCK: '2026-12-01T16:00:00Z' }, repoRoot);
     // No scheduler: the ticks are the test's, as if the leader were down between them.
-    const bot = await startDormouse(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), scheduler: false });
-    running.push(bot);
-    const double = bot.double as SlackDouble;
-    const clock = bot.sandboxClock!;
+    const { bot, double, clock } = await sandboxAt('2026-12-01T16:00:00Z', {}, false);
     await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new late --template demo' });
     await until(bot, 'late', (e) => e.state === 'ready', 'ready');
     await bot.useCases.schedule!.tick();
@@ -240,12 +229,7 @@ describe('schedules: a day in the life, three owners in three time zones', () =>
   }, 120_000);
 
   it('Slack answering 500, then 429, to the reminder: it is tried again at later ticks and arrives once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dormouse-day-'));
-    const config = loadConfig({ PORT: '0', DORMOUSE_SANDBOX_DIR: dir, DORMOUSE_SANDBOX_DELAYS: 'fast', LOG_LEVEL: 'silent', DORMOUSE_SANDBOX_CLOCK: '2026-12-01T16:00:00Z' }, repoRoot);
-    const bot = await startDormouse(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), scheduler: false });
-    running.push(bot);
-    const double = bot.double as SlackDouble;
-    const clock = bot.sandboxClock!;
+    const { bot, double, clock } = await sandboxAt('2026-12-01T16:00:00Z', {}, false);
     await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'new noisy --template demo' });
     await until(bot, 'noisy', (e) => e.state === 'ready', 'ready');
     await bot.useCases.schedule!.tick();

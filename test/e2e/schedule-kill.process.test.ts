@@ -40,22 +40,27 @@ const reminders = (r: Replicas) =>
     .map((m) => visibleText(m))
     .filter((t) => /goes to sleep at/.test(t));
 
+/** Two replicas; dana's three environments ready, their reminder planned for 17:27Z; the one leading now and the other. */
+async function threeEveningsOnTwoReplicas(): Promise<{ leader: BotProcess; other: BotProcess }> {
+  r = await startReplicas();
+  const [a, b] = await Promise.all([r.startBot('A', CLOCK), r.startBot('B', CLOCK)]);
+  r.double.setEventsUrl(a.eventsUrl);
+  for (const name of NAMES) {
+    const ack = await r.double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: `new ${name} --template demo` });
+    expect(ack.status).toBe(200);
+  }
+  for (const name of NAMES) await r.waitForEnvironment(name, (e) => e.state === 'ready' && e.timers?.remindAt === '2026-12-01T17:27:00.000Z', 30_000, 'ready and planned');
+  const holder = (await r.leader())?.holder;
+  const leader = holder === r.workerOf(a) ? a : b;
+  expect(holder).toBe(r.workerOf(leader));
+  return { leader, other: leader === a ? b : a };
+}
+
 describe('the scheduler’s leader killed mid-tick', () => {
   it('SIGKILL as the first reminder goes out: the other replica leads, finishes the reminders and the sleeps, and nothing happens twice', async () => {
-    r = await startReplicas();
-    const [a, b] = await Promise.all([r.startBot('A', CLOCK), r.startBot('B', CLOCK)]);
-    r.double.setEventsUrl(a.eventsUrl);
-    for (const name of NAMES) {
-      const ack = await r.double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: `new ${name} --template demo` });
-      expect(ack.status).toBe(200);
-    }
-    for (const name of NAMES) await r.waitForEnvironment(name, (e) => e.state === 'ready' && e.timers?.remindAt === '2026-12-01T17:27:00.000Z', 30_000, 'ready and planned');
+    const { leader, other } = await threeEveningsOnTwoReplicas();
+    if (!r) throw new Error('the replicas did not start');
 
-    // Whoever leads now is the one killed.
-    const holder = (await r.leader())?.holder;
-    const leader: BotProcess = holder === r.workerOf(a) ? a : b;
-    const other: BotProcess = leader === a ? b : a;
-    expect(holder).toBe(r.workerOf(leader));
 
     await r.double.waitFor(() => reminders(r!).length >= 1 || undefined, { timeoutMs: 40_000, what: 'the first reminder' });
     leader.kill('SIGKILL');
@@ -83,17 +88,8 @@ describe('the scheduler’s leader killed mid-tick', () => {
   }, 180_000);
 
   it('SIGSTOP as the first reminder goes out, for longer than its lease: the other replica finishes the tick; resumed, the frozen one does nothing twice', async () => {
-    r = await startReplicas();
-    const [a, b] = await Promise.all([r.startBot('A', CLOCK), r.startBot('B', CLOCK)]);
-    r.double.setEventsUrl(a.eventsUrl);
-    for (const name of NAMES) {
-      const ack = await r.double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: `new ${name} --template demo` });
-      expect(ack.status).toBe(200);
-    }
-    for (const name of NAMES) await r.waitForEnvironment(name, (e) => e.state === 'ready' && e.timers?.remindAt === '2026-12-01T17:27:00.000Z', 30_000, 'ready and planned');
-    const holder = (await r.leader())?.holder;
-    const leader: BotProcess = holder === r.workerOf(a) ? a : b;
-    const other: BotProcess = leader === a ? b : a;
+    const { leader, other } = await threeEveningsOnTwoReplicas();
+    if (!r) throw new Error('the replicas did not start');
 
     await r.double.waitFor(() => reminders(r!).length >= 1 || undefined, { timeoutMs: 40_000, what: 'the first reminder' });
     leader.pause();

@@ -62,8 +62,13 @@ export function estimateRequest(input: {
 
 /** What an asleep environment costs a day: its generation in the store, or its stopped servers' volumes. */
 export function asleepDailyUsdOf(env: Pick<Environment, 'data'>): number {
+  return roundUsd(storageDailyUsd(env));
+}
+
+/** The same, unrounded (what sums over hours, like the savings report, start from). */
+export function storageDailyUsd(env: Pick<Environment, 'data'>): number {
   const data = env.data;
-  return roundUsd(data?.asleepAs === 'stop' ? stoppedDailyUsd(data.stoppedGiB ?? 0, 1) : archivedDailyUsd(data?.latest?.bytes ?? 0));
+  return data?.asleepAs === 'stop' ? stoppedDailyUsd(data.stoppedGiB ?? 0, 1) : archivedDailyUsd(data?.latest?.bytes ?? 0);
 }
 
 /**

@@ -6,7 +6,7 @@
  * that storage). Per owner, per team and for the fleet. Pure.
  */
 import type { Environment } from '../environment/environment.js';
-import { archivedDailyUsd, stoppedDailyUsd } from '../policies/cost.policy.js';
+import { storageDailyUsd } from '../policies/estimate.js';
 
 const HOUR = 3600_000;
 
@@ -47,8 +47,7 @@ export function environmentSavings(env: Environment, from: Date, to: Date): Omit
   const alwaysOnMs = end - start;
   const asleepHours = (alwaysOnMs - awakeMs) / HOUR;
   // Asleep, its data costs a little: the generation in S3, or the stopped servers' volumes.
-  const storageDailyUsd = env.data?.asleepAs === 'stop' ? stoppedDailyUsd(env.data.stoppedGiB ?? 0, 1) : archivedDailyUsd(env.data?.latest?.bytes ?? 0);
-  const storageUsd = (asleepHours / 24) * storageDailyUsd;
+  const storageUsd = (asleepHours / 24) * storageDailyUsd(env);
   const awakeHours = awakeMs / HOUR;
   return {
     awakeHours,
