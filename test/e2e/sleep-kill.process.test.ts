@@ -85,6 +85,12 @@ describe('a bot process killed while it saves data for a sleep', () => {
 
     await r.double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'wake killed-wake' });
     const mid = await r.waitForEnvironment('killed-wake', (e) => e.state === 'waking' && e.data?.waking?.phase === 'bootstrap' && e.servers[0]?.lastStep === 'one', 60_000, 'the wake mid-bootstrap');
+    // Killed once step two runs on the fresh server: a process killed between recording a command and starting its
+    // runner leaves a command that never runs, which the sandbox reports as lost (another story than this resume).
+    const fresh = mid.servers[0]!.instanceId;
+    for (const deadline = Date.now() + 30_000; !r.stepsLog(fresh).some((l) => l.startsWith('two ')); await sleep(20)) {
+      if (Date.now() > deadline) throw new Error('step two never started on the fresh server');
+    }
     a.kill('SIGKILL');
     const killedAt = Date.now();
     await a.exited;
