@@ -8,6 +8,7 @@
  * next step and give its lease back (so another replica, or the next start,
  * resumes at once), let the last notifications out, then close the clients.
  */
+import { DynamoDbQuotaLedger } from '../adapters/aws/dynamodb-quota-ledger.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { WebClient } from '@slack/web-api';
@@ -145,7 +146,7 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       logger: logger.child({ component: 'notifier' }),
       clock,
       holder: workerId,
-      onChange: (env) => home.publisher?.changed(env.owner),
+      onChange: (env) => home.publisher?.changed(env.owner, env.approval?.approvers.users),
     });
     // Runs after the flows have stopped: the last words go out.
     closers.add(() => notifier.idle(3_000));
@@ -168,6 +169,9 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       people: new SlackPeople({ client: slackClient, logger: logger.child({ component: 'people' }) }),
       teams: config.teams,
       claims,
+      ops: config.ops,
+      policy: config.policy,
+      quotaLedger: new DynamoDbQuotaLedger(dynamo, config.table.name, clock),
     });
     closers.add(() => useCases.runner.stop(SHUTDOWN_GRACE_MS));
     home.publisher = new HomePublisher({ client: slackClient, logger: logger.child({ component: 'home' }), viewFor: (user) => homeFor(useCases, user, clock.now()), admins: config.admins });

@@ -16,6 +16,7 @@ import type { Template } from '../core/environment/template.js';
 import { parseSandboxDelays, type SandboxDelays } from '../adapters/sandbox/local-cloud/sandbox-delays.js';
 import { parseSandboxFaults, type SandboxFaults } from '../adapters/sandbox/local-cloud/sandbox-faults.js';
 import { loadTemplates } from './templates.js';
+import { loadPolicy, type Policy } from './policy.js';
 import { despiteInvalidParts, messageOf, whenValid, type Issue } from './validation.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -44,6 +45,11 @@ export interface Config {
   templates: readonly Template[];
   opsChannel?: string;
   admins: readonly string[];
+  /** Who acts on alerts (retry or destroy a failed environment), besides owners and admins. */
+  ops: readonly string[];
+  /** The policy file (DORMOUSE_POLICY), if any, and what it says: approval rules, approvers, quotas. */
+  policyPath?: string;
+  policy: Policy;
   timeouts: { runningSeconds: number; agentSeconds: number };
   /**
    * Where environments' data is kept when they sleep. The sandbox always has one (an embedded
@@ -240,6 +246,14 @@ const EnvSchema = z
         .pipe(z.array(z.string().regex(USER_ID, { error: (iss) => `\`${String(iss.input)}\` is not a Slack user id like U0123ABCD (profile → ⋮ → Copy member ID).` })))
         .optional(),
     ),
+    DORMOUSE_OPS: setting(
+      z
+        .string()
+        .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean))
+        .pipe(z.array(z.string().regex(USER_ID, { error: (iss) => `\`${String(iss.input)}\` is not a Slack user id like U0123ABCD (profile → ⋮ → Copy member ID).` })))
+        .optional(),
+    ),
+    DORMOUSE_POLICY: setting(z.string().optional()),
     DORMOUSE_LEASE_SECONDS: setting(wholeNumber(5, 600, 30)),
     DORMOUSE_SWEEP_SECONDS: setting(wholeNumber(1, 30, 5)),
     DORMOUSE_RUNNING_TIMEOUT_SECONDS: setting(wholeNumber(5, 3600, 600)),
@@ -331,8 +345,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   // The catalogue is checked even when settings are wrong, so both are reported at once.
   const templatesPath = resolve(cwd, clean(env.DORMOUSE_TEMPLATES) ?? DEFAULT_TEMPLATES);
   const catalogue = loadTemplates(templatesPath);
-  const problems = [...(settings.success ? [] : envProblems(settings.error.issues, env)), ...catalogue.problems];
-  if (!settings.success || problems.length) throw new ConfigError(problems);
+  // The policy names templates and teams: it is checked against them once they are known.
+  const policyPath = clean(env.DORMOUSE_POLICY) ? resolve(cwd, clean(env.DORMOUSE_POLICY)!) : undefined;
+  const policy = settings.success && !catalogue.problems.length ? loadPolicy(policyPath, { templates: catalogue.templates, teams: settings.data.DORMOUSE_TEAMS ?? {} }) : undefined;
+  const problems = [...(settings.success ? [] : envProblems(settings.error.issues, env)), ...catalogue.problems, ...(policy?.problems ?? [])];
+  if (!settings.success || !policy || problems.length) throw new ConfigError(problems);
 
   const e = settings.data;
   const mode = slackMode(e);
@@ -356,6 +373,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     templates: catalogue.templates,
     ...(opsChannel ? { opsChannel } : {}),
     admins: e.DORMOUSE_ADMINS ?? (mode === 'console' ? ['U0OPS'] : []),
+    ops: e.DORMOUSE_OPS ?? (mode === 'console' ? ['U0OPS'] : []),
+    ...(policyPath ? { policyPath } : {}),
+    policy: policy.policy,
     timeouts: { runningSeconds: e.DORMOUSE_RUNNING_TIMEOUT_SECONDS, agentSeconds: e.DORMOUSE_AGENT_TIMEOUT_SECONDS },
     data: {
       ...(e.DORMOUSE_DATA_BUCKET ? { bucket: e.DORMOUSE_DATA_BUCKET } : {}),

@@ -30,6 +30,7 @@
  * the table and its three ALL-projected indexes in memory; this process
  * stays small). Seeding 100,000 takes about 70 s on a 2-core machine.
  */
+import { NO_ACCESS_RULES } from '../../src/core/policies/permissions.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -109,6 +110,7 @@ function scheduleService(repo: DynamoDbEnvironmentRepository, now: Date): Schedu
     opsAlert: async () => undefined,
     scheduleNotice: async () => true,
     savingsReport: async () => true,
+    approvalRequest: async () => true,
   };
   const refuse = async (): Promise<never> => {
     throw new Error('the bench plans timers; nothing is due to act yet');
@@ -121,7 +123,7 @@ function scheduleService(repo: DynamoDbEnvironmentRepository, now: Date): Schedu
     clock: { now: () => now, sleep: async () => undefined },
     logger: pino({ level: 'silent' }),
     templates: [],
-    admins: [],
+    access: NO_ACCESS_RULES,
     settings: { defaultSchedule: parsed.schedule, defaultZone: 'UTC', holidays: noHolidays, reminderMinutes: 30, allowSkip: true, idle: { days: 7, answerHours: 48 }, tickMs: 60_000 },
     actions: { retry: { execute: refuse }, destroy: { execute: refuse } },
   });

@@ -429,3 +429,34 @@ describe('problems: all at once, each with where and what to do', () => {
     expect(text).not.toMatch(/\bother\b/); // top-level keys besides templates are left alone (YAML anchors)
   });
 });
+
+describe('the policy file (DORMOUSE_POLICY)', () => {
+  it('none: no approval rules and no quotas; the shipped example loads against the shipped catalogue', () => {
+    const none = loadConfig({}, root);
+    expect(none.policy.rules).toEqual([]);
+    expect(none.policy.quotas).toEqual({ approvalOverrides: false, raisedBy: [] });
+    expect(none.ops).toEqual(['U0OPS']);
+    const example = loadConfig({ DORMOUSE_POLICY: 'infra/policy.yml' }, root);
+    expect(example.policy.rules.map((r) => r.name)).toEqual(['costly', 'big', 'always on']);
+    expect(example.policyPath).toBe(join(root, 'infra', 'policy.yml'));
+  });
+
+  it('every problem of a policy file is named at once, with its place, together with the settings’ own; nothing starts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dormouse-policy-'));
+    writeFileSync(
+      join(dir, 'policy.yml'),
+      ['approval:', '  rules:', '    - name: costly', '      monthlyCostOver: -5', '    - name: nothing', '  approvers:', '    - team: nobody', '      users: [someone]', '      channel: C0OPS', 'quotas:', '  person: { servers: 0 }'].join('\n'),
+    );
+    const problems = problemsOf({ DORMOUSE_POLICY: join(dir, 'policy.yml'), DORMOUSE_TEAMS: 'platform=U0DEV' });
+    const text = problems.join('\n');
+    expect(text).toMatch(/approval\.rules\[0\]\.monthlyCostOver = -5: a positive number/);
+    expect(text).toMatch(/approval\.rules\[1\].*no condition/);
+    expect(text).toMatch(/approval\.approvers\[0\]\.team: `nobody` is not a team; the teams \(DORMOUSE_TEAMS\) are platform/);
+    expect(text).toMatch(/approval\.approvers\[0\]\.users\[0\]/);
+    expect(text).toMatch(/approval\.default is missing/);
+    expect(text).toMatch(/quotas\.person\.servers = 0/);
+    expect(problems.length).toBeGreaterThanOrEqual(6);
+    expect(problemsOf({ DORMOUSE_POLICY: join(dir, 'absent.yml') }).join('\n')).toMatch(/cannot read the policy file .*absent\.yml \(ENOENT\)/);
+    expect(problemsOf({ DORMOUSE_OPS: 'bob' }).join('\n')).toMatch(/DORMOUSE_OPS.*`bob` is not a Slack user id/);
+  });
+});

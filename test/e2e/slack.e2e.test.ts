@@ -120,7 +120,7 @@ describe('Slack end to end against moto', () => {
     expect(await (await command(LEAD, 'templates')).reply()).toMatch(/api[\s\S]*worker[\s\S]*demo/);
 
     // Someone else may not destroy it.
-    expect(await (await command(LEAD, 'destroy api-staging')).reply()).toMatch(/Only .* \(the owner\) or an admin can destroy/);
+    expect(await (await command(LEAD, 'destroy api-staging')).reply()).toMatch(/Only <@U0DEV> \(the owner\) or an admin \(<@U0OPS>\) can destroy `api-staging`/);
     expect(await instancesOf('api-staging')).toHaveLength(2);
 
     // The owner confirms with the button.

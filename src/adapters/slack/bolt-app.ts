@@ -9,6 +9,7 @@ import type { DeliveryClaims } from '../../core/ports/delivery-claims.port.js';
 import { Ids } from './ids.js';
 import { appHomeOpenedEvent } from './listeners/events/app-home-opened.event.js';
 import { registerActions } from './listeners/actions/index.js';
+import { approvalRejectView } from './listeners/views/approval-reject.view.js';
 import { serverCommand } from './listeners/commands/server.command.js';
 import type { ListenerDeps } from './listeners/deps.js';
 import { fallback } from './listeners/fallback.js';
@@ -58,6 +59,7 @@ export function createBoltApp(opts: BoltAppOptions): { app: App; receiver: Recei
   const { deps } = opts;
   app.command(Ids.command, serverCommand(deps));
   app.view(Ids.view.request, serverNewView(deps));
+  app.view(Ids.view.reject, approvalRejectView(deps));
   registerActions(app, deps);
   app.event('app_home_opened', appHomeOpenedEvent(deps));
   app.error(async (error) => {

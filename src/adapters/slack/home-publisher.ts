@@ -1,6 +1,7 @@
 /**
  * Keeps people's Home tabs current: when an environment changes, its
- * owner's Home (and each admin's, who see the fleet) is published again.
+ * owner's Home (each admin's, who see the fleet, and a request's approvers')
+ * is published again.
  * Not on a timer. Publishes for one person go one at a time, and changes
  * that arrive meanwhile are folded into one more publish. A failure is
  * logged: a Home tab never holds up or fails a flow.
@@ -22,9 +23,9 @@ export class HomePublisher {
     },
   ) {}
 
-  /** An environment of `owner` changed. */
-  changed(owner: string): void {
-    for (const user of new Set([owner, ...this.deps.admins])) this.publish(user);
+  /** An environment of `owner` changed (`approvers`: a request waiting for them, or just decided). */
+  changed(owner: string, approvers: readonly string[] = []): void {
+    for (const user of new Set([owner, ...approvers, ...this.deps.admins])) this.publish(user);
   }
 
   /** Publishes `user`'s Home now (or once more after the publish under way). */

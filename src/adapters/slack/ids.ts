@@ -1,13 +1,14 @@
 /** Every action_id, callback_id and block_id the app uses, in one place. */
 export const Ids = {
   command: '/server',
-  view: { request: 'server_new', notice: 'server_new_notice' },
+  view: { request: 'server_new', notice: 'server_new_notice', reject: 'approval_reject' },
   block: {
     name: 'name',
     template: 'template',
     count: 'count',
     type: 'instance_type',
     purpose: 'purpose',
+    reason: 'reason',
   },
   action: {
     value: 'value',
@@ -28,6 +29,9 @@ export const Ids = {
     sleepNow: 'schedule_sleep_now',
     skipTonight: 'schedule_skip',
     keep: 'schedule_keep',
+    approve: 'approval_approve',
+    reject: 'approval_reject',
+    approvalCancel: 'approval_cancel',
   },
 } as const;
 

@@ -12,6 +12,7 @@
  * The core is never held up or failed by Slack: every failure to tell is
  * logged here (the Web API client itself retries 429 and 5xx).
  */
+import { approvalRequestBlocks, approvalSummary } from './blocks/approval.blocks.js';
 import type { WebClient } from '@slack/web-api';
 import type { Environment, ProgressStep } from '../../core/environment/environment.js';
 import { ErrorCodes, isDomainError } from '../../core/environment/errors.js';
@@ -63,6 +64,11 @@ export interface SlackNotifierDeps {
   /** Told of every change, so that the Home tabs it concerns are published again. */
   onChange?: (env: Environment) => void;
 }
+
+/** The approvers' message is kept with the ops alerts (an open one has live buttons), under this id. */
+const APPROVAL_ALERT = 'approval';
+/** The ledger line of the question to the approvers: asked once across replicas. */
+const APPROVAL_ASKED = 'approval:asked';
 
 export class SlackNotifier implements NotifierPort {
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -163,6 +169,38 @@ export class SlackNotifier implements NotifierPort {
     }
   }
 
+  /**
+   * The approvers' message: posted once (a line of the ledger, across replicas), remembered like an
+   * ops alert; once the request is decided, updated with the decision and without its buttons.
+   */
+  approvalRequest(env: Environment): Promise<boolean> {
+    const approval = env.approval;
+    if (!approval) return Promise.resolve(true);
+    this.deps.onChange?.(env);
+    return this.enqueue(incarnation(env), async () => {
+      const { client, ledger } = this.deps;
+      const key = ledgerKey(env);
+      if (!approval.decision) {
+        const outcome = await this.once(env, APPROVAL_ASKED, async () => {
+          const channel = approval.approvers.channel;
+          const res = await client.chat.postMessage({ channel, text: approvalSummary(env), blocks: approvalRequestBlocks(env) });
+          if (res.ts) await retryTransient(() => ledger.recordAlert(key, { id: APPROVAL_ALERT, message: { channel: res.channel ?? channel, ts: res.ts! }, summary: approvalSummary(env) }));
+          return true;
+        });
+        // Claimed by another replica: asked, unless it died doing it (then its claim lapses and a later try asks).
+        return outcome === 'told' || (outcome === 'taken' && (await ledger.isLineTold(key, APPROVAL_ASKED)));
+      }
+      for (const alert of (await ledger.openAlerts(key)).filter((a) => a.id === APPROVAL_ALERT)) {
+        await client.chat.update({ channel: alert.message.channel, ts: alert.message.ts, text: `${alert.summary}: ${approval.decision.outcome}`, blocks: approvalRequestBlocks(env) });
+        await ledger.closeAlert(key, alert.id);
+      }
+      return true;
+    }).catch((err: unknown) => {
+      this.deps.logger.warn({ err, environment: env.name }, 'could not tell the approvers');
+      return false;
+    });
+  }
+
   async savingsReport(report: SavingsView): Promise<boolean> {
     const channel = this.deps.savingsChannel;
     if (!channel) return false;
@@ -221,7 +259,7 @@ export class SlackNotifier implements NotifierPort {
     if (!this.deps.opsChannel) return;
     const key = ledgerKey(env);
     const current = env.state === 'failed' ? env.failure?.at : undefined;
-    const handled = (await ledger.openAlerts(key)).filter((a) => a.id !== current);
+    const handled = (await ledger.openAlerts(key)).filter((a) => a.id !== current && a.id !== APPROVAL_ALERT);
     for (const alert of handled) {
       const text = handledText(env, clock.now());
       // Updated first, recorded closed after: an update that fails leaves it open, to be closed next time.

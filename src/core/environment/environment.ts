@@ -137,6 +137,31 @@ export interface Environment extends NewEnvironment {
   timers?: Timers;
   /** When its servers ran, oldest first (the open period has no `to`); for the savings report. */
   awake?: AwakePeriod[];
+  /** A request that needed a team lead's approval: why, who was asked, and what they decided. */
+  approval?: ApprovalState;
+  /** Refused before anything was launched (a quota): in plain words, and the code and figures to say it with. */
+  refusal?: { code: string; reason: string; params: Record<string, string | number | boolean | string[]>; at: string };
+}
+
+/** Who asked, why, until when, and the answer. */
+export interface ApprovalState {
+  /** The rules that triggered, each with why (`estimated $412.80 a month, over the $200 limit`). */
+  rules: { name: string; reason: string }[];
+  /** Who may approve (never the owner), the user group mentioned, the channel asked in, and the team they approve for. */
+  approvers: { users: string[]; userGroup?: string; channel: string; team?: string };
+  /** The estimate shown to the approvers. */
+  estimate: { hourlyUsd: number; dailyUsd: number; monthlyUsd: number };
+  askedAt: string;
+  expiresAt: string;
+  decision?: ApprovalOutcome;
+}
+
+export interface ApprovalOutcome {
+  outcome: 'approved' | 'rejected' | 'cancelled' | 'expired';
+  /** A Slack user id, or `schedule` for an expiry. */
+  by: string;
+  at: string;
+  reason?: string;
 }
 
 export interface AwakePeriod {
@@ -185,6 +210,10 @@ export interface Timers {
   keptAt?: string;
   /** An `off` schedule with a cap ends then. */
   offUntil?: string;
+  /** Awaiting approval: nobody answered by then, it expires (rejected). */
+  approvalExpiresAt?: string;
+  /** Awaiting approval: the approvers were asked (their message is posted); until then each tick asks again. */
+  approvalAsked?: boolean;
 }
 
 /** A generation, as the environment's record remembers it (the manifest in the data store is the truth). */
@@ -290,8 +319,8 @@ export function transition(env: Environment, to: EnvironmentState, now: Date): E
   return next;
 }
 
-/** The states whose timers the schedule plans: ready (reminder, sleep), asleep (wake, idle), failed (a sleep on schedule tried again). */
-const PLANNED_STATES: ReadonlySet<EnvironmentState> = new Set(['ready', 'asleep', 'failed']);
+/** The states whose timers the schedule plans: ready (reminder, sleep), asleep (wake, idle), failed (a sleep on schedule tried again), awaiting approval (its expiry). */
+const PLANNED_STATES: ReadonlySet<EnvironmentState> = new Set(['ready', 'asleep', 'failed', 'awaiting_approval']);
 /** Servers run from the launch (or the wake) until asleep or gone; a `stop` sleep keeps volumes only. */
 const SERVERS_START: ReadonlySet<EnvironmentState> = new Set(['provisioning', 'waking']);
 const SERVERS_GONE: ReadonlySet<EnvironmentState> = new Set(['asleep', 'destroyed', 'rejected']);
@@ -347,9 +376,4 @@ export function finishStep(env: Environment, key: string, now: Date, detail?: st
 export function stepDurationMs(step: ProgressStep): number | undefined {
   if (!step.startedAt || !step.endedAt) return undefined;
   return Date.parse(step.endedAt) - Date.parse(step.startedAt);
-}
-
-/** Owner or admin: the people who may change or destroy it. */
-export function mayManage(env: Environment, actor: string, admins: readonly string[]): boolean {
-  return env.owner === actor || admins.includes(actor) || actor === SCHEDULE_ACTOR;
 }

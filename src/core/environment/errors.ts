@@ -49,6 +49,12 @@ export const ErrorCodes = {
   SCHEDULE_INVALID: 'SCHEDULE.INVALID',
   /** A reminder's button clicked after the moment it was about (`happened` says what happened instead). */
   SCHEDULE_MOMENT_PASSED: 'SCHEDULE.MOMENT_PASSED',
+  /** A request that is no longer waiting for approval (decided, cancelled, expired): `outcome`, `by`, `at` say what happened. */
+  APPROVAL_DECIDED: 'APPROVAL.DECIDED',
+  /** A rejection needs a reason the requester can act on. */
+  APPROVAL_REASON_REQUIRED: 'APPROVAL.REASON_REQUIRED',
+  /** Over a person's or a team's quota (quota.policy.ts): `usage`, `limit`, `requested`, who can raise it. */
+  QUOTA_EXCEEDED: 'QUOTA.EXCEEDED',
   /** Not foreseen: a bug, or a fault nothing translated. People see a sentence and a reference. */
   UNEXPECTED: 'INTERNAL.UNEXPECTED',
 } as const;

@@ -43,7 +43,8 @@ interface StateRule {
 }
 
 export const LIFECYCLE: Readonly<Record<EnvironmentState, StateRule>> = {
-  requested: { next: ['awaiting_approval', 'provisioning', 'failed', 'destroying'], flow: 'provision', describe: 'just requested' },
+  // → rejected: refused before anything was launched (over a quota).
+  requested: { next: ['awaiting_approval', 'provisioning', 'rejected', 'failed', 'destroying'], flow: 'provision', describe: 'just requested' },
   awaiting_approval: { next: ['provisioning', 'rejected', 'destroying'], describe: 'waiting for a team lead to approve it' },
   rejected: { next: [], ended: true, describe: 'rejected' },
   provisioning: { next: ['bootstrapping', 'failed', 'destroying'], flow: 'provision', describe: 'launching its servers' },

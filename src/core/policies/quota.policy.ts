@@ -1,16 +1,17 @@
 /**
  * Nobody runs past their quota: per person and per team, in servers and in $
- * a day. Pure arithmetic over the environments that exist.
+ * a day. Pure arithmetic.
  *
- * What counts (`usageOf`): every LIVE environment of the people concerned,
- * whatever it is doing. One that is only `requested` or `awaiting_approval`
- * already holds its servers (it will launch them once approved, and a quota
- * that let it wait for free would be passed by a queue of requests);
- * `provisioning`, `bootstrapping`, `ready`, `saving`, `waking`, `destroying`
- * and `failed` hold them too (a failed one may still have servers, and a retry
- * brings them back). An `asleep` one holds no servers (they are terminated, or
- * stopped) and only what its data costs asleep. Ended ones (`destroyed`,
- * `rejected`) hold nothing.
+ * Admission (use-cases/quota.use-case.ts) keeps a book per scope: what each
+ * admitted environment holds, from its request until it ends (destroyed,
+ * rejected, cancelled, expired). Asleep ones keep holding what they asked
+ * for: their servers come back at their wake, and a quota that sleeping
+ * freed would be passed by sleeping and waking. `quotaScopes`, `exceededIn`
+ * and `usageOfHolds` are that arithmetic.
+ *
+ * `usageOf` and `checkQuota` are the same limits over a list of environments
+ * as they are now (asleep ones holding only what their data costs): what a
+ * report of current use shows.
  *
  * $ a day is the average day of the environment's schedule (estimate.ts):
  * the same measure as a request's estimate, so the two add up. An environment
@@ -19,14 +20,6 @@
  *
  * Limits are inclusive: usage + request = limit is allowed, a cent or a
  * server more is not.
- *
- * Concurrency is not solved here: twenty requests checked at once would each
- * see the same usage. The caller makes the reservation with a conditional
- * write and, when it loses the race, runs `checkQuota` again with a fresh
- * list. So `checkQuota` is built to be re-run: the list may hold other
- * requests in flight (they are live, so they count), and may hold the request
- * itself once it was recorded (give `request.id` and it is skipped, never
- * counted twice).
  */
 import type { Environment } from '../environment/environment.js';
 import { isLive } from '../environment/lifecycle.js';
@@ -133,34 +126,71 @@ export function checkQuota(check: QuotaCheck): QuotaDecision {
   const { request, envs, teams, quotas, approved } = check;
   if (approved && quotas.approvalOverrides) return { ok: true };
   const opts = { ...(check.scheduleOf ? { scheduleOf: check.scheduleOf } : {}), ...(request.id !== undefined ? { exclude: request.id } : {}) };
-  const scopes: { scope: 'person' | 'team'; team?: string; members: readonly string[]; limits: Limits | undefined }[] = [
-    { scope: 'person', members: [request.owner], limits: quotas.person },
-    ...Object.entries(teams)
-      .filter(([, members]) => members.includes(request.owner))
-      .map(([team, members]) => ({ scope: 'team' as const, team, members, limits: quotas.team })),
-  ];
-  for (const { scope, team, members, limits } of scopes) {
-    if (limits?.servers === undefined && limits?.usdPerDay === undefined) continue;
-    const usage = usageOf(envs, members, opts);
-    const over = (what: 'servers' | 'usdPerDay', limit: number | undefined, requested: number): QuotaExceeded | undefined => {
-      if (limit === undefined || usage[what] + requested <= limit + EPSILON) return undefined;
-      const exceeded: Omit<QuotaExceeded, 'reason'> = {
-        ok: false,
-        scope,
-        ...(team !== undefined ? { team } : {}),
-        what,
-        usage: usage[what],
-        limit,
-        requested,
-        raisedBy: quotas.raisedBy,
-        approvalMayOverride: quotas.approvalOverrides && !approved,
-      };
-      return { ...exceeded, reason: describeQuota(exceeded) };
-    };
-    const exceeded = over('servers', limits.servers, request.count) ?? over('usdPerDay', limits.usdPerDay, request.dailyUsd);
+  for (const scope of quotaScopes(request.owner, teams, quotas)) {
+    const exceeded = exceededIn(scope, usageOf(envs, scope.members, opts), request, quotas, approved);
     if (exceeded) return exceeded;
   }
   return { ok: true };
+}
+
+/** A quota that applies to a request: the person's own, or one of their teams'. */
+export interface QuotaScope {
+  /** The quota book's key: `person:<user id>` or `team:<team name>`. */
+  key: string;
+  scope: 'person' | 'team';
+  team?: string;
+  members: readonly string[];
+  limits: Limits;
+}
+
+/**
+ * The quotas that apply to `owner`'s requests, in the order they are checked:
+ * the person's, then each of their teams' (in the order of `teams`). A scope
+ * without any limit is left out.
+ */
+export function quotaScopes(owner: string, teams: Readonly<Record<string, readonly string[]>>, quotas: Quotas): QuotaScope[] {
+  const scopes: QuotaScope[] = [];
+  const limited = (l: Limits | undefined): l is Limits => l?.servers !== undefined || l?.usdPerDay !== undefined;
+  if (limited(quotas.person)) scopes.push({ key: `person:${owner}`, scope: 'person', members: [owner], limits: quotas.person });
+  for (const [team, members] of Object.entries(teams)) {
+    if (members.includes(owner) && limited(quotas.team)) scopes.push({ key: `team:${team}`, scope: 'team', team, members, limits: quotas.team });
+  }
+  return scopes;
+}
+
+/** Whether the quotas apply at all (some limit is set). */
+export const hasQuotas = (quotas: Quotas): boolean => quotas.person !== undefined || quotas.team !== undefined;
+
+/** The scope's limit the request would pass, given what the scope holds now (servers first, then $ a day). */
+export function exceededIn(scope: QuotaScope, usage: Usage, request: Pick<QuotaRequest, 'count' | 'dailyUsd'>, quotas: Quotas, approved: boolean): QuotaExceeded | undefined {
+  const over = (what: 'servers' | 'usdPerDay', limit: number | undefined, requested: number): QuotaExceeded | undefined => {
+    if (limit === undefined || usage[what] + requested <= limit + EPSILON) return undefined;
+    const exceeded: Omit<QuotaExceeded, 'reason'> = {
+      ok: false,
+      scope: scope.scope,
+      ...(scope.team !== undefined ? { team: scope.team } : {}),
+      what,
+      usage: usage[what],
+      limit,
+      requested,
+      raisedBy: quotas.raisedBy,
+      approvalMayOverride: quotas.approvalOverrides && !approved,
+    };
+    return { ...exceeded, reason: describeQuota(exceeded) };
+  };
+  return over('servers', scope.limits.servers, request.count) ?? over('usdPerDay', scope.limits.usdPerDay, request.dailyUsd);
+}
+
+/** What the holds of a quota book add up to (`exclude`: an environment id left out). */
+export function usageOfHolds(holds: Iterable<{ environmentId: string; servers: number; usdPerDay: number }>, exclude?: string): Usage {
+  let servers = 0;
+  let usdPerDay = 0;
+  for (const h of holds) {
+    if (h.environmentId === exclude) continue;
+    servers += h.servers;
+    usdPerDay += h.usdPerDay;
+  }
+  return { servers, usdPerDay: roundUsd(usdPerDay) };
 }
 
 /** The quota passed, in plain words. */

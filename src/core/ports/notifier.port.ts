@@ -24,6 +24,13 @@ export interface NotifierPort {
    * True when it was told (now or before); false when it could not be, so the caller may try again.
    */
   scheduleNotice(env: Environment, notice: ScheduleNotice): Promise<boolean>;
+  /**
+   * The approvers' message about a request waiting for approval: posted once in the approvers'
+   * channel (Approve, Reject), then updated with the decision (who, when, why). True when the
+   * question was asked (now or before) or the decision shown; false when Slack could not be told,
+   * so the caller may try again (the scheduler's tick does).
+   */
+  approvalRequest(env: Environment): Promise<boolean>;
   /** The weekly savings report, to the channel the configuration names; false when there is none or it could not be posted. */
   savingsReport(report: SavingsView): Promise<boolean>;
 }

@@ -121,6 +121,12 @@ export function plan(env: Environment, schedule: Schedule, zone: string, setting
       }
       return t;
     }
+    case 'awaiting_approval': {
+      if (!env.approval) return undefined;
+      t.approvalExpiresAt = env.approval.expiresAt;
+      if (prev?.approvalAsked) t.approvalAsked = true;
+      return t;
+    }
     case 'failed': {
       if (!prev?.sleeping || env.failure?.step !== 'save' || !env.failure.retryable) return undefined;
       t.sleeping = prev.sleeping;
@@ -140,7 +146,9 @@ export type TimerEvent =
   | { kind: 'sleep'; at: string; sleepAt: string }
   | { kind: 'wake'; at: string; wakeAt: string }
   | { kind: 'idle-remind'; at: string }
-  | { kind: 'idle-destroy'; at: string };
+  | { kind: 'idle-destroy'; at: string }
+  | { kind: 'approval-expired'; at: string }
+  | { kind: 'approval-ask'; at: string };
 
 /** Every pending event of the timers, earliest first. */
 export function pending(t: Timers): TimerEvent[] {
@@ -157,8 +165,13 @@ export function pending(t: Timers): TimerEvent[] {
   else if (t.wakeAt && t.wakeStartAt) events.push({ kind: 'wake', at: t.wakeStartAt, wakeAt: t.wakeAt });
   if (t.idleAt && !t.idleRemindedAt) events.push({ kind: 'idle-remind', at: t.idleAt });
   if (t.idleDestroyAt) events.push({ kind: 'idle-destroy', at: t.idleDestroyAt });
+  if (t.approvalExpiresAt) {
+    // Asked when it was requested; should Slack have failed then, the tick asks until it is told (checked at once).
+    if (!t.approvalAsked) events.push({ kind: 'approval-ask', at: '1970-01-01T00:00:00.000Z' });
+    events.push({ kind: 'approval-expired', at: t.approvalExpiresAt });
+  }
   // A reminder comes before its sleep when both are due at once (a catch-up).
-  const order: Record<TimerEvent['kind'], number> = { 'off-ended': 0, remind: 1, sleep: 2, wake: 3, 'idle-remind': 4, 'idle-destroy': 5 };
+  const order: Record<TimerEvent['kind'], number> = { 'off-ended': 0, remind: 1, sleep: 2, wake: 3, 'idle-remind': 4, 'idle-destroy': 5, 'approval-expired': 6, 'approval-ask': 7 };
   return events.sort((a, b) => ms(a.at) - ms(b.at) || order[a.kind] - order[b.kind]);
 }
 

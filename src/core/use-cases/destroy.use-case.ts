@@ -1,3 +1,5 @@
+import type { QuotaGuard } from './quota.use-case.js';
+import type { Access } from '../policies/permissions.js';
 import { finishStep, startStep, transition, type Environment } from '../environment/environment.js';
 import { asDomainError } from '../environment/errors.js';
 import { assertTransition } from '../environment/lifecycle.js';
@@ -21,7 +23,7 @@ export interface DestroyDeps {
   notifier: NotifierPort;
   clock: Clock;
   logger: Logger;
-  admins: readonly string[];
+  access: Access;
 }
 
 /**
@@ -36,7 +38,7 @@ export class DestroyEnvironment {
   /** The checks a confirmation repeats: exists, is the one meant, may be managed by `actor`, may be destroyed. */
   async check(target: Target, actor: string): Promise<Environment> {
     const env = await getTarget(this.deps.repo, target);
-    assertMayManage(env, actor, this.deps.admins, 'destroy');
+    assertMayManage(env, actor, this.deps.access, 'destroy');
     if (env.state !== 'destroying') assertTransition(env.name, env.state, 'destroying');
     return env;
   }
@@ -47,7 +49,7 @@ export class DestroyEnvironment {
     await this.check(target, actor);
     const { environment, changed } = await deps.runner.begin(target.name, (e) => {
       assertSameIncarnation(e, target);
-      assertMayManage(e, actor, deps.admins, 'destroy');
+      assertMayManage(e, actor, deps.access, 'destroy');
       // Already being destroyed: a lapsed worker's destroy is taken over; a live one is left alone.
       if (e.state === 'destroying') return leaseLapsed(e, deps.clock.now()) ? { ...e } : undefined;
       const now = deps.clock.now();
@@ -69,6 +71,8 @@ export interface DestroyFlowDeps {
   clock: Clock;
   logger: Logger;
   timeouts: { runningMs: number };
+  /** Its quota is given back once it is destroyed. */
+  quota?: Pick<QuotaGuard, 'release'> | undefined;
 }
 
 /**
@@ -133,6 +137,8 @@ export class DestroyFlow {
         delete next.dueAt;
         return { ...next, servers: next.servers.map((s) => ({ ...s, state: 'terminated' as const })) };
       });
+      const ended = env;
+      await deps.quota?.release(ended).catch((err: unknown) => deps.logger.warn({ err, environment: ended.name }, 'could not release the quota; the next admission drops it'));
       await audit(deps, env, 'state:destroyed', `Destroyed; terminated ${[...terminated].join(', ') || 'nothing (no servers)'}`);
       tell(deps.logger, () => deps.notifier.showProgress(env));
       tell(deps.logger, () => deps.notifier.threadNote(env, 'destroyed'));

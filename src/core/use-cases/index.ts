@@ -21,6 +21,14 @@ import type { ScheduleSettings } from '../schedule/timers.js';
 import { ScheduleService } from './schedule.use-case.js';
 import { SavingsQuery } from './savings.use-case.js';
 import type { DeliveryClaims } from '../ports/delivery-claims.port.js';
+import type { QuotaLedger } from '../ports/quota-ledger.port.js';
+import { NO_APPROVAL, type ApprovalPolicy } from '../policies/approval.policy.js';
+import { NO_QUOTAS, type Quotas } from '../policies/quota.policy.js';
+import type { Access } from '../policies/permissions.js';
+import { scheduleOf } from '../schedule/timers.js';
+import type { Environment } from '../environment/environment.js';
+import { ApprovalService, RequestGate } from './approval.use-case.js';
+import { QuotaGuard } from './quota.use-case.js';
 
 /** What the composition root provides: ports and settings. Each use case takes only what it uses. */
 export interface CorePorts {
@@ -51,6 +59,12 @@ export interface CorePorts {
   teams?: Readonly<Record<string, readonly string[]>>;
   /** Claims on work done once across replicas (the weekly savings post). */
   claims?: DeliveryClaims;
+  /** Who acts on alerts (the permissions matrix's ops). */
+  ops?: readonly string[];
+  /** Approval rules and quotas (the policy file); without: every request goes ahead, nobody is limited. */
+  policy?: ApprovalPolicy & { quotas: Quotas };
+  /** The quota books; needed when the policy sets quotas. */
+  quotaLedger?: QuotaLedger;
 }
 
 export const DEFAULT_DATA_SETTINGS: DataSettings = { saveTimeoutSeconds: 6 * 3600, restoreTimeoutSeconds: 6 * 3600, progressEveryMs: 5_000, keepGenerations: 5 };
@@ -69,6 +83,21 @@ export function createUseCases(ports: CorePorts) {
     ...(ports.storeRetry ? { retry: ports.storeRetry } : {}),
   });
   const events = repo;
+  const policy = ports.policy ?? { ...NO_APPROVAL, quotas: NO_QUOTAS };
+  const teams = ports.teams ?? {};
+  const access: Access = {
+    admins,
+    ops: ports.ops ?? [],
+    teams,
+    leads: Object.fromEntries(policy.approvers.map((a) => [a.team, a.users])),
+  };
+  const templateNamed = (name: string) => templates.find((t) => t.name === name);
+  /** The schedule an environment runs on: its own, its template's, or the default (none: always on). */
+  const runsOn = (env: Environment) =>
+    ports.schedule ? scheduleOf(env, templateNamed(env.template), ports.schedule, clock.now()).schedule : (env.schedule ?? templateNamed(env.template)?.schedule);
+  if ((policy.quotas.person || policy.quotas.team) && !ports.quotaLedger) throw new Error('quotas are set but no quota ledger was given');
+  const quota = ports.quotaLedger ? new QuotaGuard({ ledger: ports.quotaLedger, repo, quotas: policy.quotas, teams, clock, logger, scheduleOf: runsOn }) : undefined;
+  const gate = new RequestGate({ policy, teams, quota, scheduleOf: runsOn, clock });
   const provision = new ProvisionFlow({
     compute,
     commands,
@@ -78,11 +107,12 @@ export function createUseCases(ports: CorePorts) {
     logger,
     templates,
     timeouts,
+    gate,
     ...(ports.serverDataDir ? { serverDataDir: ports.serverDataDir } : {}),
   });
   runner.register('provision', provision.run);
   const data = ports.data;
-  const destroyFlow = new DestroyFlow({ compute, notifier, events, clock, logger, timeouts, ...(data ? { data: { store: data.store, retentionDays: data.retentionDays } } : {}) });
+  const destroyFlow = new DestroyFlow({ compute, notifier, events, clock, logger, timeouts, quota, ...(data ? { data: { store: data.store, retentionDays: data.retentionDays } } : {}) });
   runner.register('destroy', destroyFlow.run);
   const serverDataDir = ports.serverDataDir ? { serverDataDir: ports.serverDataDir } : {};
   if (data) {
@@ -90,9 +120,10 @@ export function createUseCases(ports: CorePorts) {
     runner.register('save', new SaveFlow({ ...common, compute, templates, timeouts, destroy: destroyFlow }).run);
     runner.register('wake', new WakeFlow({ ...common, compute, timeouts, setup: provision }).run);
   }
-  const dataDeps = data ? { repo, events, runner, data: data.store, notifier, clock, logger, templates, admins } : undefined;
-  const destroy = new DestroyEnvironment({ repo, events, runner, notifier, clock, logger, admins });
-  const retry = new RetryEnvironment({ repo, events, runner, notifier, clock, logger, admins });
+  const dataDeps = data ? { repo, events, runner, data: data.store, notifier, clock, logger, templates, access } : undefined;
+  const destroy = new DestroyEnvironment({ repo, events, runner, notifier, clock, logger, access });
+  const retry = new RetryEnvironment({ repo, events, runner, notifier, clock, logger, access });
+  const approvals = new ApprovalService({ repo, events, runner, notifier, clock, logger, access, quota });
   const save = dataDeps ? new SaveEnvironment(dataDeps) : undefined;
   const wake = dataDeps ? new WakeEnvironment(dataDeps) : undefined;
   const schedule = ports.schedule
@@ -104,13 +135,16 @@ export function createUseCases(ports: CorePorts) {
         clock,
         logger,
         templates,
-        admins,
+        access,
         settings: ports.schedule,
-        actions: { retry, destroy, ...(save ? { save } : {}), ...(wake ? { wake } : {}) },
+        actions: { retry, destroy, approvals, ...(save ? { save } : {}), ...(wake ? { wake } : {}) },
       })
     : undefined;
   return {
-    request: new RequestEnvironment({ repo, runner, notifier, clock, logger, templates }),
+    request: new RequestEnvironment({ repo, runner, notifier, clock, logger, templates, gate }),
+    approvals,
+    quota,
+    access,
     destroy,
     retry,
     schedule,
@@ -118,7 +152,7 @@ export function createUseCases(ports: CorePorts) {
       ? new SavingsQuery({ repo, clock, logger, teams: ports.teams ?? {}, defaultSchedule: ports.schedule.defaultSchedule, notifier, ...(ports.claims ? { claims: ports.claims } : {}) })
       : undefined,
     resume: new ResumeStuckEnvironments({ runner }),
-    queries: new EnvironmentQueries({ repo, templates, admins }),
+    queries: new EnvironmentQueries({ repo, templates, admins, approvals, ...(quota ? { quota } : {}) }),
     /** Sleep, save, wake and the data queries: only where a data store is configured. */
     data: dataDeps
       ? {

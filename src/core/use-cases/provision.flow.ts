@@ -1,3 +1,4 @@
+import { afterGate, RequestGate } from './approval.use-case.js';
 import {
   failedStepOf,
   finishStep,
@@ -35,6 +36,8 @@ export interface ProvisionDeps {
   timeouts: { runningMs: number; agentMs: number };
   /** Where bootstrap scripts find the environment's data on a server (the sandbox sets its own per server). */
   serverDataDir?: string;
+  /** Quotas and approval, for a request whose gate a crash interrupted (the request runs it first). */
+  gate?: RequestGate;
 }
 
 /**
@@ -78,6 +81,16 @@ export class ProvisionFlow {
     let relaunches = 0;
     try {
       let env = lease.environment;
+      if (env.state === 'requested' && this.deps.gate?.active) {
+        const outcome = await this.deps.gate.decide(env);
+        if (outcome.kind !== 'go') {
+          const now = this.deps.clock.now();
+          const decided = await lease.update((e) => RequestGate.apply(e, outcome, now));
+          await afterGate(this.deps, decided);
+          if (decided.state === 'rejected') tell(this.deps.logger, () => this.deps.notifier.showProgress(decided));
+          return;
+        }
+      }
       if (env.state === 'requested') {
         env = await lease.update((e) => (e.state === 'requested' ? this.startLaunch(transition(e, 'provisioning', this.deps.clock.now())) : undefined));
       }

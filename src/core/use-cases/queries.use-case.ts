@@ -3,10 +3,22 @@ import { LIVE_STATES } from '../environment/lifecycle.js';
 import type { Template } from '../environment/template.js';
 import type { AuditEvent, EnvironmentRepository } from '../ports/environment-repository.port.js';
 import { getTarget } from './shared.js';
+import type { ApprovalService } from './approval.use-case.js';
+import type { QuotaGuard } from './quota.use-case.js';
 
 /** Read-only views: what `/server list` and `/server status` show. */
 export class EnvironmentQueries {
-  constructor(private readonly deps: { repo: Pick<EnvironmentRepository, 'get' | 'listByOwner' | 'listByState' | 'listEvents'>; templates: readonly Template[]; admins?: readonly string[] }) {}
+  constructor(private readonly deps: { repo: Pick<EnvironmentRepository, 'get' | 'listByOwner' | 'listByState' | 'listEvents'>; templates: readonly Template[]; admins?: readonly string[]; approvals?: ApprovalService; quota?: QuotaGuard }) {}
+
+  /** Requests waiting for `user`'s answer (leads and admins; the Home tab). */
+  waitingFor(user: string): Promise<Environment[]> {
+    return this.deps.approvals?.waitingFor(user) ?? Promise.resolve([]);
+  }
+
+  /** `user`'s quotas and what they hold (none without quotas). */
+  quotasOf(user: string) {
+    return this.deps.quota?.usageFor(user) ?? Promise.resolve([]);
+  }
 
   /** Admins see the fleet (on the Home tab). */
   isAdmin(user: string): boolean {

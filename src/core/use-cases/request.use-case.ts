@@ -1,3 +1,4 @@
+import { afterGate, RequestGate } from './approval.use-case.js';
 import { newEnvironment, type Environment } from '../environment/environment.js';
 import { newEnvironmentId } from '../environment/ids.js';
 import { isLive } from '../environment/lifecycle.js';
@@ -19,11 +20,13 @@ export interface RequestCommand extends RequestInput {
 
 export interface RequestDeps {
   repo: Pick<EnvironmentRepository, 'get' | 'create' | 'appendEvent'>;
-  runner: Pick<WorkflowRunner, 'leaseNew' | 'adopt'>;
+  runner: Pick<WorkflowRunner, 'leaseNew' | 'adopt' | 'begin'>;
   notifier: NotifierPort;
   clock: Clock;
   logger: Logger;
   templates: readonly Template[];
+  /** Quotas and approval (without: every request goes ahead). */
+  gate?: RequestGate;
 }
 
 /**
@@ -83,7 +86,22 @@ export class RequestEnvironment {
     const result = await deps.repo.create(deps.runner.leaseNew(draft));
     if (!result.created) return { environment: result.environment, created: false };
     const env = result.environment;
-    await audit({ ...deps, events: deps.repo }, env, 'requested', `Requested ${valid.count} × ${valid.instanceType} from ${valid.template.name}`, cmd.owner);
+    const events = { ...deps, events: deps.repo };
+    await audit(events, env, 'requested', `Requested ${valid.count} × ${valid.instanceType} from ${valid.template.name}`, cmd.owner);
+    if (deps.gate?.active) {
+      // The quotas and the approval rules decide before anything is launched. Should this fail (the store is
+      // down), the request stays `requested` under this lease and the provision flow runs the gate again.
+      const outcome = await deps.gate.decide(env).catch((err: unknown) => {
+        deps.logger.warn({ err, environment: env.name }, 'the quota and approval check failed; the flow tries again');
+        return undefined;
+      });
+      if (outcome && outcome.kind !== 'go') {
+        const { environment } = await deps.runner.begin(env.name, (e) => (e.id === env.id ? RequestGate.apply(e, outcome, deps.clock.now()) : undefined));
+        await afterGate(events, environment);
+        if (outcome.kind === 'refused' && environment.state === 'rejected') throw RequestGate.refusalError(environment, outcome.quota);
+        return { environment, created: true };
+      }
+    }
     deps.runner.adopt(env);
     tell(deps.logger, () => deps.notifier.showProgress(env));
     return { environment: env, created: true };

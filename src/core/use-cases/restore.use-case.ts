@@ -1,3 +1,4 @@
+import type { Access } from '../policies/permissions.js';
 import { newEnvironment, startStep, type Environment } from '../environment/environment.js';
 import { DomainError, ErrorCodes, notFound } from '../environment/errors.js';
 import { newEnvironmentId } from '../environment/ids.js';
@@ -18,7 +19,7 @@ export interface RestoreDeps {
   clock: Clock;
   logger: Logger;
   templates: readonly Template[];
-  admins: readonly string[];
+  access: Access;
 }
 
 /**
@@ -40,7 +41,7 @@ export class RestoreEnvironment {
     if (old.state !== 'destroyed') {
       throw new DomainError(ErrorCodes.INVALID_TRANSITION, `${name} is ${old.state}: only a destroyed environment can be restored.`, { variant: 'not_destroyed', name, state: old.state });
     }
-    assertMayManage(old, actor, deps.admins, 'restore');
+    assertMayManage(old, actor, deps.access, 'restore');
     const kept = old.data?.keptUntil;
     const latest = old.data?.latest;
     const now = deps.clock.now();

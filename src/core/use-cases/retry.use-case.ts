@@ -1,3 +1,4 @@
+import type { Access } from '../policies/permissions.js';
 import { startStep, transition, type Environment } from '../environment/environment.js';
 import { DomainError, ErrorCodes } from '../environment/errors.js';
 import { availableActions, describeState } from '../environment/lifecycle.js';
@@ -14,7 +15,7 @@ export interface RetryDeps {
   notifier: NotifierPort;
   clock: Clock;
   logger: Logger;
-  admins: readonly string[];
+  access: Access;
 }
 
 /**
@@ -31,7 +32,7 @@ export class RetryEnvironment {
   async execute(target: Target, actor: string): Promise<Environment> {
     const { deps } = this;
     const seen = await getTarget(deps.repo, target);
-    assertMayManage(seen, actor, deps.admins, 'retry');
+    assertMayManage(seen, actor, deps.access, 'retry');
     if (!availableActions(seen).retry) throw notRetryable(seen);
     if (seen.failure && !deps.runner.hasFlowFor(seen.failure.from)) throw notRetryable(seen);
     const { environment, changed } = await deps.runner.begin(target.name, (e) => {

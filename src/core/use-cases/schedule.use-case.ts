@@ -1,3 +1,5 @@
+import type { ApprovalService } from './approval.use-case.js';
+import type { Access } from '../policies/permissions.js';
 /**
  * The schedule at work: the leader's tick, `/server schedule`, and the
  * buttons of a reminder (Extend 1 h, Extend until tomorrow, Skip tonight,
@@ -34,13 +36,15 @@ export interface ScheduleDeps {
   clock: Clock;
   logger: Logger;
   templates: readonly Template[];
-  admins: readonly string[];
+  access: Access;
   settings: ScheduleSettings;
   /** What the timers start: the same use cases as a person's commands (no data store: nothing sleeps). */
   actions: {
     save?: Pick<SaveEnvironment, 'execute'>;
     wake?: Pick<WakeEnvironment, 'execute'>;
     retry: Pick<RetryEnvironment, 'execute'>;
+    /** A request nobody answered in time is expired. */
+    approvals?: Pick<ApprovalService, 'expire'>;
     destroy: Pick<DestroyEnvironment, 'execute'>;
   };
 }
@@ -220,6 +224,18 @@ export class ScheduleService {
         await audit(deps, saved, 'schedule:idle', `Asleep and idle: destroyed at ${destroyAt} unless someone keeps it`, SCHEDULE_ACTOR);
         return saved;
       }
+      case 'approval-ask': {
+        if (env.state !== 'awaiting_approval') return this.write(env, undefined);
+        // Past its expiry there is nothing left to ask: it expires instead.
+        const expired = ctx.now.getTime() >= Date.parse(timers.approvalExpiresAt ?? '');
+        if (!expired && !(await deps.notifier.approvalRequest(env))) return undefined; // the next tick asks again
+        return this.write(env, { ...timers, approvalAsked: true });
+      }
+      case 'approval-expired': {
+        if (env.state !== 'awaiting_approval' || !deps.actions.approvals) return this.write(env, undefined);
+        await deps.actions.approvals.expire(target);
+        return undefined;
+      }
       case 'idle-destroy': {
         if (env.state !== 'asleep') return this.write(env, stripUndefined({ ...timers, idleDestroyAt: undefined }));
         await deps.actions.destroy.execute(target, SCHEDULE_ACTOR);
@@ -295,14 +311,14 @@ export class ScheduleService {
   async set(target: Target, actor: string, text: string): Promise<{ environment: Environment; view: ScheduleView }> {
     const { deps } = this;
     const seen = await getTarget(deps.repo, target);
-    assertMayManage(seen, actor, deps.admins, 'change the schedule of');
+    assertMayManage(seen, actor, deps.access, 'change the schedule of');
     const now = deps.clock.now();
     const parsed = parseSchedule(text, { now, ...(deps.settings.offMaxDays ? { offCapDays: deps.settings.offMaxDays } : {}) });
     if (!parsed.ok) {
       throw new DomainError(ErrorCodes.SCHEDULE_INVALID, `The schedule "${text}" cannot be read: ${parsed.problem}`, { problem: parsed.problem, text, name: seen.name });
     }
     const env = await this.update(target, (e) => {
-      assertMayManage(e, actor, deps.admins, 'change the schedule of');
+      assertMayManage(e, actor, deps.access, 'change the schedule of');
       return { ...e, schedule: parsed.schedule, ...(e.timers ? { timers: stripUndefined({ ...e.timers, movedTo: undefined, movedBy: undefined }) } : {}) };
     });
     await audit(deps, env, 'schedule:set', `Schedule set to ${formatSchedule(parsed.schedule)}`, actor);
@@ -321,7 +337,7 @@ export class ScheduleService {
     }
     let moved: string | undefined;
     const env = await this.update(target, (e, ctx) => {
-      assertMayManage(e, actor, deps.admins, 'postpone the sleep of');
+      assertMayManage(e, actor, deps.access, 'postpone the sleep of');
       this.assertStillAbout(e, sleepAt, ctx.now);
       const to = postponed(new Date(sleepAt), how, ctx.schedule, ctx.zone);
       if (!to) throw new DomainError(ErrorCodes.SCHEDULE_INVALID, `${e.name} has no later sleep to move to.`, { problem: 'no later sleep', name: e.name });
@@ -336,7 +352,7 @@ export class ScheduleService {
   /** A reminder's Sleep now: the same sleep as `/server sleep`, checked against the moment first. */
   async sleepNow(target: Target, actor: string, sleepAt: string): Promise<Environment> {
     const env = await getTarget(this.deps.repo, target);
-    assertMayManage(env, actor, this.deps.admins, 'put to sleep');
+    assertMayManage(env, actor, this.deps.access, 'put to sleep');
     this.assertStillAbout(env, sleepAt, this.deps.clock.now());
     if (!this.deps.actions.save) throw new DomainError(ErrorCodes.SCHEDULE_INVALID, 'Nothing can sleep here: no data store is configured.', { problem: 'no data store', name: env.name });
     return (await this.deps.actions.save.execute(target, actor, 'sleep')).environment;
@@ -346,7 +362,7 @@ export class ScheduleService {
   async keep(target: Target, actor: string): Promise<Environment> {
     const { deps } = this;
     const env = await this.update(target, (e, ctx) => {
-      assertMayManage(e, actor, deps.admins, 'keep');
+      assertMayManage(e, actor, deps.access, 'keep');
       if (e.state !== 'asleep') throw passed(e, 'state', `it is ${describeState(e.state)}`);
       return { ...e, timers: { ...(e.timers ?? { plannedFor: `${e.state}@${e.stateChangedAt}#`, zone: ctx.zone }), keptAt: ctx.now.toISOString() } };
     });

@@ -1,4 +1,5 @@
-import { mayManage, type Environment } from '../environment/environment.js';
+import type { Environment } from '../environment/environment.js';
+import { assertMay, type Access, type Verb } from '../policies/permissions.js';
 import { DomainError, ErrorCodes, isOurFault, notFound } from '../environment/errors.js';
 import { newReference } from '../environment/reference.js';
 import { ENVIRONMENT_ID } from '../environment/ids.js';
@@ -73,10 +74,9 @@ export function assertSameIncarnation(env: Environment, target: Target): void {
   }
 }
 
-export function assertMayManage(env: Environment, actor: string, admins: readonly string[], verb: string): void {
-  if (!mayManage(env, actor, admins)) {
-    throw new DomainError(ErrorCodes.NOT_AUTHORIZED, `Only the owner (${env.owner}) or an admin can ${verb} ${env.name}.`, { name: env.name, actor, owner: env.owner, verb });
-  }
+/** The permissions matrix (policies/permissions.ts): refuses, naming who can. */
+export function assertMayManage(env: Environment, actor: string, access: Access, verb: Verb): void {
+  assertMay(access, actor, verb, env);
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Access, Verb } from '../policies/permissions.js';
 import { startStep, transition, type Environment, type SavePart, type WakeInProgress } from '../environment/environment.js';
 import { DomainError, ErrorCodes } from '../environment/errors.js';
 import { assertTransition, describeState } from '../environment/lifecycle.js';
@@ -19,12 +20,12 @@ export interface DataUseCaseDeps {
   clock: Clock;
   logger: Logger;
   templates: readonly Template[];
-  admins: readonly string[];
+  access: Access;
 }
 
 /** What a save is for: a sleep (the servers go), a save on its own, or a save before a destroy. */
 const THEN: Record<GenerationReason, 'asleep' | 'ready' | 'destroying'> = { sleep: 'asleep', save: 'ready', destroy: 'destroying' };
-const VERB: Record<GenerationReason, string> = { sleep: 'put to sleep', save: 'save the data of', destroy: 'destroy' };
+const VERB: Record<GenerationReason, Verb> = { sleep: 'put to sleep', save: 'save the data of', destroy: 'destroy' };
 
 /**
  * `/server sleep`, `/server save`, and the save of "Save data and destroy":
@@ -37,7 +38,7 @@ export class SaveEnvironment {
 
   async check(target: Target, actor: string, reason: GenerationReason): Promise<Environment> {
     const env = await getTarget(this.deps.repo, target);
-    assertMayManage(env, actor, this.deps.admins, VERB[reason]);
+    assertMayManage(env, actor, this.deps.access, VERB[reason]);
     if (env.state === 'saving') throw alreadySaving(env);
     // Only a ready environment's data is whole: a failed one (half provisioned, half restored) is retried, not saved.
     if (env.state !== 'ready') throw notReady(env, 'saving');
@@ -50,7 +51,7 @@ export class SaveEnvironment {
     await this.check(target, actor, reason);
     const { environment, changed } = await deps.runner.begin(target.name, (e) => {
       assertSameIncarnation(e, target);
-      assertMayManage(e, actor, deps.admins, VERB[reason]);
+      assertMayManage(e, actor, deps.access, VERB[reason]);
       if (e.state === 'saving') return undefined;
       if (e.state !== 'ready') throw notReady(e, 'saving');
       const spec = dataSpecOf(templateOf(deps.templates, e));
@@ -90,7 +91,7 @@ export class WakeEnvironment {
   /** The checks a wake makes before it starts: what it would restore. */
   async check(target: Target, actor: string, generation?: number): Promise<{ environment: Environment; manifest?: GenerationManifest }> {
     const env = await getTarget(this.deps.repo, target);
-    assertMayManage(env, actor, this.deps.admins, 'wake');
+    assertMayManage(env, actor, this.deps.access, 'wake');
     if (env.state === 'waking') throw alreadyWaking(env);
     // Only an asleep environment wakes: a failed one is retried (its servers may hold the newest data).
     if (env.state !== 'asleep') throw notReady(env, 'waking');

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { newEnvironment, type Environment } from '../../../src/core/environment/environment.js';
 import type { EnvironmentState } from '../../../src/core/environment/lifecycle.js';
-import { checkQuota, NO_QUOTAS, usageOf, type QuotaCheck, type Quotas } from '../../../src/core/policies/quota.policy.js';
+import { checkQuota, exceededIn, hasQuotas, NO_QUOTAS, quotaScopes, usageOf, usageOfHolds, type QuotaCheck, type Quotas } from '../../../src/core/policies/quota.policy.js';
 import { parseSchedule, type Schedule } from '../../../src/core/schedule/schedule.js';
 
 const schedule = (text: string): Schedule => {
@@ -164,5 +164,34 @@ describe('checkQuota', () => {
     }
     expect(passed).toHaveLength(6);
     expect(usageOf(recorded, ['U0NEW']).servers).toBe(6);
+  });
+});
+
+describe('quota scopes and books', () => {
+  const quotas: Quotas = { person: { servers: 3 }, team: { servers: 5, usdPerDay: 10 }, approvalOverrides: false, raisedBy: ['U0OPS'] };
+  const teams = { platform: ['U0DEV', 'U0LEAD'], data: ['U0DEV'], other: ['U0X'] };
+
+  it('a person’s quota first, then each of their teams’, in the order of the teams; scopes without limits are left out', () => {
+    expect(quotaScopes('U0DEV', teams, quotas).map((s) => s.key)).toEqual(['person:U0DEV', 'team:platform', 'team:data']);
+    expect(quotaScopes('U0DEV', teams, { ...quotas, person: undefined } as unknown as Quotas).map((s) => s.key)).toEqual(['team:platform', 'team:data']);
+    expect(quotaScopes('U0DEV', teams, NO_QUOTAS)).toEqual([]);
+    expect(hasQuotas(NO_QUOTAS)).toBe(false);
+    expect(hasQuotas(quotas)).toBe(true);
+  });
+
+  it('what a book holds adds up, leaving out the request itself', () => {
+    const holds = [
+      { environmentId: 'a', servers: 2, usdPerDay: 1.2345 },
+      { environmentId: 'b', servers: 1, usdPerDay: 0.3 },
+    ];
+    expect(usageOfHolds(holds)).toEqual({ servers: 3, usdPerDay: 1.5345 });
+    expect(usageOfHolds(holds, 'a')).toEqual({ servers: 1, usdPerDay: 0.3 });
+  });
+
+  it('a limit is inclusive: up to it is admitted, one more is not; servers are checked before $', () => {
+    const [, team] = quotaScopes('U0DEV', teams, quotas);
+    expect(exceededIn(team!, { servers: 4, usdPerDay: 0 }, { count: 1, dailyUsd: 10 }, quotas, false)).toBeUndefined();
+    expect(exceededIn(team!, { servers: 4, usdPerDay: 0 }, { count: 2, dailyUsd: 11 }, quotas, false)).toMatchObject({ scope: 'team', team: 'platform', what: 'servers', usage: 4, limit: 5, requested: 2, raisedBy: ['U0OPS'] });
+    expect(exceededIn(team!, { servers: 0, usdPerDay: 9.5 }, { count: 1, dailyUsd: 0.51 }, quotas, false)).toMatchObject({ what: 'usdPerDay', limit: 10 });
   });
 });

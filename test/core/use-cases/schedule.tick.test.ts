@@ -8,6 +8,7 @@
  * Times: 2030-01-07 is a Monday, 2030-01-08 a Tuesday. The Paris owner's zone is UTC+1 in January,
  * so 18:30 local = 17:30Z, the reminder 30 minutes before = 17:00Z.
  */
+import { NO_ACCESS_RULES } from '../../../src/core/policies/permissions.js';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { fail, newEnvironment, transition, type Environment } from '../../../src/core/environment/environment.js';
 import { DomainError, ErrorCodes } from '../../../src/core/environment/errors.js';
@@ -143,7 +144,7 @@ function world(opts: { start: string; holidays?: HolidayCalendar }) {
     },
   };
   const leader = () =>
-    new ScheduleService({ repo, events: store, notifier, people, clock, logger, templates: [testTemplate()], admins: [ADMIN], settings, actions });
+    new ScheduleService({ repo, events: store, notifier, people, clock, logger, templates: [testTemplate()], access: { ...NO_ACCESS_RULES, admins: [ADMIN] }, settings, actions });
 
   /** Moves the clock forward to `iso` (never back). */
   const at = async (iso: string) => {

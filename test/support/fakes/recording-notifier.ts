@@ -24,6 +24,13 @@ export class RecordingNotifier implements NotifierPort {
   async opsAlert(env: Environment): Promise<void> {
     this.alerts.push(structuredClone(env));
   }
+  /** The approvers' messages asked for (a request waiting, then decided). */
+  readonly approvals: Environment[] = [];
+  async approvalRequest(env: Environment): Promise<boolean> {
+    if (this.refuse) return false;
+    this.approvals.push(structuredClone(env));
+    return true;
+  }
   readonly savings: SavingsView[] = [];
   async savingsReport(report: SavingsView): Promise<boolean> {
     this.savings.push(report);

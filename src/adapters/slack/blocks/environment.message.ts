@@ -5,6 +5,7 @@ import { formatUsd } from '../../../core/environment/template.js';
 import { availableActions } from '../../../core/environment/lifecycle.js';
 import { failureSentence } from '../text/errors.text.js';
 import { asleepText } from './data.blocks.js';
+import { cancelButton, decisionText, waitingBlocks } from './approval.blocks.js';
 import { scheduleLine } from './schedule.blocks.js';
 import { environmentValue, Ids } from '../ids.js';
 import { duration, esc, md, plain, serverCount, stateEmoji, stateLabel, stepLine, truncate, who } from './text.js';
@@ -41,6 +42,9 @@ export function environmentBlocks(env: Environment): Block[] {
     blocks.push({ type: 'context', elements: [md('How to connect to each server: in the thread.')] });
   }
   if (env.state === 'asleep') blocks.push({ type: 'section', text: md(asleepText(env)) });
+  if (env.state === 'awaiting_approval') blocks.push(...waitingBlocks(env));
+  const decided = decisionText(env);
+  if (decided && (env.state === 'rejected' || env.approval?.decision?.outcome === 'approved')) blocks.push({ type: 'context', elements: [md(decided)] });
   const schedule = scheduleLine(env);
   if (schedule) blocks.push({ type: 'context', elements: [md(schedule)] });
   if (env.state === 'failed' && env.failure) {
@@ -61,7 +65,8 @@ export function environmentBlocks(env: Environment): Block[] {
   if (can.wake) {
     actions.push({ type: 'button', text: plain('Wake', 75), action_id: Ids.action.wake, value: environmentValue(env), style: 'primary' });
   }
-  if (can.destroy) {
+  if (env.state === 'awaiting_approval') actions.push(cancelButton(env));
+  else if (can.destroy) {
     actions.push({
       type: 'button',
       text: plain('Destroy', 75),

@@ -11,6 +11,7 @@ import { monthToDateUsd, todayUsd } from '../../../core/policies/estimate.js';
 import { environmentValue, Ids, reminderValue } from '../ids.js';
 import type { Block } from './environment.message.js';
 import { scheduleLine } from './schedule.blocks.js';
+import { cancelButton, rulesText, utc } from './approval.blocks.js';
 import { age, md, plain, serverCount, stateEmoji, stateLabel } from './text.js';
 
 /** Environments shown with their own section and buttons (a Home view holds at most 100 blocks). */
@@ -21,11 +22,28 @@ export interface HomeFleet {
   environments: readonly Environment[];
 }
 
-export function homeView(envs: readonly Environment[], now: Date, fleet?: HomeFleet): types.HomeView {
-  const blocks: Block[] = [{ type: 'header', text: plain('Your environments', 150) }];
+/** A quota of the person looking, and what it holds now. */
+export interface HomeQuota {
+  scope: 'person' | 'team';
+  team?: string;
+  usage: { servers: number; usdPerDay: number };
+  limits: { servers?: number; usdPerDay?: number };
+}
+
+export interface HomeExtras {
+  /** Requests waiting for this person's answer (leads, admins). */
+  waiting?: readonly Environment[];
+  quotas?: readonly HomeQuota[];
+}
+
+export function homeView(envs: readonly Environment[], now: Date, fleet?: HomeFleet, extras: HomeExtras = {}): types.HomeView {
+  const blocks: Block[] = [];
+  if (extras.waiting?.length) blocks.push(...waitingBlocks(extras.waiting));
+  blocks.push({ type: 'header', text: plain('Your environments', 150) });
   if (!envs.length) blocks.push({ type: 'section', text: md('You have no environments. Start one with `/server new <name>` in any channel.') });
   for (const e of envs.slice(0, MAX)) blocks.push(...environmentSection(e, now));
   if (envs.length > MAX) blocks.push({ type: 'context', elements: [md(`…and ${envs.length - MAX} more: \`/server list\`.`)] });
+  if (extras.quotas?.length) blocks.push({ type: 'context', elements: [md(extras.quotas.map(quotaLine).join(' · '))] });
   if (fleet) blocks.push(...fleetBlocks(fleet, now));
   blocks.push({ type: 'context', elements: [md('`/server status <name>` for details · `/server help` for everything Dormouse does')] });
   return { type: 'home', blocks };
@@ -42,9 +60,43 @@ function environmentSection(e: Environment, now: Date): Block[] {
   if (e.state === 'ready' && e.timers?.sleepAt && !e.timers.sleeping) {
     buttons.push({ type: 'button', text: plain('Extend 1 h', 75), action_id: Ids.action.extendHour, value: reminderValue(e, e.timers.sleepAt) });
   }
-  if (can.destroy) buttons.push({ type: 'button', text: plain('Destroy', 75), action_id: Ids.action.destroy, value: environmentValue(e), style: 'danger' });
+  if (e.state === 'awaiting_approval') buttons.push(cancelButton(e));
+  else if (can.destroy) buttons.push({ type: 'button', text: plain('Destroy', 75), action_id: Ids.action.destroy, value: environmentValue(e), style: 'danger' });
   if (buttons.length) out.push({ type: 'actions', block_id: `home:${e.name}`, elements: buttons });
   return out;
+}
+
+/** `Your quota: 3 of 6 servers, $4.10 of $10.00 a day` (a team's says whose). */
+function quotaLine(q: HomeQuota): string {
+  const parts = [
+    q.limits.servers !== undefined ? `${q.usage.servers} of ${q.limits.servers} servers` : '',
+    q.limits.usdPerDay !== undefined ? `${formatUsd(q.usage.usdPerDay)} of ${formatUsd(q.limits.usdPerDay)} a day` : '',
+  ].filter(Boolean);
+  return `${q.scope === 'team' ? `Team ${q.team ?? ''} quota` : 'Your quota'}: ${parts.join(', ')}`;
+}
+
+/** Requests waiting for the viewer's answer: who asks, what, the cost and why, with Approve and Reject. */
+function waitingBlocks(waiting: readonly Environment[]): Block[] {
+  const blocks: Block[] = [{ type: 'header', text: plain(`Waiting for your approval (${waiting.length})`, 150) }];
+  for (const e of waiting.slice(0, MAX)) {
+    const a = e.approval;
+    const cost = a ? `${formatUsd(a.estimate.monthlyUsd)}/month` : `${formatUsd(e.hourlyCostUsd)}/h`;
+    blocks.push({
+      type: 'section',
+      text: md(`*${e.name}* · <@${e.owner}> · ${serverCount(e)} · \`${e.template}\` · ${cost}${a ? ` · expires ${utc(a.expiresAt)}` : ''}\n${rulesText(e)}`),
+    });
+    blocks.push({
+      type: 'actions',
+      block_id: `approve:${e.name}`,
+      elements: [
+        { type: 'button', text: plain('Approve', 75), action_id: Ids.action.approve, value: environmentValue(e), style: 'primary' },
+        { type: 'button', text: plain('Reject', 75), action_id: Ids.action.reject, value: environmentValue(e), style: 'danger' },
+      ],
+    });
+  }
+  if (waiting.length > MAX) blocks.push({ type: 'context', elements: [md(`…and ${waiting.length - MAX} more, in the approvers' channel.`)] });
+  blocks.push({ type: 'divider' });
+  return blocks;
 }
 
 function fleetBlocks(fleet: HomeFleet, now: Date): Block[] {

@@ -36,7 +36,47 @@ const SENTENCES: Record<string, (p: Params) => string | undefined> = {
   'ENVIRONMENT.NAME_INVALID': (p) => NAME_RULES[String(p.rule)]?.(p),
   'ENVIRONMENT.NAME_TAKEN': (p) => `${code(p.name)} is already taken by ${mention(p.owner)} (it is ${state(p.state)}). Pick another name, or ask them to destroy it.`,
   'ENVIRONMENT.NOT_FOUND': (p) => `There is no environment called ${code(p.name)}. ${code('/server list all')} shows every environment.`,
-  'ENVIRONMENT.NOT_AUTHORIZED': (p) => `Only ${mention(p.owner)} (the owner) or an admin can ${String(p.verb)} ${code(p.name)}. Ask them in a thread, or ask ops.`,
+  'ENVIRONMENT.NOT_AUTHORIZED': (p) => {
+    const people = (users: unknown) => list(users).map(mention).join(', ');
+    if (p.variant === 'own-request') return `Nobody approves or rejects their own request: ${list(p.approvers).length ? `${people(p.approvers)} can decide on ${code(p.name)}` : `an admin decides on ${code(p.name)}`}.`;
+    if (p.variant === 'not-an-approver') return `Only ${list(p.approvers).length ? people(p.approvers) : 'an admin'} can ${String(p.verb)} ${code(p.name)}: they approve for <@${String(p.owner)}>'s team.`;
+    const who = [
+      `${mention(p.owner)} (the owner)`,
+      list(p.leads).length ? `a lead of their team (${people(p.leads)})` : '',
+      list(p.admins).length ? `an admin (${people(p.admins)})` : 'an admin',
+      list(p.ops).length ? `ops (${people(p.ops)}), from the alert` : '',
+    ].filter(Boolean);
+    return `Only ${who.length > 1 ? `${who.slice(0, -1).join(', ')} or ${who[who.length - 1]!}` : who[0]!} can ${String(p.verb)} ${code(p.name)}. Ask them in a thread.`;
+  },
+  'APPROVAL.DECIDED': (p) => {
+    const at = typeof p.at === 'string' ? ` at ${p.at.slice(11, 16)} UTC` : '';
+    switch (p.outcome) {
+      case 'approved':
+        return `${code(p.name)} was already approved by ${mention(p.by)}${at}; it is ${state(p.state)}.`;
+      case 'rejected':
+        return `${code(p.name)} was already rejected by ${mention(p.by)}${at}${typeof p.reason === 'string' ? `: ${esc(p.reason)}` : '.'}`;
+      case 'cancelled':
+        return `${code(p.name)} was cancelled by ${mention(p.by)}${at}: there is nothing left to decide.`;
+      case 'expired':
+        return `${code(p.name)} expired${at}: nobody answered in time, so there is nothing left to decide.`;
+      default:
+        return `${code(p.name)} is not waiting for approval (it is ${state(p.state)}): there is nothing to decide.`;
+    }
+  },
+  'APPROVAL.REASON_REQUIRED': (p) =>
+    p.variant === 'too_long'
+      ? `Keep the reason to ${String(p.max)} characters (it has ${String(p.length)}).`
+      : 'Say why it is rejected (a sentence is enough), so the requester knows what would get it approved.',
+  'QUOTA.EXCEEDED': (p) => {
+    const whose = p.scope === 'team' ? `your team ${code(p.team)}` : 'you';
+    const usd = (n: unknown) => `$${Number(n).toFixed(2)}`;
+    const figures =
+      p.what === 'servers'
+        ? `${whose} ${p.scope === 'team' ? 'holds' : 'hold'} ${String(p.usage)} of ${String(p.limit)} servers, and ${code(p.name)} asks for ${String(p.requested)}`
+        : `${whose} ${p.scope === 'team' ? 'spends' : 'spend'} ${usd(p.usage)} of ${usd(p.limit)} a day, and ${code(p.name)} would add ${usd(p.requested)}`;
+    const raise = list(p.raisedBy).length ? `${list(p.raisedBy).map(mention).join(' or ')} can raise the quota` : 'an admin can raise the quota (in the policy file)';
+    return `${code(p.name)} was not created: ${figures}. Destroy something you no longer need, ask for fewer or smaller servers, or ask: ${raise}. Nothing was launched.`;
+  },
   'ENVIRONMENT.STALE_ACTION': (p) =>
     `That button belongs to an earlier environment called ${code(p.name)}, which has ended; it does nothing to the one that has the name now. ${code(`/server status ${String(p.name)}`)} shows it.`,
   'ENVIRONMENT.INVALID_TRANSITION': (p) => {

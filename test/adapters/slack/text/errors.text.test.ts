@@ -30,4 +30,24 @@ describe('error sentences', () => {
   it('form errors are plain text: no code marks, mentions as @id', () => {
     expect(plainSentence(new DomainError(ErrorCodes.NAME_TAKEN, 'taken', { name: 'api', owner: 'U1', state: 'ready' }))).toBe('api is already taken by @U1 (it is ready). Pick another name, or ask them to destroy it.');
   });
+
+  it('a refusal says who can: the owner, the team’s leads, admins, and ops for what an alert offers', () => {
+    const refused = (details: Record<string, unknown>) => errorSentence(new DomainError(ErrorCodes.NOT_AUTHORIZED, 'x', { name: 'api', owner: 'U0DEV', verb: 'destroy', ...details }));
+    expect(refused({ variant: 'not-owner', leads: ['U0LEAD'], admins: ['U0OPS'], ops: [] })).toBe('Only <@U0DEV> (the owner), a lead of their team (<@U0LEAD>) or an admin (<@U0OPS>) can destroy `api`. Ask them in a thread.');
+    expect(refused({ variant: 'not-owner', leads: [], admins: [], ops: ['U0OPS'] })).toBe('Only <@U0DEV> (the owner), an admin or ops (<@U0OPS>), from the alert can destroy `api`. Ask them in a thread.');
+    expect(refused({ variant: 'own-request', verb: 'approve', approvers: ['U0LEAD'] })).toBe('Nobody approves or rejects their own request: <@U0LEAD> can decide on `api`.');
+    expect(refused({ variant: 'not-an-approver', verb: 'reject', approvers: ['U0LEAD', 'U0OPS'] })).toMatch(/^Only <@U0LEAD>, <@U0OPS> can reject `api`/);
+  });
+
+  it('a decided request says what happened, by whom and when; a quota refusal gives the figures and who can raise it', () => {
+    const decided = (details: Record<string, unknown>) => errorSentence(new DomainError(ErrorCodes.APPROVAL_DECIDED, 'x', { name: 'api', state: 'rejected', ...details }));
+    expect(decided({ outcome: 'rejected', by: 'U0LEAD', at: '2026-12-01T10:15:00.000Z', reason: 'too <big>' })).toBe('`api` was already rejected by <@U0LEAD> at 10:15 UTC: too &lt;big&gt;');
+    expect(decided({ outcome: 'approved', by: 'U0LEAD', at: '2026-12-01T10:15:00.000Z', state: 'provisioning' })).toBe('`api` was already approved by <@U0LEAD> at 10:15 UTC; it is launching its servers.');
+    expect(decided({ outcome: 'expired', by: 'schedule', at: '2026-12-02T09:00:00.000Z' })).toMatch(/expired at 09:00 UTC: nobody answered in time/);
+    expect(errorSentence(new DomainError(ErrorCodes.APPROVAL_REASON_REQUIRED, 'x', { variant: 'empty' }))).toMatch(/Say why it is rejected/);
+    const quota = errorSentence(
+      new DomainError(ErrorCodes.QUOTA_EXCEEDED, 'x', { name: 'big', scope: 'person', what: 'usdPerDay', usage: 8.5, limit: 10, requested: 2.25, raisedBy: ['U0OPS'] }),
+    );
+    expect(quota).toBe('`big` was not created: you spend $8.50 of $10.00 a day, and `big` would add $2.25. Destroy something you no longer need, ask for fewer or smaller servers, or ask: <@U0OPS> can raise the quota. Nothing was launched.');
+  });
 });

@@ -10,6 +10,7 @@ import type { ListenerDeps } from '../deps.js';
 import { sleepAction, wakeAction } from './data.action.js';
 import { destroyAction, destroyCancelAction } from './destroy.action.js';
 import { retryAction } from './retry.action.js';
+import { approveAction, cancelRequestAction, rejectAction } from './approval.action.js';
 import { keepAction, postponeAction, sleepNowAction } from './schedule.action.js';
 import { templatePickAction } from './template-pick.action.js';
 
@@ -34,6 +35,9 @@ export function registerActions(app: App, deps: ListenerDeps): void {
     [Ids.action.skipTonight]: postponeAction(deps) as Handler,
     [Ids.action.sleepNow]: sleepNowAction(deps) as Handler,
     [Ids.action.keep]: keepAction(deps) as Handler,
+    [Ids.action.approve]: approveAction(deps) as Handler,
+    [Ids.action.reject]: rejectAction(deps) as Handler,
+    [Ids.action.approvalCancel]: cancelRequestAction(deps) as Handler,
   };
   const ids = new RegExp(`^(?:${Object.keys(handlers).join('|')})$`);
   app.action<BlockAction>({ type: 'block_actions', action_id: ids }, async (args) => {

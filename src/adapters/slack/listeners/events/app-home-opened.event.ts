@@ -8,8 +8,8 @@ type Args = SlackEventMiddlewareArgs<'app_home_opened'> & AllMiddlewareArgs;
 
 /** The Home view for `user`, as of now. */
 export async function homeFor(useCases: UseCases, user: string, now: Date) {
-  const mine = await useCases.queries.mine(user);
-  return homeView(mine, now, useCases.queries.isAdmin(user) ? { environments: await useCases.queries.all() } : undefined);
+  const [mine, waiting, quotas] = await Promise.all([useCases.queries.mine(user), useCases.queries.waitingFor(user), useCases.queries.quotasOf(user)]);
+  return homeView(mine, now, useCases.queries.isAdmin(user) ? { environments: await useCases.queries.all() } : undefined, { waiting, quotas });
 }
 
 export function appHomeOpenedEvent(deps: ListenerDeps) {

@@ -12,6 +12,7 @@ import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } fro
 import { ErrorCodes, isDomainError, type DomainError } from '../../../../core/environment/errors.js';
 import { errorSentence, plainSentence } from '../../text/errors.text.js';
 import { noticeModal } from '../../blocks/notice.modal.js';
+import { approversText } from '../../blocks/approval.blocks.js';
 import { blockIdFor, readRequestMetadata, readRequestModal, requestModal, type FormProblem } from '../../blocks/request.modal.js';
 import { replyForError, type ListenerDeps } from '../deps.js';
 import { requestTruthfully } from '../truth.js';
@@ -57,7 +58,10 @@ export function serverNewView(deps: ListenerDeps) {
         deps,
         { ...request, owner: body.user.id, requestId: `view:${view.id}`, ...(metadata.channel ? { channel: metadata.channel } : {}) },
         log,
-        (env) => ({ text: `:rocket: \`${env.name}\` is on its way. Its message${env.channel ? ` in <#${env.channel}>` : ''} shows the progress; you can close this.` }),
+        (env) =>
+          env.state === 'awaiting_approval'
+            ? { text: `:hourglass: \`${env.name}\` needs approval: ${approversText(env)} ${env.approval?.approvers.users.length === 1 ? 'has' : 'have'} been asked. Its message${env.channel ? ` in <#${env.channel}>` : ''} says when they answer; you can close this.` }
+            : { text: `:rocket: \`${env.name}\` is on its way. Its message${env.channel ? ` in <#${env.channel}>` : ''} shows the progress; you can close this.` },
       );
       sentence = reply.text;
       next = noticeModal(sentence, FORM_TITLE);
