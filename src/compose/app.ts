@@ -8,6 +8,7 @@
  * next step and give its lease back (so another replica, or the next start,
  * resumes at once), let the last notifications out, then close the clients.
  */
+import { TeamDirectory } from './teams.js';
 import { DynamoDbQuotaLedger } from '../adapters/aws/dynamodb-quota-ledger.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -67,6 +68,9 @@ function sandboxClockFor(config: Config, given: Clock | undefined): SandboxClock
 }
 
 /** What the console may do with the sandbox clock; `nextEvent` says when the next scheduled event is due. */
+/** How often user groups (teams, approvers) are read again from Slack. */
+const TEAMS_REFRESH_MS = 5 * 60_000;
+
 export function clockControl(clock: SandboxClock, nextEvent?: () => Promise<Date | undefined>): ConsoleClockControl {
   return {
     now: () => clock.now(),
@@ -151,6 +155,15 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
     // Runs after the flows have stopped: the last words go out.
     closers.add(() => notifier.idle(3_000));
     const claims = new DynamoDbDeliveryClaims(dynamo, config.table.name, clock);
+    const people = new SlackPeople({ client: slackClient, logger: logger.child({ component: 'people' }) });
+    // Teams and approvers given as Slack user groups: read now, and again every few minutes on every replica.
+    const directory = new TeamDirectory(config.teams, config.policy, people, logger.child({ component: 'teams' }));
+    if (directory.hasGroups) {
+      await directory.refresh();
+      const every = setInterval(() => void directory.refresh().catch((err: unknown) => logger.warn({ err }, 'could not read the user groups')), TEAMS_REFRESH_MS);
+      every.unref();
+      closers.add(async () => clearInterval(every));
+    }
     const useCases = createUseCases({
       repo,
       compute,
@@ -166,11 +179,11 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       ...(serverDataDir ? { serverDataDir } : {}),
       ...(data ? { data: { store: data, scripts: dataScripts(), settings: dataSettings(config), retentionDays: config.data.retentionDays } } : {}),
       schedule: scheduleSettings(config),
-      people: new SlackPeople({ client: slackClient, logger: logger.child({ component: 'people' }) }),
-      teams: config.teams,
+      people,
+      teams: directory.teams,
       claims,
       ops: config.ops,
-      policy: config.policy,
+      policy: directory.policy,
       quotaLedger: new DynamoDbQuotaLedger(dynamo, config.table.name, clock),
     });
     closers.add(() => useCases.runner.stop(SHUTDOWN_GRACE_MS));

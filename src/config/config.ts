@@ -202,9 +202,15 @@ function parseDates(text: string): string[] {
   return [...new Set(dates)].sort();
 }
 
-/** `platform=U0123ABCD,U0456EFGH;data=U0789IJKL`: teams by name, each with its members' Slack user ids. */
+/**
+ * `platform=U0123ABCD,U0456EFGH;data=S0789IJKL`: teams by name, each with its members' Slack user
+ * ids, or a Slack user group id (S…) whose members are read from Slack at start and every few
+ * minutes, or both.
+ */
+const TEAM_GROUP_ID = /^S[A-Z0-9]{2,}$/;
+
 function parseTeams(text: string): Record<string, string[]> {
-  const example = 'like platform=U0123ABCD,U0456EFGH;data=U0789IJKL';
+  const example = 'like platform=U0123ABCD,U0456EFGH;data=S0789IJKL (a user group)';
   const teams: Record<string, string[]> = {};
   for (const part of text.split(';').map((p) => p.trim()).filter(Boolean)) {
     const m = /^([^=]*)=(.*)$/.exec(part);
@@ -214,9 +220,9 @@ function parseTeams(text: string): Record<string, string[]> {
     }
     if (Object.hasOwn(teams, name)) throw new Error(`the team \`${name}\` is given twice: list each team once, ${example}.`);
     const members = (m[2] ?? '').split(',').map((u) => u.trim()).filter(Boolean);
-    const bad = members.filter((u) => !USER_ID.test(u));
-    if (members.length === 0) throw new Error(`the team \`${name}\` has no members: give its Slack user ids, ${example}.`);
-    if (bad.length) throw new Error(`in the team \`${name}\`, \`${bad.join('`, `')}\` ${bad.length > 1 ? 'are not Slack user ids' : 'is not a Slack user id'} like U0123ABCD (profile → ⋮ → Copy member ID); ${example}.`);
+    const bad = members.filter((u) => !USER_ID.test(u) && !TEAM_GROUP_ID.test(u));
+    if (members.length === 0) throw new Error(`the team \`${name}\` has no members: give its Slack user ids or a user group id, ${example}.`);
+    if (bad.length) throw new Error(`in the team \`${name}\`, \`${bad.join('`, `')}\` ${bad.length > 1 ? 'are not Slack user ids' : 'is not a Slack user id'} like U0123ABCD (profile → ⋮ → Copy member ID) or user group ids like S0123ABCD; ${example}.`);
     teams[name] = [...new Set(members)];
   }
   return teams;

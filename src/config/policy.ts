@@ -106,12 +106,16 @@ function policySchema(ctx: PolicyContext) {
   const Approvers = fields(
     {
       team: TeamName,
-      users: Users('a list of the Slack user ids who may approve, like [U0123ABCD].').min(1, { error: 'at least one person who may approve, like [U0123ABCD].' }),
+      users: Users('a list of the Slack user ids who may approve, like [U0123ABCD].').default([]),
       userGroup: text(GROUP_ID, SAY_GROUP).optional(),
       channel: text(CHANNEL_ID, SAY_CHANNEL),
     },
     'a team’s approvers: { team, users, userGroup, channel }, e.g. `{ team: platform, users: [U0123ABCD], channel: C0123ABCD }`.',
-  );
+  ).superRefine((a, c) => {
+    if (Array.isArray(a.users) && a.users.length === 0 && a.userGroup === undefined) {
+      c.addIssue({ code: 'custom', path: ['users'], input: undefined, message: 'who may approve: Slack user ids (`users: [U0123ABCD]`), a user group whose members approve (`userGroup: S0123ABCD`), or both.' });
+    }
+  }, whenValid('users', 'userGroup'));
 
   const DefaultApprovers = fields(
     {

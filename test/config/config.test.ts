@@ -189,7 +189,7 @@ describe('the schedule settings', () => {
       'DORMOUSE_IDLE_DAYS=a week: expected a whole number from 1 to 365.',
       'DORMOUSE_IDLE_ANSWER_HOURS=1000: expected a whole number from 1 to 720.',
       'DORMOUSE_SAVINGS_CHANNEL=#savings: a channel id like C0123ABCD (right-click the channel → Copy link), or leave it unset for no savings summary.',
-      'DORMOUSE_TEAMS: `platform U01` is not a team: write name=user ids, teams separated by semicolons, like platform=U0123ABCD,U0456EFGH;data=U0789IJKL (a name is letters, digits, - and _).',
+      'DORMOUSE_TEAMS: `platform U01` is not a team: write name=user ids, teams separated by semicolons, like platform=U0123ABCD,U0456EFGH;data=S0789IJKL (a user group) (a name is letters, digits, - and _).',
       'DORMOUSE_TICK_SECONDS=0: expected a whole number from 1 to 300.',
     ]);
   });
@@ -202,7 +202,7 @@ describe('the schedule settings', () => {
   ])('refuses the teams %j, with an example', (value, problem) => {
     const text = problemsOf({ DORMOUSE_TEAMS: value }).join('\n');
     expect(text).toMatch(problem);
-    expect(text).toContain('like platform=U0123ABCD,U0456EFGH;data=U0789IJKL');
+    expect(text).toContain('like platform=U0123ABCD,U0456EFGH;data=S0789IJKL (a user group)');
   });
 });
 

@@ -111,8 +111,14 @@ describe('approvals', () => {
 
     // A cheap request goes ahead without anyone.
     await ask(double, 'U0DEV', 'cheap', '--template demo');
-    await until(bot, 'cheap', (e) => e.state === 'ready', 'cheap ready without approval');
+    const cheap = await until(bot, 'cheap', (e) => e.state === 'ready', 'cheap ready without approval');
     expect(about(double, 'C0OPS', 'Approval: cheap')).toHaveLength(0);
+    // Turning its schedule off afterwards is no way around the "always on" rule: its owner cannot, its lead can.
+    await expect(bot.useCases.schedule!.set({ name: 'cheap' }, 'U0DEV', 'off')).rejects.toThrow(/needs approval \(.*always on: its schedule is off/);
+    expect((await bot.useCases.queries.find('cheap'))?.version).toBe(cheap.version);
+    await double.slashCommand({ user: 'U0DEV', channel: 'C0GENERAL', command: '/server', text: 'schedule cheap off' });
+    await answered(double, 'U0DEV', /That schedule for `cheap` would need approval \(.*always on: .*\), so <@U0LEAD>, <@U0OPS> set it: ask them\. Nothing changed\./);
+    expect((await bot.useCases.schedule!.set({ name: 'cheap' }, 'U0LEAD', 'off')).environment.schedule?.kind).toBe('off');
   }, 60_000);
 
   it('Reject asks for a reason: an empty one is refused under the field and changes nothing; then both messages say who rejected it and why', async () => {
@@ -250,5 +256,21 @@ describe('approvals', () => {
     await until(bot, 'slack-busy', (e) => e.state === 'ready', 'ready');
     expect(visibleText(await approversMessage(double, 'slack-busy', /Approved/))).toMatch(/Approved\* by <@U0LEAD>/);
     expect(about(double, 'C0OPS', 'Approval: slack-busy')).toHaveLength(1);
+  }, 60_000);
+
+  it('teams and approvers given as Slack user groups: the members are read from Slack, the group’s lead approves, the team’s quota counts its members', async () => {
+    const { bot, double } = await sandbox({ DORMOUSE_POLICY: join(repoRoot, 'test', 'fixtures', 'policy', 'groups.yml'), DORMOUSE_TEAMS: 'platform=S0PLATFORM' });
+    await ask(double, 'U0DEV', 'grouped');
+    const waiting = await until(bot, 'grouped', (e) => e.state === 'awaiting_approval', 'awaiting approval');
+    // S0LEADS has lee: he is asked (and mentioned as the group), and may approve.
+    expect(waiting.approval?.approvers).toMatchObject({ users: ['U0LEAD'], userGroup: 'S0LEADS', team: 'platform' });
+    expect(visibleText(await approversMessage(double, 'grouped'))).toMatch(/<@U0LEAD> \(<!subteam\^S0LEADS>\) in <#C0OPS>/);
+    await double.clickButton({ user: 'U0LEAD', label: 'Approve', channel: 'C0OPS' });
+    await until(bot, 'grouped', (e) => e.state === 'ready', 'ready');
+    // The team is S0PLATFORM's members (dana and lee): lee's own request counts against the same quota of 3 (2 held by dana).
+    await ask(double, 'U0LEAD', 'lees-two', '--template demo --count 2');
+    const refused = await until(bot, 'lees-two', (e) => e.state === 'rejected', 'refused by the team quota');
+    expect(refused.refusal?.params).toMatchObject({ scope: 'team', team: 'platform', usage: 2, limit: 3, requested: 2 });
+    expect(await answered(double, 'U0LEAD', /`lees-two` was not created: your team `platform` holds 2 of 3 servers/)).toBeTruthy();
   }, 60_000);
 });

@@ -89,6 +89,8 @@ describe.skipIf(!hasChromium && !process.env.CI)('the Home tab for a developer, 
     await lead.screenshot({ path: join('test-output', 'home-lead.png'), fullPage: true });
     await lead.getByTestId('app-home').getByRole('button', { name: 'Approve' }).click();
     await expect.poll(async () => (await bot.useCases.queries.find('costly'))?.state, { timeout: 20_000 }).toBe('ready');
+    // A click on the Home tab has no response URL: the answer comes as a direct message.
+    await expect.poll(() => double.channelMessages(double.dmChannel('U0LEAD')).some((m) => /You approved `costly`/.test(m.text)), { timeout: 10_000 }).toBe(true);
     // The lead's Home follows (published again on the change, not reopened).
     await expect.poll(() => text(lead), { timeout: 10_000 }).not.toMatch(/Waiting for your approval/);
 

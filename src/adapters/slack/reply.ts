@@ -4,6 +4,7 @@
  * to that would leave a person guessing whether their request happened.
  * A response URL takes up to 5 answers within 30 minutes.
  */
+import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../../core/ports/clock.port.js';
 import type { Reply } from './blocks/replies.js';
 
@@ -46,5 +47,25 @@ export function replier(responseUrl: string | undefined, logger: Logger, options
     }
     logger.warn({ attempts }, 'gave up answering Slack');
     return false;
+  };
+}
+
+/**
+ * The answer to a click: on its response URL, or, for a click that has none (a button on the Home
+ * tab), in a direct message from the bot, so that a refusal or a "someone was first" is never lost.
+ */
+export function clickReplier(body: { response_url?: string | undefined; user: { id: string } }, client: Pick<WebClient, 'conversations' | 'chat'>, logger: Logger): Replier {
+  if (body.response_url) return replier(body.response_url, logger);
+  return async (reply) => {
+    try {
+      const dm = await client.conversations.open({ users: body.user.id });
+      const channel = dm.channel?.id;
+      if (!channel) return false;
+      await client.chat.postMessage({ channel, text: reply.text, ...(reply.blocks ? { blocks: reply.blocks } : {}) });
+      return true;
+    } catch (err) {
+      logger.warn({ err }, 'could not answer a click from the Home tab');
+      return false;
+    }
   };
 }

@@ -182,6 +182,9 @@ export class SlackNotifier implements NotifierPort {
       const key = ledgerKey(env);
       if (!approval.decision) {
         const outcome = await this.once(env, APPROVAL_ASKED, async () => {
+          // Decided meanwhile (a click on a Home tab while this post waited out a 429): nothing left to ask.
+          const now = await this.deps.load(env.name);
+          if (now && now.id === env.id && now.state !== 'awaiting_approval') return true;
           const channel = approval.approvers.channel;
           const res = await client.chat.postMessage({ channel, text: approvalSummary(env), blocks: approvalRequestBlocks(env) });
           if (res.ts) await retryTransient(() => ledger.recordAlert(key, { id: APPROVAL_ALERT, message: { channel: res.channel ?? channel, ts: res.ts! }, summary: approvalSummary(env) }));
@@ -256,10 +259,17 @@ export class SlackNotifier implements NotifierPort {
    */
   private async closeHandledAlerts(env: Environment): Promise<void> {
     const { ledger, client, clock } = this.deps;
-    if (!this.deps.opsChannel) return;
+    if (!this.deps.opsChannel && !env.approval) return;
     const key = ledgerKey(env);
     const current = env.state === 'failed' ? env.failure?.at : undefined;
-    const handled = (await ledger.openAlerts(key)).filter((a) => a.id !== current && a.id !== APPROVAL_ALERT);
+    const open = await ledger.openAlerts(key);
+    // The approvers' message of a request that no longer waits (decided, or destroyed while it waited): its buttons go.
+    for (const alert of open.filter((a) => a.id === APPROVAL_ALERT && env.state !== 'awaiting_approval')) {
+      await client.chat.update({ channel: alert.message.channel, ts: alert.message.ts, text: `${alert.summary}: ${env.approval?.decision?.outcome ?? env.state}`, blocks: approvalRequestBlocks(env) });
+      await ledger.closeAlert(key, alert.id);
+    }
+    if (!this.deps.opsChannel) return;
+    const handled = open.filter((a) => a.id !== current && a.id !== APPROVAL_ALERT);
     for (const alert of handled) {
       const text = handledText(env, clock.now());
       // Updated first, recorded closed after: an update that fails leaves it open, to be closed next time.

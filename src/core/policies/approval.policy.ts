@@ -12,9 +12,10 @@
  * that does is listed, with why.
  *
  * Nobody approves their own request, even when listed as an approver
- * (`selfApproval` is always false). Only the listed users may approve: a user
- * group is who is mentioned when asking, not who may answer (its members are
- * Slack's to know).
+ * (`selfApproval` is always false). The listed users may approve, and the
+ * members of the user group (the composition root reads them from Slack and
+ * writes them into `users`: src/compose/teams.ts); the group is also who is
+ * mentioned when asking.
  */
 import type { Schedule } from '../schedule/schedule.js';
 import type { CostEstimate } from './estimate.js';
@@ -37,9 +38,9 @@ export interface ApprovalRule {
 export interface TeamApprovers {
   /** A team of the configuration's teams (DORMOUSE_TEAMS). */
   team: string;
-  /** Slack user ids: the only people who may approve the team's requests. */
+  /** Slack user ids who may approve the team's requests (the user group's members included, once read). */
   users: readonly string[];
-  /** A Slack user group id (S…): mentioned when asking; approving still takes one of `users`. */
+  /** A Slack user group id (S…): its members approve; mentioned when asking. */
   userGroup?: string;
   /** Where the question is posted: any channel id. */
   channel: string;

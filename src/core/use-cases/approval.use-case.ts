@@ -88,7 +88,7 @@ export class RequestGate {
     if (outcome.kind === 'wait') return { ...transition(env, 'awaiting_approval', now), approval: outcome.approval };
     if (outcome.kind === 'refused') {
       const { ok: _ok, ...q } = outcome.quota;
-      const params: Record<string, string | number | boolean | string[]> = {};
+      const params: Record<string, string | number | boolean | string[]> = { name: env.name };
       for (const [k, v] of Object.entries(q)) params[k] = Array.isArray(v) ? [...(v as string[])] : (v as string | number | boolean);
       return { ...transition(env, 'rejected', now), refusal: { code: ErrorCodes.QUOTA_EXCEEDED, reason: q.reason, params, at: now.toISOString() } };
     }
@@ -139,7 +139,7 @@ export class ApprovalService {
     return this.decide(target, approver, 'approved');
   }
 
-  reject(target: Target, approver: string, reason: string): Promise<Environment> {
+  async reject(target: Target, approver: string, reason: string): Promise<Environment> {
     const why = reason.trim();
     if (!why) throw new DomainError(ErrorCodes.APPROVAL_REASON_REQUIRED, 'Say why it is rejected, so the requester knows what to change.', { name: target.name, variant: 'empty' });
     if (why.length > REASON_MAX) throw new DomainError(ErrorCodes.APPROVAL_REASON_REQUIRED, `Keep the reason to ${REASON_MAX} characters.`, { name: target.name, variant: 'too_long', length: why.length, max: REASON_MAX });
@@ -174,13 +174,21 @@ export class ApprovalService {
     const { deps } = this;
     const seen = await getTarget(deps.repo, target);
     if (seen.state !== 'awaiting_approval') throw decided(seen);
+    const expired = deps.clock.now().getTime() >= Date.parse(seen.approval?.expiresAt ?? '');
     if (outcome === 'expired') {
-      if (deps.clock.now().getTime() < Date.parse(seen.approval?.expiresAt ?? '')) throw decided(seen);
-    } else assertMay(deps.access, actor, VERB[outcome], seen);
+      if (!expired) throw decided(seen);
+    } else {
+      assertMay(deps.access, actor, VERB[outcome], seen);
+      // Its time is up, though the tick has not come by yet: it expires now, and the click is told so.
+      if (expired && outcome !== 'cancelled') throw decided(await this.decide(target, SCHEDULE_ACTOR, 'expired').catch(() => seen));
+    }
+    let admittedNow = false;
     if (outcome === 'approved' && deps.quota?.enabled) {
       // Admitted when it was asked, unless a quota let a lead's approval go past it: then admitted now, past the limits.
+      // Refused here only when the quotas changed while it waited (the policy, a team's members): it still waits.
       const admitted = await deps.quota.admit(seen, true);
-      if (!admitted.ok) throw RequestGateError(seen, admitted);
+      if (!admitted.ok) throw atApproval(RequestGate.refusalError(seen, admitted));
+      admittedNow = true;
     }
     const { environment, changed } = await deps.runner.begin(target.name, (e) => {
       assertSameIncarnation(e, target);
@@ -190,11 +198,15 @@ export class ApprovalService {
       const next = transition(e, outcome === 'approved' ? 'provisioning' : 'rejected', now);
       return { ...next, approval: { ...e.approval, decision } };
     });
-    if (!changed) throw decided(environment);
+    if (!changed) {
+      // Another decision landed first; what this one admitted is not its to keep (the first decision's release may have run before it).
+      if (admittedNow && environment.state !== 'provisioning' && environment.state !== 'bootstrapping' && environment.state !== 'ready') await deps.quota?.release(seen).catch(() => undefined);
+      throw decided(environment);
+    }
     if (outcome !== 'approved') {
       await deps.quota?.release(environment).catch((err: unknown) => deps.logger.warn({ err, environment: environment.name }, 'could not release the quota; the next admission drops it'));
     }
-    const words: Record<Outcome, string> = { approved: 'Approved', rejected: `Rejected: ${reason ?? ''}`, cancelled: 'Cancelled by its requester', expired: 'Expired: nobody answered in time' };
+    const words: Record<Outcome, string> = { approved: 'Approved', rejected: `Rejected: ${reason ?? ''}`, cancelled: actor === environment.owner ? 'Cancelled by its requester' : `Cancelled by ${actor}`, expired: 'Expired: nobody answered in time' };
     await audit(deps, environment, `approval:${outcome}`, words[outcome], actor);
     tell(deps.logger, () => deps.notifier.approvalRequest(environment).then(() => undefined));
     tell(deps.logger, () => deps.notifier.showProgress(environment));
@@ -202,7 +214,10 @@ export class ApprovalService {
   }
 }
 
-const RequestGateError = (env: Environment, q: QuotaExceeded) => RequestGate.refusalError(env, q);
+/** A quota refusal told to the approver: the request still waits (nothing was created, nor refused). */
+function atApproval(error: DomainError): DomainError {
+  return new DomainError(error.code, `${String(error.details.name)} cannot be approved now: ${error.message}`, { ...error.details, variant: 'at_approval' });
+}
 
 /** APPROVAL.DECIDED: it no longer waits; says what happened, by whom and when. */
 function decided(env: Environment): DomainError {

@@ -136,6 +136,7 @@ export function createUseCases(ports: CorePorts) {
         logger,
         templates,
         access,
+        approvalRules: policy.rules,
         settings: ports.schedule,
         actions: { retry, destroy, approvals, ...(save ? { save } : {}), ...(wake ? { wake } : {}) },
       })
@@ -159,7 +160,7 @@ export function createUseCases(ports: CorePorts) {
           save: save!,
           wake: wake!,
           queries: new DataQueries(dataDeps),
-          restore: new RestoreEnvironment({ ...dataDeps, repo }),
+          restore: new RestoreEnvironment({ ...dataDeps, repo, quota }),
           purgeExpired: new PurgeExpiredData({ data: dataDeps.data, clock, logger }),
           retentionDays: data?.retentionDays ?? 0,
         }

@@ -1,3 +1,5 @@
+import { RequestGate } from './approval.use-case.js';
+import type { QuotaGuard } from './quota.use-case.js';
 import type { Access } from '../policies/permissions.js';
 import { newEnvironment, startStep, type Environment } from '../environment/environment.js';
 import { DomainError, ErrorCodes, notFound } from '../environment/errors.js';
@@ -20,6 +22,8 @@ export interface RestoreDeps {
   logger: Logger;
   templates: readonly Template[];
   access: Access;
+  /** Quotas: a restore is admitted like a request. */
+  quota?: QuotaGuard | undefined;
 }
 
 /**
@@ -83,8 +87,21 @@ export class RestoreEnvironment {
       `Launching ${old.count} instance${old.count === 1 ? '' : 's'} (${old.instanceType})`,
       now,
     );
-    const result = await deps.repo.create(deps.runner.leaseNew(draft));
-    if (!result.created) return result;
+    // A restore launches servers like a request: it is admitted against the owner's quotas first (before anything is recorded).
+    if (deps.quota?.enabled) {
+      const admitted = await deps.quota.admit(draft);
+      if (!admitted.ok) throw RequestGate.refusalError(draft, admitted);
+    }
+    const created = await deps.repo.create(deps.runner.leaseNew(draft)).catch(async (err: unknown) => {
+      await deps.quota?.release(draft).catch(() => undefined);
+      throw err;
+    });
+    const result = created;
+    if (!result.created) {
+      // Asked again: the first restore holds the quota; this draft's hold goes.
+      await deps.quota?.release(draft).catch(() => undefined);
+      return result;
+    }
     deps.runner.adopt(result.environment);
     await audit({ events: deps.repo, clock: deps.clock, logger: deps.logger }, result.environment, 'restore:requested', `Restored from ${old.id}, generation ${manifest.generation}`, actor);
     tell(deps.logger, () => deps.notifier.showProgress(result.environment));

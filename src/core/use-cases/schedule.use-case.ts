@@ -1,3 +1,6 @@
+import { needsApproval, type ApprovalRule } from '../policies/approval.policy.js';
+import { estimateCost } from '../policies/estimate.js';
+import { leadsOf } from '../policies/permissions.js';
 import type { ApprovalService } from './approval.use-case.js';
 import type { Access } from '../policies/permissions.js';
 /**
@@ -37,6 +40,8 @@ export interface ScheduleDeps {
   logger: Logger;
   templates: readonly Template[];
   access: Access;
+  /** The policy's approval rules: a schedule that would need approval is not its owner's alone to set. */
+  approvalRules?: readonly ApprovalRule[];
   settings: ScheduleSettings;
   /** What the timers start: the same use cases as a person's commands (no data store: nothing sleeps). */
   actions: {
@@ -307,6 +312,36 @@ export class ScheduleService {
     return view;
   }
 
+  /**
+   * A schedule that would have needed approval had it been asked for (`off`, with a rule for what never
+   * sleeps) is set by a lead of the owner's team or an admin, not by its owner alone: changing the
+   * schedule afterwards is no way around the approval.
+   */
+  private assertNoNewApproval(env: Environment, actor: string, next: Schedule): void {
+    const rules = this.deps.approvalRules ?? [];
+    if (!rules.length || actor === SCHEDULE_ACTOR) return;
+    const request = { owner: env.owner, template: env.template, instanceType: env.instanceType, count: env.count };
+    const estimateOf = (schedule: Schedule) => estimateCost({ hourlyCostUsd: env.hourlyCostUsd, schedule });
+    const current = scheduleOf(env, this.templateOf(env), this.deps.settings, this.deps.clock.now()).schedule;
+    const before = needsApproval({ ...request, schedule: current }, estimateOf(current), { rules });
+    const after = needsApproval({ ...request, schedule: next }, estimateOf(next), { rules });
+    if (!after.needed) return;
+    const had = new Set(before.needed ? before.rules.map((r) => r.name) : []);
+    const added = after.rules.filter((r) => !had.has(r.name));
+    if (!added.length) return;
+    const deciders = [...leadsOf(env.owner, this.deps.access), ...this.deps.access.admins];
+    if (deciders.includes(actor) && actor !== env.owner) return;
+    throw new DomainError(ErrorCodes.NOT_AUTHORIZED, `That schedule needs approval (${added.map((r) => `${r.name}: ${r.reason}`).join('; ')}): a lead of the team or an admin sets it.`, {
+      name: env.name,
+      owner: env.owner,
+      actor,
+      verb: 'set that schedule for',
+      variant: 'needs-approval',
+      rules: added.map((r) => `${r.name}: ${r.reason}`),
+      approvers: deciders.filter((u) => u !== env.owner),
+    });
+  }
+
   /** `/server schedule NAME <schedule>`: parsed first (nothing changes when it cannot be read), then planned at once. */
   async set(target: Target, actor: string, text: string): Promise<{ environment: Environment; view: ScheduleView }> {
     const { deps } = this;
@@ -317,6 +352,7 @@ export class ScheduleService {
     if (!parsed.ok) {
       throw new DomainError(ErrorCodes.SCHEDULE_INVALID, `The schedule "${text}" cannot be read: ${parsed.problem}`, { problem: parsed.problem, text, name: seen.name });
     }
+    this.assertNoNewApproval(seen, actor, parsed.schedule);
     const env = await this.update(target, (e) => {
       assertMayManage(e, actor, deps.access, 'change the schedule of');
       return { ...e, schedule: parsed.schedule, ...(e.timers ? { timers: stripUndefined({ ...e.timers, movedTo: undefined, movedBy: undefined }) } : {}) };

@@ -9,6 +9,7 @@ import type { Environment } from '../../../core/environment/environment.js';
 import { formatUsd } from '../../../core/environment/template.js';
 import { environmentValue, Ids } from '../ids.js';
 import { esc, md, plain, serverCount, truncate, who } from './text.js';
+import { failureSentence } from '../text/errors.text.js';
 
 type Block = types.KnownBlock;
 
@@ -55,7 +56,7 @@ export function decisionText(env: Environment): string | undefined {
         return `*Expired*: nobody answered by ${at}, so it was not created. Ask again with \`/server new ${env.name}\`, or ask ${mentions(env.approval?.approvers.users ?? [])} first.`;
     }
   }
-  if (env.refusal) return `:no_entry: *Refused before launch*: ${esc(env.refusal.reason)}.`;
+  if (env.refusal) return `:no_entry: *Refused before launch*: ${failureSentence(env.refusal)}`;
   return undefined;
 }
 
@@ -114,7 +115,7 @@ export function approvalRequestBlocks(env: Environment): Block[] {
       ),
     },
   ];
-  const decided = decisionText(env);
+  const decided = decisionText(env) ?? (env.state === 'awaiting_approval' ? undefined : `No longer waiting: \`${env.name}\` is ${env.state.replace('_', ' ')}.`);
   if (decided) {
     blocks.push({ type: 'section', text: md(decided) });
     return blocks;

@@ -38,6 +38,9 @@ const SENTENCES: Record<string, (p: Params) => string | undefined> = {
   'ENVIRONMENT.NOT_FOUND': (p) => `There is no environment called ${code(p.name)}. ${code('/server list all')} shows every environment.`,
   'ENVIRONMENT.NOT_AUTHORIZED': (p) => {
     const people = (users: unknown) => list(users).map(mention).join(', ');
+    if (p.variant === 'needs-approval') {
+      return `That schedule for ${code(p.name)} would need approval (${list(p.rules).map(esc).join('; ')}), so ${list(p.approvers).length ? people(p.approvers) : 'an admin'} set${list(p.approvers).length === 1 ? 's' : ''} it: ask them. Nothing changed.`;
+    }
     if (p.variant === 'own-request') return `Nobody approves or rejects their own request: ${list(p.approvers).length ? `${people(p.approvers)} can decide on ${code(p.name)}` : `an admin decides on ${code(p.name)}`}.`;
     if (p.variant === 'not-an-approver') return `Only ${list(p.approvers).length ? people(p.approvers) : 'an admin'} can ${String(p.verb)} ${code(p.name)}: they approve for <@${String(p.owner)}>'s team.`;
     const who = [
@@ -69,12 +72,19 @@ const SENTENCES: Record<string, (p: Params) => string | undefined> = {
       : 'Say why it is rejected (a sentence is enough), so the requester knows what would get it approved.',
   'QUOTA.EXCEEDED': (p) => {
     const whose = p.scope === 'team' ? `your team ${code(p.team)}` : 'you';
-    const usd = (n: unknown) => `$${Number(n).toFixed(2)}`;
+    // Cents when they say it all; otherwise the ten-thousandths a price has ($3.0001 is over $3.00).
+    const usd = (n: unknown) => {
+      const v = Number(n);
+      return `$${Math.abs(v * 100 - Math.round(v * 100)) < 1e-6 ? v.toFixed(2) : String(Math.round(v * 10_000) / 10_000)}`;
+    };
     const figures =
       p.what === 'servers'
         ? `${whose} ${p.scope === 'team' ? 'holds' : 'hold'} ${String(p.usage)} of ${String(p.limit)} servers, and ${code(p.name)} asks for ${String(p.requested)}`
         : `${whose} ${p.scope === 'team' ? 'spends' : 'spend'} ${usd(p.usage)} of ${usd(p.limit)} a day, and ${code(p.name)} would add ${usd(p.requested)}`;
     const raise = list(p.raisedBy).length ? `${list(p.raisedBy).map(mention).join(' or ')} can raise the quota` : 'an admin can raise the quota (in the policy file)';
+    if (p.variant === 'at_approval') {
+      return `${code(p.name)} cannot be approved now: ${figures.replace(/^your team/, 'the team').replace(/^you (hold|spend)/, 'its requester $1s')}. It still waits: reject it with that reason, or ${raise.replace(/ can raise the quota.*/, '')} can raise the quota first.`;
+    }
     return `${code(p.name)} was not created: ${figures}. Destroy something you no longer need, ask for fewer or smaller servers, or ask: ${raise}. Nothing was launched.`;
   },
   'ENVIRONMENT.STALE_ACTION': (p) =>

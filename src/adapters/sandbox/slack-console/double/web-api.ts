@@ -170,6 +170,12 @@ export class WebApi {
       return { user: userJson(this.ws, u) };
     },
 
+    'usergroups.users.list': (a) => {
+      const group = this.ws.userGroups.find((g) => g.id === a.usergroup);
+      if (!group) throw new ApiRefusal('no_such_subteam', `usergroups.users.list: no user group ${JSON.stringify(a.usergroup)}`);
+      return { users: [...group.users] };
+    },
+
     'conversations.open': (a) => {
       const ids = (str(a.users) ?? '').split(',').map((s) => s.trim()).filter((s) => s && s !== BOT_USER_ID);
       if (ids.length === 0 && typeof a.channel === 'string') {

@@ -40,6 +40,18 @@ export const DEFAULT_USERS: readonly SlackUser[] = [
   { id: 'U0OPS', name: 'omar', realName: 'Omar Ops', role: 'ops', isAdmin: true, tz: 'Asia/Tokyo' },
 ];
 
+/** User groups (Slack's subteams): a team, and the people who approve for it. */
+export interface SlackUserGroup {
+  id: string;
+  handle: string;
+  users: readonly string[];
+}
+
+export const DEFAULT_USER_GROUPS: readonly SlackUserGroup[] = [
+  { id: 'S0PLATFORM', handle: 'platform', users: ['U0DEV', 'U0LEAD'] },
+  { id: 'S0LEADS', handle: 'platform-leads', users: ['U0LEAD'] },
+];
+
 export const DEFAULT_CHANNELS: readonly SlackChannel[] = [
   { id: 'C0GENERAL', name: 'general' },
   { id: 'C0OPS', name: 'ops' },
@@ -60,6 +72,7 @@ export class Workspace {
   readonly interactions: InteractionRecord[] = [];
   readonly users: readonly SlackUser[];
   readonly channels: readonly SlackChannel[];
+  readonly userGroups: readonly SlackUserGroup[] = DEFAULT_USER_GROUPS;
   readonly teamId: string;
   readonly signingSecret: string;
   readonly botToken: string;

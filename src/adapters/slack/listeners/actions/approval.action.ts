@@ -9,7 +9,7 @@ import type { AllMiddlewareArgs, BlockButtonAction, SlackActionMiddlewareArgs } 
 import { rejectModal } from '../../blocks/approval.blocks.js';
 import { infoReply } from '../../blocks/replies.js';
 import { parseEnvironmentValue } from '../../ids.js';
-import { replier } from '../../reply.js';
+import { clickReplier } from '../../reply.js';
 import { replyForError, type ListenerDeps } from '../deps.js';
 import { environmentButton } from './environment-button.js';
 
@@ -23,7 +23,7 @@ export function approveAction(deps: ListenerDeps) {
 export function cancelRequestAction(deps: ListenerDeps) {
   return environmentButton(deps, async ({ target, user }) => {
     const env = await deps.useCases.approvals.cancel(target, user);
-    return infoReply(`Your request for \`${env.name}\` is cancelled; the approvers' message says so.`);
+    return infoReply(`${env.owner === user ? 'Your request' : `<@${env.owner}>'s request`} for \`${env.name}\` is cancelled; the approvers' message says so.`);
   });
 }
 
@@ -39,7 +39,7 @@ export function rejectAction(deps: ListenerDeps) {
       const env = await deps.useCases.approvals.mayReject(target, user);
       await client.views.open({ trigger_id: body.trigger_id, view: rejectModal(env) });
     } catch (error) {
-      await replier(body.response_url, log)(replyForError(error, log));
+      await clickReplier(body, client, log)(replyForError(error, log));
     }
   };
 }

@@ -9,7 +9,7 @@ import type { AllMiddlewareArgs, BlockButtonAction, SlackActionMiddlewareArgs } 
 import { isOurFault } from '../../../../core/environment/errors.js';
 import type { Target } from '../../../../core/use-cases/shared.js';
 import { parseEnvironmentValue } from '../../ids.js';
-import { replier, type Replier } from '../../reply.js';
+import { clickReplier, type Replier } from '../../reply.js';
 import { stateNow } from '../truth.js';
 import { replyForError, type ListenerDeps } from '../deps.js';
 
@@ -29,11 +29,11 @@ export function environmentButton(
   act: (click: ButtonClick) => Promise<Parameters<Replier>[0] | undefined>,
   targetOf: (value: string | undefined) => Target = parseEnvironmentValue,
 ) {
-  return async ({ ack, body, action }: Args): Promise<void> => {
+  return async ({ ack, body, action, client }: Args): Promise<void> => {
     await ack();
     const target = targetOf(action.value);
     const log = deps.logger.child({ user: body.user.id, action: action.action_id, environment: target.name });
-    const answer = replier(body.response_url, log);
+    const answer = clickReplier(body, client, log);
     try {
       const reply = await act({ target, user: body.user.id, actionId: action.action_id, value: action.value ?? '' });
       if (reply) await answer(reply);

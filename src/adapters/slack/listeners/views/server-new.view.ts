@@ -60,7 +60,7 @@ export function serverNewView(deps: ListenerDeps) {
         log,
         (env) =>
           env.state === 'awaiting_approval'
-            ? { text: `:hourglass: \`${env.name}\` needs approval: ${approversText(env)} ${env.approval?.approvers.users.length === 1 ? 'has' : 'have'} been asked. Its message${env.channel ? ` in <#${env.channel}>` : ''} says when they answer; you can close this.` }
+            ? { text: `:hourglass: \`${env.name}\` needs approval from ${approversText(env)}; nothing is launched until then. Its message${env.channel ? ` in <#${env.channel}>` : ''} says when they answer; you can close this.` }
             : { text: `:rocket: \`${env.name}\` is on its way. Its message${env.channel ? ` in <#${env.channel}>` : ''} shows the progress; you can close this.` },
       );
       sentence = reply.text;
