@@ -106,6 +106,8 @@ describe('approvals', () => {
     const decided = visibleText(await approversMessage(double, 'costly', /Approved/));
     expect(decided).toMatch(/Approved\* by <@U0LEAD>/);
     expect(JSON.stringify(about(double, 'C0OPS', 'Approval: costly').at(-1))).not.toMatch(/"text":"Approve"/);
+    // The decision is in the environment's thread, where it was requested.
+    await double.waitFor(() => about(double, 'C0GENERAL', 'costly').find((m) => m.replies.some((r) => /Approved\* by <@U0LEAD>/.test(r.text))), { timeoutMs: 10_000, what: 'the decision in the thread' });
     const history = (await bot.useCases.queries.status('costly', 20)).events.map((e) => `${e.type}:${e.actor ?? ''}`);
     expect(history).toEqual(expect.arrayContaining(['approval:asked:U0DEV', 'approval:approved:U0LEAD']));
 

@@ -210,6 +210,8 @@ export class ApprovalService {
     await audit(deps, environment, `approval:${outcome}`, words[outcome], actor);
     tell(deps.logger, () => deps.notifier.approvalRequest(environment).then(() => undefined));
     tell(deps.logger, () => deps.notifier.showProgress(environment));
+    // The decision in the environment's thread too: its story, told where the request was made.
+    tell(deps.logger, () => deps.notifier.threadNote(environment, 'decided'));
     return environment;
   }
 }

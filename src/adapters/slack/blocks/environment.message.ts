@@ -171,6 +171,7 @@ export function threadNoteText(env: Environment, note: ThreadNote): string {
     return g ? `Saved generation ${g.number} of \`${env.name}\`: ${formatBytes(g.bytes)}, every part verified.` : `Saved \`${env.name}\`.`;
   }
   if (note === 'woke') return wokeNote(env);
+  if (note === 'decided') return decisionText(env) ?? `\`${env.name}\` is ${stateLabel(env.state)}.`;
   const connect = env.servers.map((s) => `Server ${s.index + 1}: \`aws ssm start-session --target ${s.instanceId}\``);
   const keep = `Not using it for a while? *Sleep* saves its data and lets the servers go (\`/server wake ${env.name}\` brings it back); *Destroy* offers to save its data first and keeps it for \`/server restore ${env.name}\`.`;
   return truncate([`\`${env.name}\` is ready. To connect:`, ...connect, keep].join('\n'), 3000);
