@@ -38,7 +38,11 @@ describe('approvals on two replicas', () => {
     const told = await replicas.double.waitFor(() => replicas.double.ephemerals('U0LEAD').map((m) => visibleText(m)).find((t) => /could not reach its database/.test(t)), { timeoutMs: 30_000, what: 'the approver told the store is down' });
     report(`approvals, store down: the approver was told "${told.slice(0, 120)}"`);
     replicas.proxy.setMode('pass');
-    expect((await replicas.environment('held'))).toMatchObject({ state: 'awaiting_approval', version: waiting.version });
+    // Unchanged, as far as the decision goes (the leader's tick may have written its timers meanwhile).
+    const after = await replicas.environment('held');
+    expect(after).toMatchObject({ id: waiting.id, state: 'awaiting_approval' });
+    expect(after?.approval?.decision).toBeUndefined();
+    expect((await replicas.events('held')).filter((e) => e.type.startsWith('approval:') && e.type !== 'approval:asked')).toEqual([]);
 
     // Back: the same click to both at once.
     const both = await replicas.deliverTo([a, b], click);

@@ -275,4 +275,18 @@ describe('approvals', () => {
     expect(refused.refusal?.params).toMatchObject({ scope: 'team', team: 'platform', usage: 2, limit: 3, requested: 2 });
     expect(await answered(double, 'U0LEAD', /`lees-two` was not created: your team `platform` holds 2 of 3 servers/)).toBeTruthy();
   }, 60_000);
+
+  it('with approvalOverrides, a request past a quota waits for a lead instead of being refused; approved, it launches past the quota', async () => {
+    const { bot, double } = await sandbox({ DORMOUSE_POLICY: join(repoRoot, 'test', 'fixtures', 'policy', 'override.yml') });
+    await ask(double, 'U0DEV', 'first', '--template demo');
+    await until(bot, 'first', (e) => e.state === 'ready', 'ready (within the quota)');
+    await ask(double, 'U0DEV', 'second', '--template demo');
+    const waiting = await until(bot, 'second', (e) => e.state === 'awaiting_approval', 'waiting (past the quota)');
+    expect(waiting.approval?.rules).toEqual([{ name: 'over quota', reason: 'its owner would hold 2 servers, over their quota of 1 (1 now, 1 asked)' }]);
+    await approversMessage(double, 'second');
+    await double.clickButton({ user: 'U0LEAD', label: 'Approve', channel: 'C0OPS' });
+    await until(bot, 'second', (e) => e.state === 'ready', 'ready past the quota');
+    // Both held now: the book says so.
+    expect((await bot.useCases.queries.quotasOf('U0DEV'))[0]).toMatchObject({ scope: 'person', usage: { servers: 2 }, limits: { servers: 1 } });
+  }, 60_000);
 });
