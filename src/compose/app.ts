@@ -8,6 +8,7 @@
  * next step and give its lease back (so another replica, or the next start,
  * resumes at once), let the last notifications out, then close the clients.
  */
+import { PrometheusMetrics } from '../adapters/metrics/prometheus.js';
 import { TeamDirectory } from './teams.js';
 import { DynamoDbQuotaLedger } from '../adapters/aws/dynamodb-quota-ledger.js';
 import { randomUUID } from 'node:crypto';
@@ -126,12 +127,21 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
   };
 
   try {
-    const slack = await sides.slack(config, closers, () => ready);
+    // Counted from the start: the cloud's clients, the flows, the Slack answers. The environments by state
+    // and the leader's status are read when scraped, from parts made below.
+    let sources: { repo?: DynamoDbEnvironmentRepository; coordinator?: LeaderCoordinator } = {};
+    const metrics = new PrometheusMetrics({
+      environmentsIn: async (state) => (sources.repo ? (await sources.repo.listByState(state)).length : 0),
+      leading: () => sources.coordinator?.isLeading ?? false,
+    });
+    const scrape = () => metrics.scrape();
+    const slack = await sides.slack(config, closers, () => ready, scrape);
     // The console's header moves the sandbox clock. Next event needs to know what is scheduled:
     // attach again with clockControl(sandboxClock, nextEvent) once the scheduler can say.
     if (sandboxClock) slack.setClockControl?.(clockControl(sandboxClock));
-    const { dynamo, compute, commands, serverDataDir, data } = await sides.cloud(config, clock, closers);
+    const { dynamo, compute, commands, serverDataDir, data } = await sides.cloud(config, clock, closers, (client, service) => metrics.instrument(client, service));
     const repo = new DynamoDbEnvironmentRepository(dynamo, config.table.name, clock);
+    sources = { ...sources, repo };
 
     const slackClient = new WebClient(config.slack.botToken, {
       ...(slack.apiUrl ? { slackApiUrl: slack.apiUrl } : {}),
@@ -185,6 +195,7 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       ops: config.ops,
       policy: directory.policy,
       quotaLedger: new DynamoDbQuotaLedger(dynamo, config.table.name, clock),
+      metrics,
     });
     closers.add(() => useCases.runner.stop(SHUTDOWN_GRACE_MS));
     home.publisher = new HomePublisher({ client: slackClient, logger: logger.child({ component: 'home' }), viewFor: (user) => homeFor(useCases, user, clock.now()), admins: config.admins });
@@ -198,11 +209,13 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       deps: { useCases, clock, logger },
       claims,
       health: () => ({ ok: ready, detail: { slack: config.slack.mode, cloud: config.cloud } }),
+      metrics: { scrape, answered: (kind, ms) => metrics.slackAnswered(kind, ms) },
     });
 
     // Periodic work, on the leader only.
     const sweepMs = config.leases.sweepSeconds * 1000;
     const coordinator = new LeaderCoordinator(new DynamoDbLeadership(dynamo, config.table.name, 'scheduler', clock), workerId, realMs(3 * sweepMs), logger.child({ component: 'leader' }));
+    sources = { ...sources, coordinator };
     const scheduler =
       options.scheduler === false
         ? undefined

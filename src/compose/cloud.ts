@@ -64,7 +64,10 @@ async function dataStore(
   return new S3DataStore({ s3, bucket: where.bucket, prefix: config.data.prefix, clock });
 }
 
-export type StartCloud = (config: Config, clock: Clock, closers: Closers) => Promise<CloudSide>;
+/** Counts an AWS SDK client's calls (`/metrics`); given by the composition. */
+export type Instrument = (client: { middlewareStack: unknown }, service: string) => void;
+
+export type StartCloud = (config: Config, clock: Clock, closers: Closers, instrument?: Instrument) => Promise<CloudSide>;
 
 function storeClient(config: Config, endpoint: string | undefined, sandbox: boolean, closers: Closers): { dynamo: DynamoDBClient; ready: Promise<unknown> } {
   const dynamo = new DynamoDBClient({
@@ -81,7 +84,7 @@ function storeClient(config: Config, endpoint: string | undefined, sandbox: bool
 }
 
 /** The sandbox: an embedded DynamoDB (or a shared one, for replicas) and the local cloud, under the sandbox folder. */
-export const sandboxCloud: StartCloud = async (config, clock, closers) => {
+export const sandboxCloud: StartCloud = async (config, clock, closers, instrument) => {
   // The SDK's notice that its 2027 releases need Node 22 concerns operators of a real
   // deployment (the lockfile keeps today's releases), not someone trying the sandbox.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -93,6 +96,7 @@ export const sandboxCloud: StartCloud = async (config, clock, closers) => {
     endpoint = store.endpoint;
   }
   const { dynamo, ready } = storeClient(config, endpoint, true, closers);
+  instrument?.(dynamo, 'dynamodb');
   const { LocalCloud } = await import('../adapters/sandbox/local-cloud/local-cloud.js');
   const cloud = new LocalCloud({ rootDir: join(config.sandbox.dataDir, 'cloud'), clock, delays: config.sandbox.delays, faults: config.sandbox.faults });
   // The data store: an S3-compatible server inside this process, persisted beside the servers' folders
@@ -115,8 +119,9 @@ export const sandboxCloud: StartCloud = async (config, clock, closers) => {
 };
 
 /** AWS: DynamoDB, and EC2 and SSM loaded in the background (the EC2 client alone takes ~0.4 s to import: /healthz need not wait). */
-export const awsCloud: StartCloud = async (config, clock, closers) => {
+export const awsCloud: StartCloud = async (config, clock, closers, instrument) => {
   const { dynamo, ready } = storeClient(config, config.store.endpoint, false, closers);
+  instrument?.(dynamo, 'dynamodb');
   const aws = { region: config.aws.region, ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}) };
   const adapters = Promise.all([
     import('@aws-sdk/client-ec2'),
@@ -128,6 +133,8 @@ export const awsCloud: StartCloud = async (config, clock, closers) => {
     // so its client also slows itself down once throttled (adaptive); SSM's stays standard.
     const ec2 = new EC2Client({ ...aws, maxAttempts: 5, retryMode: 'adaptive', requestHandler: CLOUD_HTTP });
     const ssm = new SSMClient({ ...aws, maxAttempts: 5, requestHandler: CLOUD_HTTP });
+    instrument?.(ec2, 'ec2');
+    instrument?.(ssm, 'ssm');
     return { compute: new Ec2Compute({ ec2, ssm, clock }), commands: new SsmRemoteCommand({ ssm, clock }), close: () => (ec2.destroy(), ssm.destroy()) };
   });
   // Registered now, so it runs after the flows have stopped (closers run last-in, first-out).

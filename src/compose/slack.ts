@@ -26,17 +26,20 @@ export interface SlackSide {
   receive(app: App): Promise<string>;
 }
 
-export type StartSlack = (config: Config, closers: Closers, isReady: () => boolean) => Promise<SlackSide>;
+/** What `/metrics` answers: Prometheus's text and its content type. */
+export type Scrape = () => Promise<{ contentType: string; body: string }>;
+
+export type StartSlack = (config: Config, closers: Closers, isReady: () => boolean, metrics?: Scrape) => Promise<SlackSide>;
 
 /** The console comes up first, so the page shows at once (its /healthz says 503 until ready). */
-export const consoleSlack: StartSlack = async (config, closers, isReady) => {
+export const consoleSlack: StartSlack = async (config, closers, isReady, metrics) => {
   const [{ SlackDouble }, { startConsole }] = await Promise.all([
     import('../adapters/sandbox/slack-console/slack-double.js'),
     import('../adapters/sandbox/slack-console/console-server.js'),
   ]);
   // The console keeps its channels under the sandbox folder, so a restart shows the same conversation.
   const double = new SlackDouble({ signingSecret: config.slack.signingSecret, botToken: config.slack.botToken, dataDir: join(config.sandbox.dataDir, 'slack') });
-  const consoleServer = await startConsole({ double, port: config.http.port, host: config.http.host, health: () => ({ ok: isReady() }) });
+  const consoleServer = await startConsole({ double, port: config.http.port, host: config.http.host, health: () => ({ ok: isReady() }), ...(metrics ? { metrics } : {}) });
   closers.add(() => consoleServer.close());
   return {
     apiUrl: `${consoleServer.url}/api/`,
@@ -65,12 +68,12 @@ export const httpSlack: StartSlack = async (config, closers) => ({
 });
 
 /** Socket Mode: Dormouse connects out; /healthz gets a tiny server of its own. */
-export const socketSlack: StartSlack = async (config, closers, isReady) => ({
+export const socketSlack: StartSlack = async (config, closers, isReady, metrics) => ({
   ...(config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {}),
   receive: async (app) => {
     await app.start();
     closers.add(() => app.stop());
-    const health = await startHealthServer(config, isReady);
+    const health = await startHealthServer(config, isReady, metrics);
     closers.add(() => new Promise((r) => health.close(r)));
     return 'socket-mode';
   },
@@ -81,9 +84,14 @@ function portOf(server: Server): number {
   return typeof a === 'object' && a ? a.port : 0;
 }
 
-function startHealthServer(config: Config, isReady: () => boolean): Promise<Server> {
+function startHealthServer(config: Config, isReady: () => boolean, metrics?: Scrape): Promise<Server> {
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/healthz') {
+    if (req.method === 'GET' && req.url === '/metrics' && metrics) {
+      metrics().then(
+        ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
+        () => res.writeHead(500).end(),
+      );
+    } else if (req.method === 'GET' && req.url === '/healthz') {
       res.writeHead(isReady() ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: isReady() ? 'ok' : 'starting' }));
     } else res.writeHead(404).end();
   });

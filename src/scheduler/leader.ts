@@ -22,6 +22,11 @@ export class LeaderCoordinator implements RunCoordinator {
     private readonly logger: Logger,
   ) {}
 
+  /** Whether this replica led at its last tick (`/metrics`). */
+  get isLeading(): boolean {
+    return this.leading;
+  }
+
   /** Takes or renews the lease; true when this replica should run the job now. */
   shouldRun(): Promise<boolean> {
     this.asking ??= this.ask().finally(() => (this.asking = undefined));

@@ -28,6 +28,8 @@ export interface BoltAppOptions {
   claims: DeliveryClaims;
   /** Extra GET routes served next to /slack/events (health). */
   health: () => { ok: boolean; detail?: Record<string, unknown> };
+  /** `GET /metrics`, and each request's time to its answer. */
+  metrics?: { scrape: () => Promise<{ contentType: string; body: string }>; answered: (kind: string, ms: number) => void };
 }
 
 export function createBoltApp(opts: BoltAppOptions): { app: App; receiver: Receiver } {
@@ -36,7 +38,12 @@ export function createBoltApp(opts: BoltAppOptions): { app: App; receiver: Recei
     opts.mode === 'socket'
       ? // Socket Mode has no HTTP server of its own: main.ts serves /healthz beside it.
         new SocketModeReceiver({ appToken: opts.appToken ?? '', logger })
-      : new SignedHttpReceiver({ signingSecret: opts.signingSecret, logger: opts.deps.logger.child({ component: 'receiver' }), health: opts.health });
+      : new SignedHttpReceiver({
+          signingSecret: opts.signingSecret,
+          logger: opts.deps.logger.child({ component: 'receiver' }),
+          health: opts.health,
+          ...(opts.metrics ? { metrics: opts.metrics.scrape, answered: opts.metrics.answered } : {}),
+        });
   const app = new App({
     receiver,
     logger,

@@ -22,6 +22,7 @@ import { ScheduleService } from './schedule.use-case.js';
 import { SavingsQuery } from './savings.use-case.js';
 import type { DeliveryClaims } from '../ports/delivery-claims.port.js';
 import type { QuotaLedger } from '../ports/quota-ledger.port.js';
+import type { MetricsPort } from '../ports/metrics.port.js';
 import { NO_APPROVAL, type ApprovalPolicy } from '../policies/approval.policy.js';
 import { NO_QUOTAS, type Quotas } from '../policies/quota.policy.js';
 import type { Access } from '../policies/permissions.js';
@@ -65,6 +66,8 @@ export interface CorePorts {
   policy?: ApprovalPolicy & { quotas: Quotas };
   /** The quota books; needed when the policy sets quotas. */
   quotaLedger?: QuotaLedger;
+  /** Flows and steps counted for `/metrics`. */
+  metrics?: MetricsPort;
 }
 
 export const DEFAULT_DATA_SETTINGS: DataSettings = { saveTimeoutSeconds: 6 * 3600, restoreTimeoutSeconds: 6 * 3600, progressEveryMs: 5_000, keepGenerations: 5 };
@@ -81,6 +84,7 @@ export function createUseCases(ports: CorePorts) {
     workerId: ports.workerId,
     leaseMs: ports.leaseMs,
     ...(ports.storeRetry ? { retry: ports.storeRetry } : {}),
+    ...(ports.metrics ? { metrics: ports.metrics } : {}),
   });
   const events = repo;
   const policy = ports.policy ?? { ...NO_APPROVAL, quotas: NO_QUOTAS };

@@ -32,6 +32,7 @@ import { fail, failedStepOf, type Environment, type Failure } from '../environme
 import { flowOf, isTransitional, TRANSITIONAL_STATES, type FlowName } from '../environment/lifecycle.js';
 import type { Clock, Logger } from '../ports/clock.port.js';
 import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
+import type { MetricsPort } from '../ports/metrics.port.js';
 
 /** Why a flow must stop: its lease is gone, or this process is stopping. */
 export class LeaseLost extends Error {
@@ -57,6 +58,8 @@ export interface RunnerDeps {
   leaseMs: number;
   /** Backoff of store retries inside a flow (default 200 ms growing to 5 s). */
   retry?: { initialMs: number; maxMs: number };
+  /** Flows and steps counted for `/metrics`. */
+  metrics?: MetricsPort;
 }
 
 export interface Begun {
@@ -218,9 +221,15 @@ export class WorkflowRunner {
   /** Runs a flow to its end; whatever escapes it is recorded as a failure, and a lease still held is given back. */
   private async supervise(lease: HeldLease, flow: Flow, log: Logger): Promise<void> {
     const heartbeat = lease.keepAlive(log);
+    const metrics = this.deps.metrics;
+    const flowName = flowOf(lease.environment.state) ?? 'unknown';
+    const startedAt = this.deps.clock.now().toISOString();
+    metrics?.flowStarted(flowName);
+    let outcome: 'done' | 'failed' | 'stopped' = 'done';
     try {
       await flow(lease);
     } catch (error) {
+      outcome = 'stopped';
       if (error instanceof LeaseLost) {
         log.info({ reason: error.reason, state: error.environment?.state }, 'flow stopped: its lease is gone');
       } else {
@@ -234,7 +243,18 @@ export class WorkflowRunner {
       lease.stop('released');
       await heartbeat;
       if (lease.holdsTransitional) await lease.release().catch((err: unknown) => log.warn({ err }, 'could not give the lease back; it lapses'));
+      if (metrics) countFlow(metrics, flowName, outcome, lease.environment, startedAt);
     }
+  }
+}
+
+/** What one run of a flow did, for `/metrics`: how it ended, and the steps that ended during it. */
+function countFlow(metrics: MetricsPort, flow: string, outcome: 'done' | 'failed' | 'stopped', env: Environment, since: string): void {
+  const failed = env.state === 'failed' && env.failure !== undefined && env.failure.at >= since;
+  metrics.flowEnded(flow, failed ? 'failed' : outcome, failed ? env.failure?.step : undefined);
+  for (const step of env.progress) {
+    if (!step.endedAt || !step.startedAt || step.endedAt < since || (step.status !== 'done' && step.status !== 'failed')) continue;
+    metrics.stepTimed(step.key.split(':')[0]!, step.status, Math.max(0, Date.parse(step.endedAt) - Date.parse(step.startedAt)) / 1000);
   }
 }
 

@@ -42,6 +42,8 @@ export interface ConsoleOptions {
   host?: string;
   /** Answers `GET /healthz` (200 when ok, else 503). */
   health?: () => { ok: boolean; detail?: unknown };
+  /** Answers `GET /metrics` (the bot's Prometheus text), when given. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
   /** The sandbox clock the header shows and moves; also settable later (`setClockControl`). */
   clock?: ConsoleClockControl;
 }
@@ -256,6 +258,12 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleHand
     if (method === 'GET' && url.pathname === '/favicon.ico') {
       res.writeHead(204);
       res.end();
+      return;
+    }
+    if (method === 'GET' && url.pathname === '/metrics' && options.metrics) {
+      const { contentType, body } = await options.metrics();
+      res.writeHead(200, { 'content-type': contentType });
+      res.end(body);
       return;
     }
     if (method === 'GET' && url.pathname === '/healthz') {

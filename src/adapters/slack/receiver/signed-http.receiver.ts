@@ -30,6 +30,7 @@ import { signatureProblem } from './request-signature.js';
 /** Slack shows the person an error after 3 s; an empty 200 at 2.5 s beats that. */
 const ACK_DEADLINE_MS = 2500;
 const HEALTH_PATH = '/healthz';
+const METRICS_PATH = '/metrics';
 
 export interface Health {
   ok: boolean;
@@ -45,6 +46,10 @@ export interface SignedHttpReceiverOptions {
   path?: string;
   /** Milliseconds since the epoch, for the signature's timestamp window (tests move it). */
   now?: () => number;
+  /** Answers `GET /metrics`. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** Told how long each delivery took to its HTTP answer (`kind`: the delivery's type). */
+  answered?: (kind: string, ms: number) => void;
 }
 
 type Delivery = Extract<Parsed, { kind: 'delivery' }>;
@@ -59,6 +64,8 @@ export class SignedHttpReceiver implements Receiver {
   private readonly health: () => Health;
   private readonly path: string;
   private readonly now: () => number;
+  private readonly metrics: SignedHttpReceiverOptions['metrics'];
+  private readonly answered: SignedHttpReceiverOptions['answered'];
   private app: App | undefined;
   private server: Server | undefined;
 
@@ -68,6 +75,8 @@ export class SignedHttpReceiver implements Receiver {
     this.health = options.health;
     this.path = options.path ?? '/slack/events';
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics;
+    this.answered = options.answered;
   }
 
   init(app: App): void {
@@ -118,6 +127,11 @@ export class SignedHttpReceiver implements Receiver {
     if (path === this.path) {
       if (req.method === 'POST') return this.receive(req, res, arrivedAt);
       return answer(res, 405, undefined, { allow: 'POST' });
+    }
+    if (path === METRICS_PATH && this.metrics && req.method === 'GET') {
+      const { contentType, body } = await this.metrics();
+      res.writeHead(200, { 'content-type': contentType }).end(body);
+      return;
     }
     if (path === HEALTH_PATH) {
       if (req.method === 'GET') return this.serveHealth(res);
@@ -188,6 +202,7 @@ export class SignedHttpReceiver implements Receiver {
     // Labelled only when something is logged: nothing on the way to the ack costs more than it must.
     const label = () => deliveryLabel(delivery.type, delivery.body);
     const ack = new DeliveryAck(res, this.log);
+    if (this.answered) res.once('finish', () => this.answered?.(delivery.type, performance.now() - arrivedAt));
     ack.deadline(ACK_DEADLINE_MS - (performance.now() - arrivedAt), () => this.log.warn(label(), 'no listener acknowledged within 2.5 s; answered 200'));
     try {
       await this.app.processEvent({ body: delivery.body, ack: ack.ack, ...retryOf(req) });
