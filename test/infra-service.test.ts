@@ -380,9 +380,9 @@ describe('the network', () => {
 });
 
 describe('health and lifecycle', () => {
-  it('checks /healthz on the target group and in the container, on the container port', () => {
+  it('checks /readyz on the target group (readiness) and /healthz in the container (liveness), on the container port', () => {
     const group = props(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
-    expect(group.HealthCheckPath).toBe('/healthz');
+    expect(group.HealthCheckPath).toBe('/readyz');
     expect(group.TargetType).toBe('ip');
     const container = theContainer();
     expect(list(container.PortMappings).map((p) => (p as { ContainerPort?: number }).ContainerPort)).toEqual([3000]);

@@ -8,6 +8,7 @@
  * next step and give its lease back (so another replica, or the next start,
  * resumes at once), let the last notifications out, then close the clients.
  */
+import { DependencyProbe } from './probe.js';
 import { PrometheusMetrics } from '../adapters/metrics/prometheus.js';
 import { TeamDirectory } from './teams.js';
 import { DynamoDbQuotaLedger } from '../adapters/aws/dynamodb-quota-ledger.js';
@@ -135,7 +136,11 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       leading: () => sources.coordinator?.isLeading ?? false,
     });
     const scrape = () => metrics.scrape();
-    const slack = await sides.slack(config, closers, () => ready, scrape);
+    // What the store, Slack and the cloud answer, checked in the background once they exist (below).
+    const probed: { probe?: DependencyProbe } = {};
+    const dependencies = () => (probed.probe ? { dependencies: probed.probe.snapshot() } : {});
+    const readiness = () => ({ ok: ready && (probed.probe?.storeOk ?? false), detail: dependencies() });
+    const slack = await sides.slack(config, closers, () => ready, { metrics: scrape, readiness, detail: dependencies });
     // The console's header moves the sandbox clock. Next event needs to know what is scheduled:
     // attach again with clockControl(sandboxClock, nextEvent) once the scheduler can say.
     if (sandboxClock) slack.setClockControl?.(clockControl(sandboxClock));
@@ -208,7 +213,8 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       ...(slack.apiUrl ? { apiUrl: slack.apiUrl } : {}),
       deps: { useCases, clock, logger },
       claims,
-      health: () => ({ ok: ready, detail: { slack: config.slack.mode, cloud: config.cloud } }),
+      health: () => ({ ok: ready, detail: { slack: config.slack.mode, cloud: config.cloud, ...dependencies() } }),
+      readiness,
       metrics: { scrape, answered: (kind, ms) => metrics.slackAnswered(kind, ms) },
     });
 
@@ -243,6 +249,15 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
     }
 
     const eventsUrl = await slack.receive(app);
+    const probe = new DependencyProbe({
+      store: () => repo.get('dormouse-health-probe'),
+      slack: () => slackClient.auth.test(),
+      // The sandbox's cloud is folders on this machine; AWS's is asked (a filtered DescribeInstances).
+      ...(config.cloud === 'aws' ? { cloud: () => compute.findByEnvironment('dormouse-health-probe') } : {}),
+    });
+    probed.probe = probe;
+    void probe.start();
+    closers.add(async () => probe.stop());
 
     // Pick up whatever a previous process left half-done (or gave back when it stopped), if this replica leads.
     if (scheduler) await scheduler.tick().catch((err: unknown) => logger.warn({ err }, 'the first sweep failed; the next tick tries again'));

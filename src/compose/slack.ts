@@ -29,17 +29,29 @@ export interface SlackSide {
 /** What `/metrics` answers: Prometheus's text and its content type. */
 export type Scrape = () => Promise<{ contentType: string; body: string }>;
 
-export type StartSlack = (config: Config, closers: Closers, isReady: () => boolean, metrics?: Scrape) => Promise<SlackSide>;
+/** What the HTTP side serves besides Slack's requests: `/metrics`, `/readyz`, and `/healthz`'s detail. */
+export interface Served {
+  metrics?: Scrape;
+  /** Ready to take work (started, and its store answers). */
+  readiness?: () => { ok: boolean; detail?: Record<string, unknown> };
+  /** What `/healthz` says of the dependencies. */
+  detail?: () => Record<string, unknown>;
+}
+
+export type StartSlack = (config: Config, closers: Closers, isReady: () => boolean, served?: Served) => Promise<SlackSide>;
 
 /** The console comes up first, so the page shows at once (its /healthz says 503 until ready). */
-export const consoleSlack: StartSlack = async (config, closers, isReady, metrics) => {
+export const consoleSlack: StartSlack = async (config, closers, isReady, served = {}) => {
   const [{ SlackDouble }, { startConsole }] = await Promise.all([
     import('../adapters/sandbox/slack-console/slack-double.js'),
     import('../adapters/sandbox/slack-console/console-server.js'),
   ]);
   // The console keeps its channels under the sandbox folder, so a restart shows the same conversation.
   const double = new SlackDouble({ signingSecret: config.slack.signingSecret, botToken: config.slack.botToken, dataDir: join(config.sandbox.dataDir, 'slack') });
-  const consoleServer = await startConsole({ double, port: config.http.port, host: config.http.host, health: () => ({ ok: isReady() }), ...(metrics ? { metrics } : {}) });
+  const consoleServer = await startConsole({ double, port: config.http.port, host: config.http.host, health: () => ({ ok: isReady(), ...(served.detail?.() ?? {}) }),
+    ...(served.metrics ? { metrics: served.metrics } : {}),
+    ...(served.readiness ? { readiness: served.readiness } : {}),
+  });
   closers.add(() => consoleServer.close());
   return {
     apiUrl: `${consoleServer.url}/api/`,
@@ -68,12 +80,12 @@ export const httpSlack: StartSlack = async (config, closers) => ({
 });
 
 /** Socket Mode: Dormouse connects out; /healthz gets a tiny server of its own. */
-export const socketSlack: StartSlack = async (config, closers, isReady, metrics) => ({
+export const socketSlack: StartSlack = async (config, closers, isReady, served = {}) => ({
   ...(config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {}),
   receive: async (app) => {
     await app.start();
     closers.add(() => app.stop());
-    const health = await startHealthServer(config, isReady, metrics);
+    const health = await startHealthServer(config, isReady, served);
     closers.add(() => new Promise((r) => health.close(r)));
     return 'socket-mode';
   },
@@ -84,15 +96,19 @@ function portOf(server: Server): number {
   return typeof a === 'object' && a ? a.port : 0;
 }
 
-function startHealthServer(config: Config, isReady: () => boolean, metrics?: Scrape): Promise<Server> {
+function startHealthServer(config: Config, isReady: () => boolean, served: Served): Promise<Server> {
+  const { metrics, readiness, detail } = served;
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/metrics' && metrics) {
+    if (req.method === 'GET' && req.url === '/readyz' && readiness) {
+      const r = readiness();
+      res.writeHead(r.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: r.ok ? 'ready' : 'not ready', ...r.detail }));
+    } else if (req.method === 'GET' && req.url === '/metrics' && metrics) {
       metrics().then(
         ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
         () => res.writeHead(500).end(),
       );
     } else if (req.method === 'GET' && req.url === '/healthz') {
-      res.writeHead(isReady() ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: isReady() ? 'ok' : 'starting' }));
+      res.writeHead(isReady() ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: isReady() ? 'ok' : 'starting', ...(detail?.() ?? {}) }));
     } else res.writeHead(404).end();
   });
   return new Promise((resolve, reject) => {

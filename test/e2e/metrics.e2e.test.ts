@@ -60,6 +60,12 @@ describe('/metrics', () => {
     expect(sample(text, 'dormouse_aws_calls_total', { service: 'dynamodb', operation: 'PutItem' })).toBeGreaterThan(0);
     expect(sample(text, 'dormouse_leader')).toBe(0);
     expect(text).toMatch(/^dormouse_process_resident_memory_bytes \d+/m);
+
+    // Health beside it: ready, and what the store and Slack answer (the sandbox's cloud is folders here: not asked).
+    expect((await fetch(`${bot.consoleUrl}/readyz`)).status).toBe(200);
+    const health = (await (await fetch(`${bot.consoleUrl}/healthz`)).json()) as { ok: boolean; dependencies: Record<string, { ok: boolean; ms?: number }> };
+    expect(health).toMatchObject({ ok: true, dependencies: { store: { ok: true }, slack: { ok: true } } });
+    expect(health.dependencies.store!.ms).toBeGreaterThanOrEqual(0);
   }, 60_000);
 
   it('against moto: EC2 and SSM calls by operation, served beside /slack/events', async () => {
@@ -74,5 +80,8 @@ describe('/metrics', () => {
     expect(sample(text, 'dormouse_aws_calls_total', { service: 'ssm', operation: 'SendCommand' })).toBeGreaterThan(0);
     expect(sample(text, 'dormouse_environments', { state: 'ready' })).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'dormouse_flows_ended_total', { flow: 'provision', outcome: 'done' })).toBe(1);
+    const ready = await fetch(run.bot.eventsUrl.replace(/\/slack\/events$/, '/readyz'));
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', dependencies: { store: { ok: true }, slack: { ok: true }, cloud: { ok: true } } });
   }, 90_000);
 });

@@ -58,9 +58,17 @@ describe('the store unavailable for 10 s mid-bootstrap', () => {
       expect(res.status).toBe(200);
       await sleep(500);
     }
+    // Alive, and saying what does not answer; not ready to take work while its store is away.
+    const readyUrl = bot.healthUrl.replace(/\/healthz$/, '/readyz');
+    const during = await fetch(readyUrl, { signal: AbortSignal.timeout(1_000) });
+    expect(during.status).toBe(503);
+    expect(((await during.json()) as { dependencies: { store: { ok: boolean } } }).dependencies.store.ok).toBe(false);
+    const alive = (await (await fetch(bot.healthUrl)).json()) as { status: string; dependencies: { store: { ok: boolean; error?: string }; slack: { ok: boolean } } };
+    expect(alive).toMatchObject({ status: 'ok', dependencies: { store: { ok: false }, slack: { ok: true } } });
     r.proxy.setMode('pass');
     const backAt = Date.now();
-    report(`store outage: /healthz answered ${health.length} times during it, slowest in ${health.reduce((a, b) => Math.max(a, b), 0)} ms`);
+    report(`store outage: /healthz answered ${health.length} times during it, slowest in ${health.reduce((a, b) => Math.max(a, b), 0)} ms; /readyz said 503 (${alive.dependencies.store.error ?? ''})`);
+    await expect.poll(async () => (await fetch(readyUrl)).status, { timeout: 15_000, interval: 500 }).toBe(200);
 
     // The outage reached the bot (it is not a store it does not use)...
     expect(bot.logs().slice(logsBefore).some((l) => l.msg === 'could not reach the store to elect a leader; skipping this tick')).toBe(true);

@@ -28,6 +28,8 @@ export interface BoltAppOptions {
   claims: DeliveryClaims;
   /** Extra GET routes served next to /slack/events (health). */
   health: () => { ok: boolean; detail?: Record<string, unknown> };
+  /** `GET /readyz`: ready to take work. */
+  readiness?: () => { ok: boolean; detail?: Record<string, unknown> };
   /** `GET /metrics`, and each request's time to its answer. */
   metrics?: { scrape: () => Promise<{ contentType: string; body: string }>; answered: (kind: string, ms: number) => void };
 }
@@ -43,6 +45,7 @@ export function createBoltApp(opts: BoltAppOptions): { app: App; receiver: Recei
           logger: opts.deps.logger.child({ component: 'receiver' }),
           health: opts.health,
           ...(opts.metrics ? { metrics: opts.metrics.scrape, answered: opts.metrics.answered } : {}),
+          ...(opts.readiness ? { readiness: opts.readiness } : {}),
         });
   const app = new App({
     receiver,

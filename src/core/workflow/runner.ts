@@ -211,7 +211,7 @@ export class WorkflowRunner {
     // and learns what the environment is now (destroying, say) from the lease loss.
     previous?.lease.stop('taken', env);
     const lease = new HeldLease(this.deps, env, () => this.stopping);
-    const log = this.deps.logger.child({ environment: env.name, flow: flowName, fence: env.lease.token });
+    const log = this.deps.logger.child({ environment: env.name, environmentId: env.id, flow: flowName, fence: env.lease.token });
     const done = this.supervise(lease, flow, log).finally(() => {
       if (this.running.get(env.name)?.lease === lease) this.running.delete(env.name);
     });

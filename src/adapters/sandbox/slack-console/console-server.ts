@@ -42,6 +42,8 @@ export interface ConsoleOptions {
   host?: string;
   /** Answers `GET /healthz` (200 when ok, else 503). */
   health?: () => { ok: boolean; detail?: unknown };
+  /** Answers `GET /readyz` (200 when ready to take work, else 503), when given. */
+  readiness?: () => { ok: boolean; detail?: unknown };
   /** Answers `GET /metrics` (the bot's Prometheus text), when given. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
   /** The sandbox clock the header shows and moves; also settable later (`setClockControl`). */
@@ -258,6 +260,11 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleHand
     if (method === 'GET' && url.pathname === '/favicon.ico') {
       res.writeHead(204);
       res.end();
+      return;
+    }
+    if (method === 'GET' && url.pathname === '/readyz' && options.readiness) {
+      const r = options.readiness();
+      sendJson(res, r.ok ? 200 : 503, r);
       return;
     }
     if (method === 'GET' && url.pathname === '/metrics' && options.metrics) {

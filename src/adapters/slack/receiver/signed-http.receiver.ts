@@ -31,6 +31,7 @@ import { signatureProblem } from './request-signature.js';
 const ACK_DEADLINE_MS = 2500;
 const HEALTH_PATH = '/healthz';
 const METRICS_PATH = '/metrics';
+const READY_PATH = '/readyz';
 
 export interface Health {
   ok: boolean;
@@ -46,6 +47,8 @@ export interface SignedHttpReceiverOptions {
   path?: string;
   /** Milliseconds since the epoch, for the signature's timestamp window (tests move it). */
   now?: () => number;
+  /** Answers `GET /readyz`: 200 when ready to take work (its store answers), 503 otherwise. */
+  readiness?: () => Health;
   /** Answers `GET /metrics`. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
   /** Told how long each delivery took to its HTTP answer (`kind`: the delivery's type). */
@@ -65,6 +68,7 @@ export class SignedHttpReceiver implements Receiver {
   private readonly path: string;
   private readonly now: () => number;
   private readonly metrics: SignedHttpReceiverOptions['metrics'];
+  private readonly readiness: SignedHttpReceiverOptions['readiness'];
   private readonly answered: SignedHttpReceiverOptions['answered'];
   private app: App | undefined;
   private server: Server | undefined;
@@ -76,6 +80,7 @@ export class SignedHttpReceiver implements Receiver {
     this.path = options.path ?? '/slack/events';
     this.now = options.now ?? Date.now;
     this.metrics = options.metrics;
+    this.readiness = options.readiness;
     this.answered = options.answered;
   }
 
@@ -127,6 +132,10 @@ export class SignedHttpReceiver implements Receiver {
     if (path === this.path) {
       if (req.method === 'POST') return this.receive(req, res, arrivedAt);
       return answer(res, 405, undefined, { allow: 'POST' });
+    }
+    if (path === READY_PATH && this.readiness && req.method === 'GET') {
+      const { ok, detail } = this.readiness();
+      return answer(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', ...detail });
     }
     if (path === METRICS_PATH && this.metrics && req.method === 'GET') {
       const { contentType, body } = await this.metrics();
