@@ -27,6 +27,7 @@ const SCOPE_OF: Record<string, string | undefined> = {
   'views.push': undefined,
   'views.publish': undefined,
   'auth.test': undefined,
+  'api.test': undefined,
 };
 
 function sourceFiles(dir: string): string[] {

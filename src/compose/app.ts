@@ -251,7 +251,8 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
     const eventsUrl = await slack.receive(app);
     const probe = new DependencyProbe({
       store: () => repo.get('dormouse-health-probe'),
-      slack: () => slackClient.auth.test(),
+      // api.test: Slack's own connectivity check (no scope, no rate worry); not Bolt's auth.test.
+      slack: () => slackClient.api.test(),
       // The sandbox's cloud is folders on this machine; AWS's is asked (a filtered DescribeInstances).
       ...(config.cloud === 'aws' ? { cloud: () => compute.findByEnvironment('dormouse-health-probe') } : {}),
     });

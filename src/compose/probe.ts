@@ -1,7 +1,7 @@
 /**
  * What this replica's dependencies answer, checked in the background so that
  * `/healthz` and `/readyz` answer at once whatever hangs: the store every
- * 5 s, Slack (`auth.test`) and the cloud every 30 s, each with a 2 s deadline.
+ * 5 s, Slack (`api.test`) and the cloud every 30 s, each with a 2 s deadline.
  *
  * `/healthz` (liveness) stays 200 while the process serves: a store outage is
  * not cured by restarting replicas, and it says what answers. `/readyz` is

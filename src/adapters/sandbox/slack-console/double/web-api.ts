@@ -60,6 +60,8 @@ export class WebApi {
   }
 
   private readonly methods: Record<string, Method> = {
+    // Slack's connectivity check: it echoes its arguments (none needed, no scope).
+    'api.test': (a) => ({ args: a }),
     'auth.test': () => ({
       url: 'https://dormouse-sandbox.slack.com/',
       team: 'Dormouse Sandbox',
