@@ -4,7 +4,7 @@
  * Secrets Manager (never a plain environment value), and the execution role reads
  * that one secret and nothing else; the bot runs with the dormouse stack's role;
  * the replicas are reachable only through the load balancer, which forwards only
- * /slack/events; /healthz is what both the load balancer and ECS check (and the
+ * /slack/events; the load balancer checks /readyz and ECS /healthz (and the
  * container's check command really answers by it); a stopping replica has time to
  * hand back its leases; a deploy never goes below the replica count and rolls back
  * on its own. cfn-lint passes with no error or warning.
@@ -15,20 +15,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cfnTags, type Statement } from './support/cloudformation.js';
 import { parse } from 'yaml';
 
 const ROOT = join(import.meta.dirname, '..');
 const TEMPLATE_PATH = join(ROOT, 'infra', 'service.cfn.yml');
 const TEMPLATE_TEXT = readFileSync(TEMPLATE_PATH, 'utf8');
-const cfnTags = [
-  ...['!Ref', '!GetAtt', '!Sub', '!ImportValue', '!GetAZs', '!Base64'].map((tag) => ({ tag, resolve: (v: string) => `${tag} ${v}` })),
-  // Condition functions take a list: kept as { 'Fn::If': [...] }, as CloudFormation reads them.
-  ...['!If', '!Not', '!Equals', '!And', '!Or', '!Join', '!Select', '!Split'].map((tag) => ({
-    tag,
-    collection: 'seq' as const,
-    resolve: (seq: { toJSON(): unknown }) => ({ [`Fn::${tag.slice(1)}`]: seq.toJSON() }),
-  })),
-];
 
 type Properties = Record<string, unknown>;
 type Resource = { Type: string; Condition?: string; DependsOn?: unknown; Properties?: Properties };
@@ -38,15 +30,6 @@ type Template = {
   Conditions?: Record<string, unknown>;
   Resources: Record<string, Resource>;
   Outputs: Record<string, Properties>;
-};
-type Statement = {
-  Sid?: string;
-  Effect?: string;
-  Action?: string | string[];
-  NotAction?: string | string[];
-  Resource?: string | string[];
-  NotResource?: string | string[];
-  Condition?: Record<string, Record<string, unknown>>;
 };
 type NameValue = { Name?: string; Value?: unknown; ValueFrom?: unknown };
 type Container = {

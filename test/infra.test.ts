@@ -11,32 +11,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cfnTags, type Statement } from './support/cloudformation.js';
 import { isSeq, parse, parseDocument, visit, type Node, type Scalar } from 'yaml';
 import { tableDefinition } from '../src/adapters/aws/dynamodb-environment.repository.js';
 
 const TEMPLATE_TEXT = readFileSync(join(import.meta.dirname, '..', 'infra', 'dormouse.cfn.yml'), 'utf8');
-const cfnTags = [
-  ...['!Ref', '!GetAtt', '!Sub'].map((tag) => ({ tag, resolve: (v: string) => `${tag} ${v}` })),
-  // Condition functions take a list: kept as { 'Fn::If': [...] }, as CloudFormation reads them.
-  ...['!If', '!Not', '!Equals', '!And', '!Or', '!Join', '!Select', '!Split'].map((tag) => ({
-    tag,
-    collection: 'seq' as const,
-    resolve: (seq: { toJSON(): unknown }) => ({ [`Fn::${tag.slice(1)}`]: seq.toJSON() }),
-  })),
-];
 const template = parse(TEMPLATE_TEXT, { customTags: cfnTags });
 
 const sortBy = <T>(xs: T[], key: (x: T) => string) => [...xs].sort((a, b) => key(a).localeCompare(key(b)));
 
-type Statement = {
-  Sid?: string;
-  Effect?: string;
-  Action?: string | string[];
-  NotAction?: string | string[];
-  Resource?: string | string[];
-  NotResource?: string | string[];
-  Condition?: Record<string, Record<string, unknown>>;
-};
 type Template = { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
 
 const TAG = 'managed-by';

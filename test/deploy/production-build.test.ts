@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envPairs, flagsAndWords, stages } from './dockerfile.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const TEXT = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
@@ -34,49 +35,6 @@ const CHECK_ONLY = [/^npm ci(?!.*--omit=dev)(\s+--no-(audit|fund))*$/, /^npm run
 /** The node user of the official Node images: the runtime runs as it when this test runs as root. */
 const NODE_USER = { uid: 1000, gid: 1000 };
 
-interface Instruction {
-  line: number;
-  keyword: string;
-  args: string;
-}
-
-/** Instructions as Docker reads them: comments dropped, backslash continuations joined. */
-function instructions(text: string): Instruction[] {
-  const out: Instruction[] = [];
-  let pending: { line: number; text: string } | undefined;
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (line.startsWith('#') || (!pending && line === '')) return;
-    const continues = line.endsWith('\\');
-    const part = continues ? line.slice(0, -1).trim() : line;
-    pending = pending ? { line: pending.line, text: `${pending.text} ${part}` } : { line: i + 1, text: part };
-    if (continues) return;
-    const m = /^(\S+)\s*(.*)$/.exec(pending.text)!;
-    out.push({ line: pending.line, keyword: m[1]!.toUpperCase(), args: m[2]!.trim() });
-    pending = undefined;
-  });
-  return out;
-}
-
-/** `ENV A=1 B="two words"`, or the old `ENV A 1`. */
-function envPairs(args: string): Array<[string, string]> {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(args)) {
-    const [name, ...rest] = args.split(/\s+/);
-    return [[name!, rest.join(' ')]];
-  }
-  return [...args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g)].map((m) => [m[1]!, m[2]!.replace(/^(["'])(.*)\1$/, '$2')]);
-}
-
-/** `--flag=value` options, then the sources and the destination. */
-function flagsAndWords(args: string): { flags: Record<string, string>; words: string[] } {
-  const words = args.startsWith('[') ? (JSON.parse(args) as string[]) : args.split(/\s+/);
-  const flags: Record<string, string> = {};
-  while (words[0]?.startsWith('--')) {
-    const [k, v = ''] = words.shift()!.slice(2).split('=');
-    flags[k!] = v;
-  }
-  return { flags, words };
-}
 
 class NotCached extends Error {}
 
@@ -90,17 +48,6 @@ interface BuiltStage {
   cmd?: string[];
   healthcheck?: string[];
   skipped: string[];
-}
-
-function stageSections(): Array<{ name: string; image: string; body: Instruction[] }> {
-  const out: Array<{ name: string; image: string; body: Instruction[] }> = [];
-  for (const ins of instructions(TEXT)) {
-    if (ins.keyword === 'FROM') {
-      const words = ins.args.split(/\s+/).filter((w) => !w.startsWith('--'));
-      out.push({ name: words[1]?.toLowerCase() === 'as' ? words[2]! : String(out.length), image: words[0]!, body: [] });
-    } else out.at(-1)!.body.push(ins);
-  }
-  return out;
 }
 
 function npmCacheFolder(): string {
@@ -125,7 +72,7 @@ async function copy(src: string, target: string): Promise<void> {
 
 /** Replays the Dockerfile's stages under `base`, building a stage only when another takes from it. */
 async function buildImage(base: string): Promise<{ runtime: BuiltStage; timings: string[] }> {
-  const sections = stageSections();
+  const sections = stages(TEXT);
   const built = new Map<string, BuiltStage>();
   const timings: string[] = [];
   const npmCache = npmCacheFolder();
@@ -143,7 +90,7 @@ async function buildImage(base: string): Promise<{ runtime: BuiltStage; timings:
     } else await mkdir(stage.root, { recursive: true });
     const host = (path: string) => join(stage.root, posix.resolve(stage.workdir, path));
 
-    for (const ins of section.body) {
+    for (const ins of section.instructions) {
       const where = `Dockerfile line ${ins.line} (stage ${name})`;
       switch (ins.keyword) {
         case 'WORKDIR':

@@ -7,18 +7,17 @@
  * admin, sees the fleet. Screenshots: test-output/home-developer.png,
  * home-lead.png, home-admin.png.
  */
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { hasChromium, launchChromium } from '../support/browser.js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SlackDouble } from '../../src/adapters/sandbox/slack-console/slack-double.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startDormouse, type Dormouse } from '../../src/main.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 const repoRoot = join(import.meta.dirname, '..', '..');
 
 describe.skipIf(!hasChromium && !process.env.CI)('the Home tab for a developer, a lead and an admin', () => {
@@ -40,10 +39,7 @@ describe.skipIf(!hasChromium && !process.env.CI)('the Home tab for a developer, 
       repoRoot,
     );
     bot = await startDormouse(config, { logger: pino({ level: 'silent' }), scheduler: false });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     mkdirSync('test-output', { recursive: true });
   }, 60_000);
 

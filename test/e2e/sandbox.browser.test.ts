@@ -7,18 +7,17 @@
  * marks as text), not pixels, and saves test-output/sandbox.png,
  * sandbox-narrow.png and sandbox-restart.png to look at.
  */
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { type Browser, type Locator, type Page } from 'playwright-core';
+import { CHROMIUM, hasChromium, launchChromium } from '../support/browser.js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { startDormouse, type Dormouse } from '../../src/main.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
   // eslint-disable-next-line no-console -- the one line that says why the browser test did not run
   console.warn(`sandbox.browser.test: skipped, ${CHROMIUM} does not exist (apt-get install -y chromium; .ci/run installs it)`);
@@ -46,10 +45,7 @@ describe.skipIf(!hasChromium && !process.env.CI)('the sandbox in a browser', () 
     const env = { PORT: String(await freePort()), DORMOUSE_SANDBOX_DIR: dir, DORMOUSE_SANDBOX_DELAYS: 'boot=300,agent=200,step=200,terminate=200,poll=50', LOG_LEVEL: 'silent' };
     config = loadConfig(env, join(import.meta.dirname, '..', '..'));
     bot = await start();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     mkdirSync('test-output', { recursive: true });
   }, 60_000);
 

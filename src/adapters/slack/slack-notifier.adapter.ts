@@ -17,7 +17,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Environment, ProgressStep } from '../../core/environment/environment.js';
 import { ErrorCodes, isDomainError } from '../../core/environment/errors.js';
 import type { Clock, Logger } from '../../core/ports/clock.port.js';
-import type { LedgerKey, MessageLedger, MessageLocation } from '../../core/ports/message-ledger.port.js';
+import type { AlertRecord, LedgerKey, MessageLedger, MessageLocation } from '../../core/ports/message-ledger.port.js';
 import type { NotifierPort, ScheduleNotice, ThreadNote } from '../../core/ports/notifier.port.js';
 import { noticeLine, scheduleNoticeMessage } from './blocks/schedule.blocks.js';
 import { savingsReply } from './blocks/savings.blocks.js';
@@ -193,10 +193,7 @@ export class SlackNotifier implements NotifierPort {
         // Claimed by another replica: asked, unless it died doing it (then its claim lapses and a later try asks).
         return outcome === 'told' || (outcome === 'taken' && (await ledger.isLineTold(key, APPROVAL_ASKED)));
       }
-      for (const alert of (await ledger.openAlerts(key)).filter((a) => a.id === APPROVAL_ALERT)) {
-        await client.chat.update({ channel: alert.message.channel, ts: alert.message.ts, text: `${alert.summary}: ${approval.decision.outcome}`, blocks: approvalRequestBlocks(env) });
-        await ledger.closeAlert(key, alert.id);
-      }
+      await this.closeApproval(env, await ledger.openAlerts(key));
       return true;
     }).catch((err: unknown) => {
       this.deps.logger.warn({ err, environment: env.name }, 'could not tell the approvers');
@@ -263,11 +260,7 @@ export class SlackNotifier implements NotifierPort {
     const key = ledgerKey(env);
     const current = env.state === 'failed' ? env.failure?.at : undefined;
     const open = await ledger.openAlerts(key);
-    // The approvers' message of a request that no longer waits (decided, or destroyed while it waited): its buttons go.
-    for (const alert of open.filter((a) => a.id === APPROVAL_ALERT && env.state !== 'awaiting_approval')) {
-      await client.chat.update({ channel: alert.message.channel, ts: alert.message.ts, text: `${alert.summary}: ${env.approval?.decision?.outcome ?? env.state}`, blocks: approvalRequestBlocks(env) });
-      await ledger.closeAlert(key, alert.id);
-    }
+    await this.closeApproval(env, open);
     if (!this.deps.opsChannel) return;
     const handled = open.filter((a) => a.id !== current && a.id !== APPROVAL_ALERT);
     for (const alert of handled) {
@@ -276,6 +269,18 @@ export class SlackNotifier implements NotifierPort {
       // (Two replicas may both update it: the same words twice, harmless.)
       await client.chat.update({ channel: alert.message.channel, ts: alert.message.ts, text: `${alert.summary} ${text}`, blocks: opsAlertHandledBlocks(alert.summary, text) });
       await ledger.closeAlert(key, alert.id);
+    }
+  }
+
+  /**
+   * The approvers' message of a request that no longer waits (decided, or destroyed while it waited):
+   * updated with what happened, its buttons gone. Called when a decision is told and on every render.
+   */
+  private async closeApproval(env: Environment, open: readonly AlertRecord[]): Promise<void> {
+    if (env.state === 'awaiting_approval') return;
+    for (const alert of open.filter((a) => a.id === APPROVAL_ALERT)) {
+      await this.deps.client.chat.update({ channel: alert.message.channel, ts: alert.message.ts, text: `${alert.summary}: ${env.approval?.decision?.outcome ?? env.state}`, blocks: approvalRequestBlocks(env) });
+      await this.deps.ledger.closeAlert(ledgerKey(env), alert.id);
     }
   }
 

@@ -193,6 +193,11 @@ export function usageOfHolds(holds: Iterable<{ environmentId: string; servers: n
   return { servers, usdPerDay: roundUsd(usdPerDay) };
 }
 
+/** `$3.00`: cents when they say it all; otherwise the ten-thousandths a price has (`$3.0001` is over `$3.00`). */
+export function quotaUsd(n: number): string {
+  return `$${Math.abs(n * 100 - Math.round(n * 100)) < 1e-6 ? n.toFixed(2) : String(roundUsd(n))}`;
+}
+
 /** The quota passed, in plain words. */
 export function describeQuota(q: Omit<QuotaExceeded, 'reason'>): string {
   const who = q.scope === 'team' ? `the team ${q.team ?? ''}` : 'its owner';
@@ -200,7 +205,6 @@ export function describeQuota(q: Omit<QuotaExceeded, 'reason'>): string {
   if (q.what === 'servers') {
     return `${who} would hold ${q.usage + q.requested} servers, over ${whose} quota of ${q.limit} (${q.usage} now, ${q.requested} asked)`;
   }
-  // Cents when they say it all; otherwise the ten-thousandths a price has ($3.0001 is over $3.00).
-  const usd = (n: number) => `$${Math.abs(n * 100 - Math.round(n * 100)) < 1e-6 ? n.toFixed(2) : String(roundUsd(n))}`;
+  const usd = quotaUsd;
   return `${who} would spend ${usd(q.usage + q.requested)} a day, over ${whose} quota of ${usd(q.limit)} (${usd(q.usage)} now, ${usd(q.requested)} asked)`;
 }

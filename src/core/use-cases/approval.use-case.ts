@@ -87,19 +87,23 @@ export class RequestGate {
     if (env.state !== 'requested') return undefined;
     if (outcome.kind === 'wait') return { ...transition(env, 'awaiting_approval', now), approval: outcome.approval };
     if (outcome.kind === 'refused') {
-      const { ok: _ok, ...q } = outcome.quota;
-      const params: Record<string, string | number | boolean | string[]> = { name: env.name };
-      for (const [k, v] of Object.entries(q)) params[k] = Array.isArray(v) ? [...(v as string[])] : (v as string | number | boolean);
-      return { ...transition(env, 'rejected', now), refusal: { code: ErrorCodes.QUOTA_EXCEEDED, reason: q.reason, params, at: now.toISOString() } };
+      const { details, reason } = refusalOf(env, outcome.quota);
+      return { ...transition(env, 'rejected', now), refusal: { code: ErrorCodes.QUOTA_EXCEEDED, reason, params: details, at: now.toISOString() } };
     }
     return undefined;
   }
 
   /** What the requester is told when a quota refuses: the usage, the limit and who can raise it. */
   static refusalError(env: Pick<Environment, 'name'>, quota: QuotaExceeded): DomainError {
-    const { ok: _ok, ...q } = quota;
-    return new DomainError(ErrorCodes.QUOTA_EXCEEDED, `${env.name} was not created: ${q.reason}.`, { name: env.name, ...q, raisedBy: [...q.raisedBy] });
+    const { details, reason } = refusalOf(env, quota);
+    return new DomainError(ErrorCodes.QUOTA_EXCEEDED, `${env.name} was not created: ${reason}.`, details);
   }
+}
+
+/** A quota refusal's figures, as the error's details and the stored refusal's parameters (the same sentence is made from either). */
+function refusalOf(env: Pick<Environment, 'name'>, quota: QuotaExceeded): { details: Record<string, string | number | boolean | string[]>; reason: string } {
+  const { ok: _ok, team, raisedBy, ...q } = quota;
+  return { details: { name: env.name, ...q, ...(team !== undefined ? { team } : {}), raisedBy: [...raisedBy] }, reason: q.reason };
 }
 
 /** What happens once the gate decided: recorded, audited and told (shared by the request and the resumed flow). */
@@ -126,6 +130,8 @@ export interface ApprovalDeps {
   logger: Logger;
   access: Access;
   quota?: QuotaGuard | undefined;
+  /** Who approves (the policy's): only they are asked what waits for them. */
+  approvers?: Pick<ApprovalPolicy, 'approvers' | 'defaultApprovers'>;
 }
 
 type Outcome = ApprovalOutcome['outcome'];
@@ -166,6 +172,11 @@ export class ApprovalService {
 
   /** Requests waiting for `user`'s answer (the Home tab), oldest first. */
   async waitingFor(user: string): Promise<Environment[]> {
+    // Most people approve nothing: their Home tab (published on every change) asks the store nothing for it.
+    const { admins } = this.deps.access;
+    const approvers = this.deps.approvers;
+    const mayApproveSome = admins.includes(user) || !approvers || approvers.approvers.some((a) => a.users.includes(user)) || approvers.defaultApprovers.users.includes(user);
+    if (!mayApproveSome) return [];
     const waiting = await this.deps.repo.listByState('awaiting_approval');
     return waiting.filter((e) => e.owner !== user && (e.approval?.approvers.users.includes(user) || this.deps.access.admins.includes(user)));
   }

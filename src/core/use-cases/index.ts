@@ -127,7 +127,7 @@ export function createUseCases(ports: CorePorts) {
   const dataDeps = data ? { repo, events, runner, data: data.store, notifier, clock, logger, templates, access } : undefined;
   const destroy = new DestroyEnvironment({ repo, events, runner, notifier, clock, logger, access });
   const retry = new RetryEnvironment({ repo, events, runner, notifier, clock, logger, access });
-  const approvals = new ApprovalService({ repo, events, runner, notifier, clock, logger, access, quota });
+  const approvals = new ApprovalService({ repo, events, runner, notifier, clock, logger, access, quota, approvers: policy });
   const save = dataDeps ? new SaveEnvironment(dataDeps) : undefined;
   const wake = dataDeps ? new WakeEnvironment(dataDeps) : undefined;
   const schedule = ports.schedule

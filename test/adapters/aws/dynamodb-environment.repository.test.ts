@@ -3,7 +3,7 @@
  * the repository must behave the same on both, and on DynamoDB, with only
  * single-item conditional writes.
  */
-import { DescribeTableCommand, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,37 +18,10 @@ import { DynamoDbDeliveryClaims } from '../../../src/adapters/aws/dynamodb-deliv
 import { DynamoDbLeadership } from '../../../src/adapters/aws/dynamodb-leadership.js';
 import { DynamoDbMessageLedger } from '../../../src/adapters/aws/dynamodb-message-ledger.js';
 import { DomainError, ErrorCodes } from '../../../src/core/environment/errors.js';
-import { motoClientConfig, TEST_REGION, uniqueName } from '../../support/aws.js';
+import { TEST_REGION, uniqueName } from '../../support/aws.js';
+import { backends } from '../../support/dynamo-backends.js';
 import { startDynalite } from '../../support/dynalite.js';
 
-interface Backend {
-  name: string;
-  start(): Promise<{ config: DynamoDBClientConfig; close(): Promise<void> }>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'dynalite',
-    async start() {
-      const server = await startDynalite();
-      return {
-        config: {
-          region: TEST_REGION,
-          endpoint: server.endpoint,
-          credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-          maxAttempts: 2,
-        },
-        close: () => server.close(),
-      };
-    },
-  },
-  {
-    name: 'moto',
-    async start() {
-      return { config: motoClientConfig(), close: async () => {} };
-    },
-  },
-];
 
 const T0 = Date.parse('2030-01-01T09:00:00.000Z');
 const minutes = (n: number) => n * 60_000;

@@ -3,44 +3,16 @@
  * the quota book must behave the same on both, and on DynamoDB, with only
  * single-item conditional writes.
  */
-import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTable, INDEX } from '../../../src/adapters/aws/dynamodb-environment.repository.js';
 import { DynamoDbQuotaLedger, quotaKeys } from '../../../src/adapters/aws/dynamodb-quota-ledger.js';
 import { DomainError, ErrorCodes } from '../../../src/core/environment/errors.js';
 import type { QuotaHold } from '../../../src/core/ports/quota-ledger.port.js';
-import { motoClientConfig, TEST_REGION, uniqueName } from '../../support/aws.js';
-import { startDynalite } from '../../support/dynalite.js';
+import { TEST_REGION, uniqueName } from '../../support/aws.js';
+import { backends } from '../../support/dynamo-backends.js';
 
-interface Backend {
-  name: string;
-  start(): Promise<{ config: DynamoDBClientConfig; close(): Promise<void> }>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'dynalite',
-    async start() {
-      const server = await startDynalite();
-      return {
-        config: {
-          region: TEST_REGION,
-          endpoint: server.endpoint,
-          credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-          maxAttempts: 2,
-        },
-        close: () => server.close(),
-      };
-    },
-  },
-  {
-    name: 'moto',
-    async start() {
-      return { config: motoClientConfig(), close: async () => {} };
-    },
-  },
-];
 
 const AT = '2030-01-01T09:00:00.000Z';
 

@@ -10,6 +10,7 @@ import { describeState, STATES, type EnvironmentState } from '../../../core/envi
 import { NAME_MAX, NAME_MIN } from '../../../core/environment/name.rules.js';
 import { formatUsd } from '../../../core/environment/template.js';
 import { PURPOSE_MAX } from '../../../core/policies/request.policy.js';
+import { quotaUsd } from '../../../core/policies/quota.policy.js';
 import { SCHEDULE_EXAMPLES, when } from '../blocks/schedule.blocks.js';
 import { esc } from '../blocks/text.js';
 
@@ -72,11 +73,7 @@ const SENTENCES: Record<string, (p: Params) => string | undefined> = {
       : 'Say why it is rejected (a sentence is enough), so the requester knows what would get it approved.',
   'QUOTA.EXCEEDED': (p) => {
     const whose = p.scope === 'team' ? `your team ${code(p.team)}` : 'you';
-    // Cents when they say it all; otherwise the ten-thousandths a price has ($3.0001 is over $3.00).
-    const usd = (n: unknown) => {
-      const v = Number(n);
-      return `$${Math.abs(v * 100 - Math.round(v * 100)) < 1e-6 ? v.toFixed(2) : String(Math.round(v * 10_000) / 10_000)}`;
-    };
+    const usd = (n: unknown) => quotaUsd(Number(n));
     const figures =
       p.what === 'servers'
         ? `${whose} ${p.scope === 'team' ? 'holds' : 'hold'} ${String(p.usage)} of ${String(p.limit)} servers, and ${code(p.name)} asks for ${String(p.requested)}`

@@ -4,17 +4,16 @@
  * a script shown without a reload, and no clock at all when none is attached.
  * Saves test-output/console-clock.png and console-clock-medium.png.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, hasChromium, launchChromium } from '../../../support/browser.js';
 import { SandboxClock } from '../../../../src/adapters/sandbox/sandbox-clock.js';
 import { SlackDouble } from '../../../../src/adapters/sandbox/slack-console/slack-double.js';
 import { startConsole, type ConsoleHandle } from '../../../../src/adapters/sandbox/slack-console/console-server.js';
 import { BOT_TOKEN, SIGNING_SECRET } from './support/tiny-bolt-app.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
   // eslint-disable-next-line no-console -- the one line that says why the browser test did not run
   console.warn(`console-clock.browser.test: skipped, ${CHROMIUM} does not exist (apt-get install -y chromium; CI installs it)`);
@@ -32,10 +31,7 @@ describe.skipIf(!hasChromium && !process.env.CI)('the sandbox clock in the conso
     // 17:45 in Paris, real time frozen: only the buttons (and the test) move it.
     clock = new SandboxClock({ start: new Date('2026-12-01T17:45:00+01:00'), realNow: () => 0 });
     consoleServer = await startConsole({ double, port: 0, clock });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     mkdirSync('test-output', { recursive: true });
   }, 60_000);
 

@@ -4,16 +4,15 @@
  * dialog, sees the message change in place, and reloads without losing it.
  * Saves a screenshot to test-output/console.png.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, hasChromium, launchChromium } from '../../../support/browser.js';
 import { SlackDouble } from '../../../../src/adapters/sandbox/slack-console/slack-double.js';
 import { startConsole, type ConsoleHandle } from '../../../../src/adapters/sandbox/slack-console/console-server.js';
 import { BOT_TOKEN, SIGNING_SECRET, startTinyBoltApp, type TinyApp } from './support/tiny-bolt-app.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
   // eslint-disable-next-line no-console -- the one line that says why the browser test did not run
   console.warn(`console.browser.test: skipped, ${CHROMIUM} does not exist (apt-get install -y chromium; CI installs it)`);
@@ -32,10 +31,7 @@ describe.skipIf(!hasChromium && !process.env.CI)('the console in a browser', () 
     double = new SlackDouble({ signingSecret: SIGNING_SECRET, botToken: BOT_TOKEN });
     consoleServer = await startConsole({ double, port: 0 });
     app = await startTinyBoltApp(double);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
