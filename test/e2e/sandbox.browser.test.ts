@@ -89,7 +89,10 @@ describe.skipIf(!hasChromium && !process.env.CI)('the sandbox in a browser', () 
     // Picking the template redraws the form with that template's choices.
     await expect.poll(() => modal.getByLabel('Instance type').locator('option').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('t3.micro')]));
     await modal.getByLabel('Number of servers').selectOption('2');
+    // The form is redrawn with the cost of two servers; typing goes in once that redraw is there (a person reads the new cost first).
+    await expect.poll(() => modal.textContent(), { timeout: 10_000 }).toContain('2 × t3.micro');
     await modal.getByLabel('Purpose').fill('Trying Dormouse out');
+    await expect.poll(() => modal.getByLabel('Purpose').inputValue()).toBe('Trying Dormouse out');
     await modal.getByRole('button', { name: 'Launch' }).click();
     // The form turns into what happened; the person closes it.
     await expect.poll(() => modal.textContent(), { timeout: 10_000 }).toContain('is on its way');
