@@ -5,6 +5,7 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../core/ports/clock.port.js';
+import { newCorrelationId, withCorrelation } from '../core/ports/correlation.js';
 import type { LeaderCoordinator } from './leader.js';
 
 export interface Job {
@@ -28,13 +29,16 @@ export function startScheduler(opts: {
   leaseMs: number;
 }): Scheduler {
   const log = opts.logger.child({ component: 'scheduler' });
-  const run = async (job: Job) => {
-    try {
-      await job.run();
-    } catch (err) {
-      log.error({ err, job: job.name }, 'scheduled job failed');
-    }
-  };
+  // Each run of a job is one correlation: its lines, and the flows it starts (a scheduled sleep), carry its id.
+  // A flow the sweep resumes keeps the id it was started with (the runner stores it on the environment).
+  const run = (job: Job) =>
+    withCorrelation(newCorrelationId(), async () => {
+      try {
+        await job.run();
+      } catch (err) {
+        log.error({ err, job: job.name }, 'scheduled job failed');
+      }
+    });
   const tasks: ScheduledTask[] = opts.jobs.map(({ job, every }) =>
     cron.schedule(every, () => run(job), { name: job.name, noOverlap: true, distributed: true, runCoordinator: opts.coordinator, distributedLease: opts.leaseMs }),
   );

@@ -6,7 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger as Pino } from 'pino';
 import { inject } from 'vitest';
 import { SlackDouble } from '../../src/adapters/sandbox/slack-console/slack-double.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -26,9 +26,10 @@ let tableCounter = 0;
 
 /**
  * `cloud: 'aws'` points it at the run's moto_server; `'sandbox'` uses the local cloud with the given faults.
- * `clock`: the bot's clock (default: startDormouse's); `scheduler`: run the periodic jobs (default false: tests drive them).
+ * `clock`: the bot's clock (default: startDormouse's); `scheduler`: run the periodic jobs (default false: tests drive them);
+ * `logger`: where the bot logs (default: silent, or TEST_LOG_LEVEL).
  */
-export async function startBot(opts: { cloud: 'aws' | 'sandbox'; env?: Record<string, string>; clock?: Clock; scheduler?: boolean }): Promise<RunningBot> {
+export async function startBot(opts: { cloud: 'aws' | 'sandbox'; env?: Record<string, string>; clock?: Clock; scheduler?: boolean; logger?: Pino }): Promise<RunningBot> {
   const double = new SlackDouble({ signingSecret: SIGNING_SECRET, botToken: BOT_TOKEN });
   await double.listen(0, '127.0.0.1');
   tableCounter += 1;
@@ -53,7 +54,7 @@ export async function startBot(opts: { cloud: 'aws' | 'sandbox'; env?: Record<st
   }
   const config = loadConfig(env, join(import.meta.dirname, '..', '..'));
   const bot = await startDormouse(config, {
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     scheduler: opts.scheduler ?? false,
     ...(opts.clock ? { clock: opts.clock } : {}),
   });

@@ -22,8 +22,9 @@
  * signal reaches the SDK too (`abortSignal`), so it also cuts its retries short.
  *
  * The key travels in the command's Comment, the only free-text field SSM
- * lists back: `dormouse <24 hex of sha256(instance id | key)> <step name>`
- * (100 characters at most). The instance id is part of what is hashed, so a
+ * lists back: `dormouse <24 hex of sha256(instance id | key)> <step name> [<correlation id>]`
+ * (100 characters at most; the name is shortened first). The correlation id
+ * is the flow's, so a command found in SSM's history leads to its log lines. The instance id is part of what is hashed, so a
  * matching comment means this instance, whatever ListCommands says a
  * command's InstanceIds are (moto piles up every instance there). SSM keeps
  * command history for 30 days, longer than any flow waits to resume.
@@ -47,6 +48,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { DomainError, ErrorCodes } from '../../core/environment/errors.js';
 import type { Clock } from '../../core/ports/clock.port.js';
+import { currentCorrelationId } from '../../core/ports/correlation.js';
 import {
   renderScript,
   type CommandResult,
@@ -85,9 +87,15 @@ export function commandKeyHash(instanceId: string, key: string): string {
   return createHash('sha256').update(`${instanceId}|${key}`).digest('hex').slice(0, KEY_HASH_CHARS);
 }
 
-/** The comment a step's command carries: its key's hash (what finds it again), then its name for people. */
-export function commandComment(instanceId: string, step: Pick<RemoteStep, 'key' | 'name'>): string {
-  return `dormouse ${commandKeyHash(instanceId, step.key)} ${step.name}`.slice(0, MAX_COMMENT);
+/**
+ * The comment a step's command carries: its key's hash (what finds it again), then its name for people,
+ * then the correlation id of the flow that sent it, when there is one.
+ */
+export function commandComment(instanceId: string, step: Pick<RemoteStep, 'key' | 'name'>, correlationId?: string): string {
+  const named = `dormouse ${commandKeyHash(instanceId, step.key)} ${step.name}`;
+  if (!correlationId) return named.slice(0, MAX_COMMENT);
+  const id = correlationId.slice(0, 20);
+  return `${named.slice(0, MAX_COMMENT - id.length - 1)} ${id}`;
 }
 
 /** Whether a listed command's comment is the one of this key on this instance. */
@@ -220,7 +228,7 @@ export class SsmRemoteCommand implements RemoteCommandPort {
     const input = {
       InstanceIds: [instanceId],
       DocumentName: RUN_SHELL_SCRIPT,
-      Comment: commandComment(instanceId, step),
+      Comment: commandComment(instanceId, step, currentCorrelationId()),
       TimeoutSeconds: this.deliveryTimeoutSeconds,
       Parameters: {
         commands: renderScript(step).split('\n'),

@@ -16,6 +16,7 @@ import { fallback } from './listeners/fallback.js';
 import { serverNewView } from './listeners/views/server-new.view.js';
 import { SignedHttpReceiver } from './receiver/signed-http.receiver.js';
 import { eventClaims } from './middleware/event-claims.middleware.js';
+import { correlation } from './middleware/correlation.middleware.js';
 
 export interface BoltAppOptions {
   mode: 'http' | 'socket';
@@ -61,6 +62,8 @@ export function createBoltApp(opts: BoltAppOptions): { app: App; receiver: Recei
     clientOptions: { ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}), retryConfig: { retries: 3 } },
   });
 
+  // First: the request, and all it starts, runs under one correlation id (said in one line per request).
+  app.use(correlation(opts.deps.logger.child({ component: 'slack' })));
   // No middleware does I/O before a listener's ack: events (acked by Bolt before any middleware) are
   // claimed; a command, click or form is made harmless to repeat where it acts (a conditional write).
   app.use(eventClaims(opts.claims, opts.deps.logger));

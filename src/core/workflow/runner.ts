@@ -31,6 +31,7 @@ import { newReference } from '../environment/reference.js';
 import { fail, failedStepOf, type Environment, type Failure } from '../environment/environment.js';
 import { flowOf, isTransitional, TRANSITIONAL_STATES, type FlowName } from '../environment/lifecycle.js';
 import type { Clock, Logger } from '../ports/clock.port.js';
+import { currentCorrelationId, newCorrelationId, withCorrelation } from '../ports/correlation.js';
 import type { EnvironmentRepository } from '../ports/environment-repository.port.js';
 import type { MetricsPort } from '../ports/metrics.port.js';
 
@@ -100,7 +101,15 @@ export class WorkflowRunner {
    * works in, the same write takes the lease with a new fencing token and
    * the flow starts in the background.
    */
-  async begin(name: string, change: (env: Environment) => Environment | undefined): Promise<Begun> {
+  begin(name: string, change: (env: Environment) => Environment | undefined): Promise<Begun> {
+    return this.beginFlow(name, change, 'start');
+  }
+
+  /**
+   * `start`: the write starts a flow for whoever asked (the correlation under way, else a new one);
+   * `resume`: it takes over a flow another worker left, which keeps the correlation it was started with.
+   */
+  private async beginFlow(name: string, change: (env: Environment) => Environment | undefined, how: 'start' | 'resume'): Promise<Begun> {
     let pending: string | undefined;
     for (let attempt = 1; ; attempt++) {
       const current = await this.deps.repo.get(name);
@@ -110,7 +119,7 @@ export class WorkflowRunner {
       const next = change(current);
       if (!next) return { environment: current, changed: false };
       pending = `${this.deps.workerId}/begin/${++this.writes}`;
-      const leased = isTransitional(next.state) && !this.stopping ? this.takeLease(next, current.fence) : withoutLease(next);
+      const leased = isTransitional(next.state) && !this.stopping ? correlated(this.takeLease(next, current.fence), how) : withoutLease(next);
       try {
         return this.begun(await this.deps.repo.save({ ...leased, writeId: pending }));
       } catch (e) {
@@ -128,7 +137,7 @@ export class WorkflowRunner {
 
   /** A new environment, as `repo.create` should store it: holding the lease, token 1. */
   leaseNew(env: Environment): Environment {
-    return this.takeLease(env, env.fence);
+    return correlated(this.takeLease(env, env.fence), 'start');
   }
 
   /** Starts the flow of an environment this worker just wrote with its own lease (after `repo.create`). */
@@ -148,8 +157,10 @@ export class WorkflowRunner {
       if (!this.hasFlowFor(state)) continue;
       for (const env of await this.deps.repo.listByState(state)) {
         if (!leaseLapsed(env, this.deps.clock.now())) continue;
-        const { changed } = await this.begin(env.name, (e) =>
-          e.id === env.id && isTransitional(e.state) && leaseLapsed(e, this.deps.clock.now()) ? { ...e } : undefined,
+        const { changed } = await this.beginFlow(
+          env.name,
+          (e) => (e.id === env.id && isTransitional(e.state) && leaseLapsed(e, this.deps.clock.now()) ? { ...e } : undefined),
+          'resume',
         ).catch((err: unknown) => {
           this.deps.logger.warn({ err, environment: env.name }, 'could not take over a lapsed environment');
           return { changed: false };
@@ -212,7 +223,10 @@ export class WorkflowRunner {
     previous?.lease.stop('taken', env);
     const lease = new HeldLease(this.deps, env, () => this.stopping);
     const log = this.deps.logger.child({ environment: env.name, environmentId: env.id, flow: flowName, fence: env.lease.token });
-    const done = this.supervise(lease, flow, log).finally(() => {
+    // The flow, its heartbeat and everything they start run under the id of the request that started it
+    // (stored on the environment, so a takeover keeps it); an environment stored without one gets one now.
+    const correlationId = env.correlationId ?? currentCorrelationId() ?? newCorrelationId();
+    const done = withCorrelation(correlationId, () => this.supervise(lease, flow, log)).finally(() => {
       if (this.running.get(env.name)?.lease === lease) this.running.delete(env.name);
     });
     this.running.set(env.name, { lease, done });
@@ -225,6 +239,8 @@ export class WorkflowRunner {
     const flowName = flowOf(lease.environment.state) ?? 'unknown';
     const startedAt = this.deps.clock.now().toISOString();
     metrics?.flowStarted(flowName);
+    // One line at each end of a run, under the flow's correlation id: what joins a request to its flow.
+    log.info({ state: lease.environment.state }, 'flow started');
     let outcome: 'done' | 'failed' | 'stopped' = 'done';
     try {
       await flow(lease);
@@ -244,6 +260,7 @@ export class WorkflowRunner {
       await heartbeat;
       if (lease.holdsTransitional) await lease.release().catch((err: unknown) => log.warn({ err }, 'could not give the lease back; it lapses'));
       if (metrics) countFlow(metrics, flowName, outcome, lease.environment, startedAt);
+      log.info({ outcome, state: lease.environment.state }, 'flow ended');
     }
   }
 }
@@ -423,6 +440,12 @@ export class HeldLease {
     this.queue = next.catch(() => undefined);
     return next;
   }
+}
+
+/** The write that starts a flow records whose it is (see `Environment.correlationId`). */
+function correlated(env: Environment, how: 'start' | 'resume'): Environment {
+  const correlationId = (how === 'resume' ? env.correlationId : undefined) ?? currentCorrelationId() ?? newCorrelationId();
+  return { ...env, correlationId };
 }
 
 function withoutLease(env: Environment): Environment {

@@ -21,6 +21,7 @@ import { parseDelivery, type Parsed } from './delivery.parser.js';
 import { deliveryLabel } from './delivery.shapes.js';
 import { answer } from './http-answer.js';
 import { newReference } from '../../../core/environment/reference.js';
+import { newCorrelationId, withCorrelation } from '../../../core/ports/correlation.js';
 import { replier } from '../reply.js';
 import { notices } from '../text/notices.text.js';
 import { malformedAnswer } from './malformed.answer.js';
@@ -205,8 +206,15 @@ export class SignedHttpReceiver implements Receiver {
    * Hands a well-formed delivery to Bolt. Our listeners ack first; if none
    * does, by the deadline or by the time Bolt is done, an empty 200 is sent
    * for it. A listener that throws is logged, before or after its ack.
+   * All of it runs under a new correlation id, which Bolt's listeners find in
+   * `context.correlationId` (see the correlation middleware).
    */
-  private async dispatch(req: IncomingMessage, res: ServerResponse, delivery: Delivery, arrivedAt: number): Promise<void> {
+  private dispatch(req: IncomingMessage, res: ServerResponse, delivery: Delivery, arrivedAt: number): Promise<void> {
+    const correlationId = newCorrelationId();
+    return withCorrelation(correlationId, () => this.dispatchAs(correlationId, req, res, delivery, arrivedAt));
+  }
+
+  private async dispatchAs(correlationId: string, req: IncomingMessage, res: ServerResponse, delivery: Delivery, arrivedAt: number): Promise<void> {
     if (!this.app) throw new Error('The Slack receiver got a request before Bolt called init()');
     // Labelled only when something is logged: nothing on the way to the ack costs more than it must.
     const label = () => deliveryLabel(delivery.type, delivery.body);
@@ -214,7 +222,7 @@ export class SignedHttpReceiver implements Receiver {
     if (this.answered) res.once('finish', () => this.answered?.(delivery.type, performance.now() - arrivedAt));
     ack.deadline(ACK_DEADLINE_MS - (performance.now() - arrivedAt), () => this.log.warn(label(), 'no listener acknowledged within 2.5 s; answered 200'));
     try {
-      await this.app.processEvent({ body: delivery.body, ack: ack.ack, ...retryOf(req) });
+      await this.app.processEvent({ body: delivery.body, ack: ack.ack, ...retryOf(req), customProperties: { correlationId } });
       if (ack.answerIfUnanswered()) this.log.warn(label(), 'no listener acknowledged; answered 200');
     } catch (err) {
       const unanswered = ack.answerIfUnanswered();
