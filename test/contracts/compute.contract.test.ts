@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { Ec2Compute } from '../../src/adapters/aws/ec2-compute.adapter.js';
 import { FAST_SANDBOX_DELAYS, LocalCloud } from '../../src/adapters/sandbox/local-cloud/local-cloud.js';
@@ -54,6 +54,13 @@ computeContract('EC2 (moto)', async () => {
       return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).length;
     },
     timeoutMs: 10_000,
+    // A server someone launched by hand: no managed-by tag.
+    launchUnmanaged: async () => {
+      const out = await ec2.send(
+        new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'by-hand' }] }] }),
+      );
+      return out.Instances?.[0]?.InstanceId ?? '';
+    },
   };
 });
 

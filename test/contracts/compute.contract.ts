@@ -17,6 +17,8 @@ export interface ComputeHarness {
   countServers(environmentId: string): Promise<number>;
   /** Long enough for servers to start or end on this cloud. */
   timeoutMs: number;
+  /** Launches a server without Dormouse's tags, straight on the cloud, and returns its id (where the cloud can hold one). */
+  launchUnmanaged?(): Promise<string>;
   close?(): Promise<void>;
 }
 
@@ -198,6 +200,89 @@ export function computeContract(name: string, setUp: () => Promise<ComputeHarnes
       await h.compute.waitUntilTerminated([ended!], { timeoutMs: h.timeoutMs });
       const lost = await domainErrorOf(h.compute.waitUntilStopped([ended!], { timeoutMs: h.timeoutMs }));
       expect(lost.code).toBe(ErrorCodes.INSTANCE_LOST);
+    });
+
+    it('lists every managed server with its tags, type, image and index, terminated ones included, and nothing untagged', async () => {
+      const request = h.request({ count: 2, tags: { project: 'contract' } });
+      const [kept, ended] = await h.compute.launch(request);
+      await h.compute.waitUntilRunning([kept!.instanceId, ended!.instanceId], { timeoutMs: h.timeoutMs });
+      await h.compute.terminate([ended!.instanceId]);
+      await h.compute.waitUntilTerminated([ended!.instanceId], { timeoutMs: h.timeoutMs });
+      const unmanaged = await h.launchUnmanaged?.();
+
+      const listed = await h.compute.listManaged();
+      const ours = listed.filter((i) => i.environmentId === request.environmentId);
+      expect(ours.map((i) => i.instanceId).sort()).toEqual([kept!.instanceId, ended!.instanceId].sort());
+      for (const server of ours) {
+        expect(server).toMatchObject({
+          environment: request.environment,
+          owner: request.owner,
+          attempt: request.attempt,
+          instanceType: request.instanceType,
+          imageId: request.image,
+          tags: expect.objectContaining({
+            'managed-by': 'dormouse',
+            'dormouse:environment-id': request.environmentId,
+            'dormouse:environment': request.environment,
+            'dormouse:owner': request.owner,
+            'dormouse:template': request.template,
+            'dormouse:attempt': String(request.attempt),
+            project: 'contract',
+          }),
+        });
+        expect(Number.isNaN(Date.parse(server.launchedAt))).toBe(false);
+      }
+      const byId = new Map(ours.map((i) => [i.instanceId, i]));
+      expect(byId.get(kept!.instanceId)).toMatchObject({ state: 'running', index: kept!.index });
+      expect(byId.get(ended!.instanceId)).toMatchObject({ state: 'terminated', index: ended!.index });
+      expect(listed.every((i) => i.tags['managed-by'] === 'dormouse')).toBe(true);
+      if (unmanaged !== undefined) expect(listed.map((i) => i.instanceId)).not.toContain(unmanaged);
+    });
+
+    it('launches a replacement once: one server with the index it replaces, never returned to a launch of the set', async () => {
+      const request = h.request({ count: 2 });
+      const originals = await h.compute.launch(request);
+      // The same attempt and even the same idempotency key as the set: the replacement must still be its own launch.
+      const repair = { ...request, count: 1, replacement: { index: 1, serial: 1 } };
+
+      const [replacement, ...more] = await h.compute.launch(repair);
+      expect(more).toEqual([]);
+      expect(replacement).toMatchObject({ index: 1, attempt: request.attempt });
+      expect(ids(originals)).not.toContain(replacement!.instanceId);
+
+      expect(ids(await h.compute.launch(repair))).toEqual([replacement!.instanceId]);
+      for (const again of await Promise.all([h.compute.launch(repair), h.compute.launch(repair)])) {
+        expect(ids(again)).toEqual([replacement!.instanceId]);
+      }
+      expect(await h.countServers(request.environmentId)).toBe(3);
+
+      const indexes = (list: readonly { instanceId: string; index: number }[]) =>
+        Object.fromEntries(list.map((i) => [i.instanceId, i.index]));
+      const found = await h.compute.findByEnvironment(request.environmentId);
+      expect(indexes(found)).toEqual({ ...indexes(originals), [replacement!.instanceId]: 1 });
+      const running = await h.compute.waitUntilRunning([replacement!.instanceId], { timeoutMs: h.timeoutMs });
+      expect(running.map((i) => [i.instanceId, i.index, i.state])).toEqual([[replacement!.instanceId, 1, 'running']]);
+      const managed = (await h.compute.listManaged()).find((i) => i.instanceId === replacement!.instanceId);
+      expect(managed).toMatchObject({ index: 1, attempt: request.attempt, tags: expect.objectContaining({ 'dormouse:index': '1', 'dormouse:replacement': '1.1' }) });
+
+      // A launch of the set (a retried provision of that attempt) still finds only the set, and launches nothing.
+      expect(ids(await h.compute.launch(request)).sort()).toEqual(ids(originals).sort());
+      expect(await h.countServers(request.environmentId)).toBe(3);
+
+      // Whatever became of it, that replacement is the one returned; the next serial is a new server.
+      await h.compute.terminate([replacement!.instanceId]);
+      expect(ids(await h.compute.launch(repair))).toEqual([replacement!.instanceId]);
+      const [next] = await h.compute.launch({ ...repair, replacement: { index: 1, serial: 2 } });
+      expect(next).toMatchObject({ index: 1 });
+      expect(next!.instanceId).not.toBe(replacement!.instanceId);
+      expect(await h.countServers(request.environmentId)).toBe(4);
+    });
+
+    it('refuses a replacement of more than one server (COMPUTE.LAUNCH_FAILED), launching nothing', async () => {
+      const request = h.request({ count: 2, replacement: { index: 0, serial: 1 } });
+      const error = await domainErrorOf(h.compute.launch(request));
+      expect(error.code).toBe(ErrorCodes.LAUNCH_FAILED);
+      expect(await h.countServers(request.environmentId)).toBe(0);
     });
 
     it('stops waiting, with the signal\'s reason, when the signal is aborted', async () => {

@@ -22,6 +22,18 @@
  *   tags, so no tag tells the servers apart: a server's index is its
  *   AmiLaunchIndex (0 … count-1 within the call; EC2 and moto both set it),
  *   and its `Name` is `dormouse-<environment name>`.
+ * - A replacement (`LaunchRequest.replacement`, a repair) is one server, its
+ *   own RunInstances call, tagged `dormouse:index` (the server it replaces)
+ *   and `dormouse:replacement` = `<index>.<serial>`. Its index is that tag
+ *   (its AmiLaunchIndex is 0), wherever an index is read. It is idempotent on
+ *   that tag (any state), not on the attempt it shares with its peers; its
+ *   ClientToken is the request's key with `<index>.<serial>` added, so it never
+ *   matches the original launch's token. A normal launch's lookup by attempt
+ *   leaves instances with a `dormouse:replacement` tag out (EC2 cannot filter
+ *   on a tag's absence, so that is done here).
+ * - listManaged is one DescribeInstances listing (every page, every state
+ *   EC2 still lists) filtered on `managed-by`: the reconciler's view, read
+ *   from tags alone.
  * - Retries: throttling and transient errors are retried by the SDK's retry
  *   strategy, configured on the clients (`maxAttempts`, and `retryMode:
  *   'adaptive'` for EC2, whose API limits are per account), not here on top
@@ -60,6 +72,7 @@ import type {
   Instance,
   InstanceState,
   LaunchRequest,
+  ManagedInstance,
   WaitOptions,
 } from '../../core/ports/compute.port.js';
 import type { Clock } from '../../core/ports/clock.port.js';
@@ -75,6 +88,10 @@ export const Tags = {
   owner: 'dormouse:owner',
   template: 'dormouse:template',
   attempt: 'dormouse:attempt',
+  /** A replacement's server index (the server it takes the place of). */
+  index: 'dormouse:index',
+  /** On a replacement only: `<index>.<serial>`, what makes its launch idempotent. */
+  replacement: 'dormouse:replacement',
   name: 'Name',
 } as const;
 export const MANAGED_BY = 'dormouse';
@@ -113,7 +130,7 @@ export class Ec2Compute implements ComputePort {
   private readonly describePageSize: number;
   private readonly stateChangeTimeoutMs: number;
   private readonly images = new Map<string, { ami: Promise<string>; expiresAt: number }>();
-  /** Launches under way in this process, by environment id and attempt (a double click shares one). */
+  /** Launches under way in this process, by environment id and attempt or replacement (a double click shares one). */
   private readonly launching = new Map<string, Promise<Instance[]>>();
 
   constructor(deps: Ec2ComputeDeps) {
@@ -127,8 +144,11 @@ export class Ec2Compute implements ComputePort {
   }
 
   async launch(request: LaunchRequest): Promise<Instance[]> {
+    checkReplacement(request);
     // Across processes the ClientToken does this; within one, a second call need not even ask EC2.
-    const key = `${request.environmentId}#${request.attempt}`;
+    const key = request.replacement
+      ? `${request.environmentId}#replacement#${replacementValue(request.replacement)}`
+      : `${request.environmentId}#${request.attempt}`;
     const underWay = this.launching.get(key);
     if (underWay) return underWay;
     const launch = this.findOrLaunch(request).finally(() => this.launching.delete(key));
@@ -137,19 +157,37 @@ export class Ec2Compute implements ComputePort {
   }
 
   private async findOrLaunch(request: LaunchRequest): Promise<Instance[]> {
-    // Every state: a set launched before whose servers have since ended is still that attempt's set.
-    const existing = await this.describe([
-      ...environmentFilters(request.environmentId),
-      { Name: `tag:${Tags.attempt}`, Values: [String(request.attempt)] },
-    ]);
+    // Every state: a set launched before whose servers have since ended is still that attempt's set
+    // (and a replacement launched before is still that replacement, whatever became of it).
+    const existing = request.replacement
+      ? await this.describe([
+          ...environmentFilters(request.environmentId),
+          { Name: `tag:${Tags.replacement}`, Values: [replacementValue(request.replacement)] },
+        ])
+      : (
+          await this.describe([
+            ...environmentFilters(request.environmentId),
+            { Name: `tag:${Tags.attempt}`, Values: [String(request.attempt)] },
+          ])
+        ).filter((i) => tagValue(i, Tags.replacement) === undefined);
     if (existing.length > 0) return sortByIndex(existing.map(toInstance));
 
     const imageId = await this.resolveImage(request.image);
     const output = await this.ec2.send(new RunInstancesCommand(runInstancesInput(request, imageId))).catch((error: unknown) => {
       throw translateError(error, 'launch', { instanceType: request.instanceType, count: request.count });
     });
-    // RunInstances may answer without tags: the attempt is the one just launched.
-    return sortByIndex((output.Instances ?? []).map((i) => ({ ...toInstance(i), attempt: request.attempt })));
+    // RunInstances may answer without tags: the attempt (and a replacement's index) are the ones just launched.
+    const index = request.replacement?.index;
+    return sortByIndex(
+      (output.Instances ?? []).map((i) => ({ ...toInstance(i), attempt: request.attempt, ...(index === undefined ? {} : { index }) })),
+    );
+  }
+
+  async listManaged(): Promise<ManagedInstance[]> {
+    const managed = await this.describe([{ Name: `tag:${Tags.managedBy}`, Values: [MANAGED_BY] }]);
+    return managed
+      .map(toManagedInstance)
+      .sort((a, b) => a.launchedAt.localeCompare(b.launchedAt) || a.instanceId.localeCompare(b.instanceId));
   }
 
   async findByEnvironment(environmentId: string): Promise<Instance[]> {
@@ -357,7 +395,28 @@ function environmentFilters(environmentId: string): Filter[] {
   ];
 }
 
+/** `<index>.<serial>`: the `dormouse:replacement` tag's value. */
+function replacementValue(replacement: { index: number; serial: number }): string {
+  return `${replacement.index}.${replacement.serial}`;
+}
+
+/** A replacement is exactly one server, for a server index and serial that are whole numbers. */
+function checkReplacement(request: LaunchRequest): void {
+  const r = request.replacement;
+  if (!r) return;
+  const whole = (n: number) => Number.isInteger(n) && n >= 0;
+  if (request.count !== 1 || !whole(r.index) || !whole(r.serial)) {
+    throw new DomainError(
+      ErrorCodes.LAUNCH_FAILED,
+      `Cannot launch a replacement of server ${String(r.index)} (serial ${String(r.serial)}) for \`${request.environment}\`: ` +
+        `a replacement is exactly one server (asked for ${String(request.count)}), with a whole server index and serial.`,
+      { environment: request.environment, count: request.count, replacement: { index: r.index, serial: r.serial } },
+    );
+  }
+}
+
 function runInstancesInput(request: LaunchRequest, imageId: string): RunInstancesCommandInput {
+  const replacement = request.replacement;
   const tags: Tag[] = Object.entries({
     ...request.tags,
     // Ours last: a template cannot overwrite what finds the servers again.
@@ -368,6 +427,7 @@ function runInstancesInput(request: LaunchRequest, imageId: string): RunInstance
     [Tags.owner]: request.owner,
     [Tags.template]: request.template,
     [Tags.attempt]: String(request.attempt),
+    ...(replacement ? { [Tags.index]: String(replacement.index), [Tags.replacement]: replacementValue(replacement) } : {}),
   }).map(([Key, Value]) => ({ Key, Value }));
   const profile = request.instanceProfile;
   return {
@@ -375,7 +435,8 @@ function runInstancesInput(request: LaunchRequest, imageId: string): RunInstance
     InstanceType: request.instanceType as _InstanceType,
     MinCount: request.count,
     MaxCount: request.count,
-    ClientToken: clientToken(request.idempotencyKey),
+    // A replacement shares its peers' attempt (and may be given their key): its token must differ from theirs.
+    ClientToken: clientToken(replacement ? `${request.idempotencyKey}#${replacementValue(replacement)}` : request.idempotencyKey),
     SubnetId: request.subnets[0],
     SecurityGroupIds: request.securityGroups.length > 0 ? [...request.securityGroups] : undefined,
     IamInstanceProfile: profile ? (profile.startsWith('arn:') ? { Arn: profile } : { Name: profile }) : undefined,
@@ -407,9 +468,36 @@ function tagNumber(instance: Ec2Instance, key: string): number | undefined {
   return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
-/** The server's position among the environment's servers: its place in the one RunInstances call that launched them. */
+/**
+ * The server's position among the environment's servers: a replacement's
+ * `dormouse:index` tag, else its place in the one RunInstances call that
+ * launched them.
+ */
 function indexOf(instance: Ec2Instance): number {
-  return instance.AmiLaunchIndex ?? 0;
+  return tagNumber(instance, Tags.index) ?? instance.AmiLaunchIndex ?? 0;
+}
+
+function toManagedInstance(instance: Ec2Instance): ManagedInstance {
+  const tags = Object.fromEntries((instance.Tags ?? []).flatMap((t) => (t.Key === undefined ? [] : [[t.Key, t.Value ?? '']])));
+  const index = tagNumber(instance, Tags.index) ?? instance.AmiLaunchIndex;
+  const attempt = tagNumber(instance, Tags.attempt);
+  const environmentId = tagValue(instance, Tags.environmentId);
+  const environment = tagValue(instance, Tags.environment);
+  const owner = tagValue(instance, Tags.owner);
+  return {
+    instanceId: instance.InstanceId ?? '',
+    state: (instance.State?.Name ?? 'pending') as InstanceState,
+    ...(environmentId === undefined ? {} : { environmentId }),
+    ...(environment === undefined ? {} : { environment }),
+    ...(owner === undefined ? {} : { owner }),
+    ...(index === undefined ? {} : { index }),
+    ...(attempt === undefined ? {} : { attempt }),
+    instanceType: instance.InstanceType ?? '',
+    ...(instance.ImageId ? { imageId: instance.ImageId } : {}),
+    // EC2 always gives LaunchTime; without it, '' rather than a made-up time a reconciler would take for an age.
+    launchedAt: instance.LaunchTime?.toISOString() ?? '',
+    tags,
+  };
 }
 
 function toInstance(instance: Ec2Instance): Instance {

@@ -13,6 +13,11 @@
  *       │             DeleteObject `<part>.upload-urls` (bearer URLs: they go as soon as unused)
  *   writeManifest ── PutObject `manifest.json`, last: from then on the generation exists
  *
+ * inspectPart is a HeadObject on the part's key: its ContentLength, or on
+ * NotFound (404) `{ exists: false }` once a HeadBucket has shown that the
+ * bucket itself is there (HEAD errors have no body, so S3 cannot tell a
+ * missing key from a missing bucket); any other error is a DATA_STORE_ERROR.
+ *
  * After a destroy, `environments/<id>/kept.json` says until when the data
  * stays; listKept reads every mark in one listing, and purge removes
  * manifests first, then uploads and parts, then the mark, so a purge cut
@@ -46,6 +51,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
@@ -256,6 +262,15 @@ export class S3DataStore implements DataStorePort {
       throw new RangeError(`Presigned URLs last 1 s to 7 days (asked for ${expiresSeconds} s).`);
     }
     return this.presignGet(part.key, { signingDate: this.clock.now(), expiresIn: expiresSeconds });
+  }
+
+  async inspectPart(part: PartManifest): Promise<{ exists: false } | { exists: true; bytes: number }> {
+    const bytes = await this.objectSize(part.key);
+    if (bytes !== undefined) return { exists: true, bytes };
+    // HeadObject answers a bare 404 for a missing bucket too (a HEAD has no body to say NoSuchBucket):
+    // the bucket is asked once, so a wrong or deleted bucket is an error, not every part gone.
+    await this.call('HeadBucket', { bucket: this.bucket, key: part.key }, () => this.s3.send(new HeadBucketCommand({ Bucket: this.bucket })));
+    return { exists: false };
   }
 
   async removeLeftovers(environmentId: string, keep?: number): Promise<number> {

@@ -19,6 +19,16 @@ export interface LaunchRequest {
   attempt: number;
   /** Deterministic per environment id and attempt: a repeated launch must not create more servers. */
   idempotencyKey: string;
+  /**
+   * A repair: exactly one server (count 1) that takes the place of server
+   * `index`. It is tagged `dormouse:index` = index and `dormouse:replacement`
+   * = `<index>.<serial>`, carries the environment's attempt like its peers,
+   * and is returned (by launch and findByEnvironment) with `index` = index.
+   * Idempotent on (environmentId, index, serial): a repeated call returns the
+   * one launched before, whatever its state. A launch without `replacement`
+   * never returns replacement servers.
+   */
+  replacement?: { index: number; serial: number };
 }
 
 export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
@@ -30,6 +40,28 @@ export interface Instance {
   index: number;
   attempt: number;
   privateIp?: string;
+}
+
+/** An instance as the listing of everything tagged `managed-by: dormouse` gives it (the reconciler's view). */
+export interface ManagedInstance {
+  instanceId: string;
+  state: InstanceState;
+  /** The `dormouse:environment-id` tag (absent: a copied or damaged tag set). */
+  environmentId?: string;
+  /** The `dormouse:environment` tag (the name). */
+  environment?: string;
+  /** The `dormouse:owner` tag. */
+  owner?: string;
+  /** Its server index (the `dormouse:index` tag of a replacement, else its place in the launch). */
+  index?: number;
+  /** The `dormouse:attempt` tag. */
+  attempt?: number;
+  instanceType: string;
+  /** The image it runs (`ami-…`). */
+  imageId?: string;
+  launchedAt: string;
+  /** Every tag it carries. */
+  tags: Readonly<Record<string, string>>;
 }
 
 export interface WaitOptions {
@@ -55,6 +87,12 @@ export interface ComputePort {
    * server is an asleep environment's server, kept with its volumes).
    */
   findByEnvironment(environmentId: string): Promise<Instance[]>;
+  /**
+   * Every instance tagged `managed-by: dormouse`, in every state the cloud
+   * still lists (terminated ones included while it does): one filtered,
+   * paginated listing, for the reconciler.
+   */
+  listManaged(): Promise<ManagedInstance[]>;
   /** Waits with backoff until every instance runs (and has a private IP). COMPUTE.WAIT_TIMED_OUT, COMPUTE.INSTANCE_LOST. */
   waitUntilRunning(instanceIds: readonly string[], options: WaitOptions): Promise<Instance[]>;
   /** Terminates; instances already gone are not an error. */

@@ -116,6 +116,11 @@ export interface DataStorePort {
   /** A presigned GET of a stored part, for a restore. */
   downloadUrl(part: PartManifest, expiresSeconds: number): Promise<string>;
   /**
+   * What the store holds under a part's key (a HEAD, nothing downloaded):
+   * absent, or its size in bytes. For the reconciler's data check.
+   */
+  inspectPart(part: PartManifest): Promise<{ exists: false } | { exists: true; bytes: number }>;
+  /**
    * Removes what is not a generation: parts of generations without a
    * manifest (a failed or interrupted save) and their unfinished uploads,
    * except generation `keep` (a save under way). Returns how many objects went.

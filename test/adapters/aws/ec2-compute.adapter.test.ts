@@ -246,6 +246,23 @@ describe('Ec2Compute against moto', () => {
     expect(instance?.ClientToken).toBe(clientToken(key));
   });
 
+  it('launches a replacement with a token of its own and tags it (instance and volume) with its index and serial', async () => {
+    const request = launchRequest();
+    await compute.launch(request);
+    // Given the set's own key: the token must still differ, or EC2 would answer with the set (or IdempotentParameterMismatch).
+    const [replacement] = await compute.launch({ ...request, count: 1, replacement: { index: 1, serial: 3 } });
+
+    const described = (await describeEnvironment(request.environmentId)).find((i) => i.InstanceId === replacement!.instanceId);
+    expect(described?.ClientToken).toBe(`${request.idempotencyKey}#1.3`);
+    expect(described?.AmiLaunchIndex).toBe(0);
+    expect(tagsOf(described?.Tags)).toMatchObject({ 'dormouse:attempt': '1', 'dormouse:index': '1', 'dormouse:replacement': '1.3' });
+    const volumes =
+      (await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'tag:dormouse:replacement', Values: ['1.3'] }, { Name: 'tag:dormouse:environment-id', Values: [request.environmentId] }] })))
+        .Volumes ?? [];
+    expect(volumes).toHaveLength(1);
+    expect(tagsOf(volumes[0]?.Tags)).toMatchObject({ 'dormouse:index': '1', 'dormouse:replacement': '1.3' });
+  });
+
   it('launches into the first subnet with the template security groups', async () => {
     const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.42.0.0/16' }));
     const vpcId = vpc.Vpc?.VpcId;

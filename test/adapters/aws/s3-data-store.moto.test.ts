@@ -264,6 +264,36 @@ describe('S3DataStore against moto', () => {
     expect(await store.purge(envId)).toBe(0);
   });
 
+  it('inspects a part by HEAD: its stored size when present, absent when its key holds nothing', async () => {
+    const r = ref(1);
+    const upload = await store.beginUpload(r, { expiresSeconds: 600 });
+    const body = randomBytes(5 * MiB + 321);
+    await uploadParts(upload, { 1: body.subarray(0, 5 * MiB), 2: body.subarray(5 * MiB) });
+    const part = await store.completeUpload(r, upload.uploadId, { bytes: body.length, sha256: sha256(body), compression: 'zstd', parts: 2 });
+
+    expect(await store.inspectPart(part)).toEqual({ exists: true, bytes: body.length });
+    // A plain object too (one not uploaded in parts), and an empty one.
+    const small = `${PREFIX}environments/${r.environmentId}/generations/000002/shared.archive`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: small, Body: 'seventeen bytes!!' }));
+    expect(await store.inspectPart({ ...part, part: 'shared', key: small })).toEqual({ exists: true, bytes: 17 });
+    const empty = `${PREFIX}environments/${r.environmentId}/generations/000003/server-0.archive`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: empty, Body: Buffer.alloc(0) }));
+    expect(await store.inspectPart({ ...part, key: empty })).toEqual({ exists: true, bytes: 0 });
+
+    const absent = { ...part, key: `${PREFIX}environments/${uniqueName('env')}/generations/000001/server-0.archive` };
+    expect(await store.inspectPart(absent)).toEqual({ exists: false });
+    await store.deleteGeneration(r.environmentId, 1);
+    expect(await store.inspectPart(part)).toEqual({ exists: false });
+  });
+
+  it('does not take a missing bucket for a missing part: HeadObject answers it with the same bare 404', async () => {
+    const lost = new S3DataStore({ s3, bucket: uniqueName('no-such-bucket'), clock: systemClock });
+    const part: PartManifest = { part: 'server-0', key: 'environments/x/generations/000001/server-0.archive', bytes: 1, sha256: 'a'.repeat(64), compression: 'zstd' };
+    const error = await caught(lost.inspectPart(part));
+    expect(error.code).toBe(ErrorCodes.DATA_STORE_ERROR);
+    expect(error.details).toMatchObject({ operation: 'HeadBucket', httpStatus: 404 });
+  });
+
   it('reads a manifest back exactly as written', async () => {
     const r = ref(7);
     const written = manifestOf(r, [{ part: 'shared', key: 'x', bytes: 1, sha256: 'b'.repeat(64), compression: 'gzip', entries: 3 }]);

@@ -115,6 +115,23 @@ describe('startEmbeddedS3 with S3DataStore', () => {
     expect(head.ContentType).toBe('application/octet-stream');
   });
 
+  it('inspects a part by HEAD (its size, or absent), and a missing bucket is an error, not a missing part', async () => {
+    const server = await start();
+    const store = storeOf(server);
+    const { part, whole } = await save(store, [randomBytes(5 * MiB), randomBytes(77)]);
+
+    expect(await store.inspectPart(part)).toEqual({ exists: true, bytes: whole.length });
+    expect(await store.inspectPart({ ...part, key: part.key.replace('server-0', 'server-9') })).toEqual({ exists: false });
+
+    const elsewhere = new S3DataStore({ s3: clientOf(server), bucket: 'no-such-bucket', clock: systemClock });
+    const error = await elsewhere.inspectPart(part).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DomainError);
+    expect(error).toMatchObject({ code: ErrorCodes.DATA_STORE_ERROR, details: { operation: 'HeadBucket' } });
+  });
+
   it('keeps objects and unfinished uploads across a close and a new start on the same folder', async () => {
     const first = await start();
     const { part, whole } = await save(storeOf(first), [randomBytes(5 * MiB), randomBytes(10)]);

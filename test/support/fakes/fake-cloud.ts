@@ -2,16 +2,26 @@
  * In-memory stand-ins for the compute and remote-command ports, for core
  * tests on virtual time. They keep the ports' promises that the core relies
  * on (the contract suites check the real adapters keep them too): a launch is
- * all or none and idempotent per environment id and attempt; a command is
+ * all or none and idempotent per environment id and attempt (a replacement
+ * per environment id, index and serial, and left out of its attempt's set);
+ * listManaged lists every server it ever launched; a command is
  * sent once per key, and a second run with that key attaches to it.
  */
 import { DomainError, ErrorCodes } from '../../../src/core/environment/errors.js';
 import type { Clock } from '../../../src/core/ports/clock.port.js';
-import type { ComputePort, Instance, LaunchRequest, WaitOptions } from '../../../src/core/ports/compute.port.js';
+import type { ComputePort, Instance, LaunchRequest, ManagedInstance, WaitOptions } from '../../../src/core/ports/compute.port.js';
 import type { CommandResult, RemoteCommandPort, RemoteStep, RunOptions } from '../../../src/core/ports/remote-command.port.js';
 
 interface FakeInstance extends Instance {
   environmentId: string;
+  environment: string;
+  owner: string;
+  instanceType: string;
+  image: string;
+  launchedAt: string;
+  tags: Record<string, string>;
+  /** `<index>.<serial>` on a replacement. */
+  replacement?: string;
 }
 
 export class FakeCompute implements ComputePort {
@@ -28,17 +38,43 @@ export class FakeCompute implements ComputePort {
 
   async launch(request: LaunchRequest): Promise<Instance[]> {
     if (this.launchMs && this.clock) await this.clock.sleep(this.launchMs);
-    const existing = [...this.instances.values()].filter((i) => i.environmentId === request.environmentId && i.attempt === request.attempt);
+    const replacement = request.replacement ? `${request.replacement.index}.${request.replacement.serial}` : undefined;
+    if (replacement !== undefined && request.count !== 1) {
+      throw new DomainError(ErrorCodes.LAUNCH_FAILED, `A replacement is one server (asked for ${request.count}).`, { count: request.count });
+    }
+    const existing = [...this.instances.values()].filter(
+      (i) =>
+        i.environmentId === request.environmentId &&
+        (replacement === undefined ? i.attempt === request.attempt && i.replacement === undefined : i.replacement === replacement),
+    );
     if (existing.length) return existing.map(strip);
     if (this.capacityFailures > 0) {
       this.capacityFailures--;
       throw new DomainError(ErrorCodes.CAPACITY, `No capacity for ${request.instanceType}.`, {}, true);
     }
     this.launches++;
-    return Array.from({ length: request.count }, (_, index) => {
+    const launchedAt = (this.clock?.now() ?? new Date()).toISOString();
+    return Array.from({ length: request.count }, (_, place) => {
+      const index = request.replacement?.index ?? place;
       const instance: FakeInstance = {
         instanceId: `i-${(++this.seq).toString(16).padStart(17, '0')}`,
         environmentId: request.environmentId,
+        environment: request.environment,
+        owner: request.owner,
+        instanceType: request.instanceType,
+        image: request.image,
+        launchedAt,
+        tags: {
+          ...request.tags,
+          'managed-by': 'dormouse',
+          'dormouse:environment-id': request.environmentId,
+          'dormouse:environment': request.environment,
+          'dormouse:owner': request.owner,
+          'dormouse:template': request.template,
+          'dormouse:attempt': String(request.attempt),
+          ...(replacement === undefined ? {} : { 'dormouse:index': String(index), 'dormouse:replacement': replacement }),
+        },
+        ...(replacement === undefined ? {} : { replacement }),
         attempt: request.attempt,
         index,
         state: 'running',
@@ -51,6 +87,22 @@ export class FakeCompute implements ComputePort {
 
   async findByEnvironment(environmentId: string): Promise<Instance[]> {
     return [...this.instances.values()].filter((i) => i.environmentId === environmentId && !['shutting-down', 'terminated'].includes(i.state)).map(strip);
+  }
+
+  async listManaged(): Promise<ManagedInstance[]> {
+    return [...this.instances.values()].map((i) => ({
+      instanceId: i.instanceId,
+      state: i.state,
+      environmentId: i.environmentId,
+      environment: i.environment,
+      owner: i.owner,
+      index: i.index,
+      attempt: i.attempt,
+      instanceType: i.instanceType,
+      imageId: i.image,
+      launchedAt: i.launchedAt,
+      tags: { ...i.tags },
+    }));
   }
 
   async waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]> {
@@ -99,8 +151,13 @@ export class FakeCompute implements ComputePort {
 }
 
 function strip(i: FakeInstance): Instance {
-  const { environmentId: _id, ...rest } = i;
-  return { ...rest };
+  return {
+    instanceId: i.instanceId,
+    state: i.state,
+    index: i.index,
+    attempt: i.attempt,
+    ...(i.privateIp === undefined ? {} : { privateIp: i.privateIp }),
+  };
 }
 
 interface Command {

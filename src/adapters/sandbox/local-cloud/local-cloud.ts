@@ -22,6 +22,13 @@
  *   reused by a later environment never finds the earlier one's servers.
  *   A launch is all or none: if any server of that environment id and
  *   attempt exists (in any state), all of them are returned and none launched.
+ * - A replacement (a repair) is one server with the index of the one it
+ *   replaces, the environment's attempt, and a `replacement` field (and tags
+ *   `dormouse:index`, `dormouse:replacement` = `<index>.<serial>`, as on EC2).
+ *   It is idempotent on that field, in any state; a normal launch's lookup by
+ *   attempt leaves replacements out.
+ * - listManaged lists every record (all are ours), terminated ones included,
+ *   with its state now, as EC2's managed-by listing does.
  * - Terminate never deletes: the folder and its data stay, marked terminated
  *   in instance.json, and are no longer listed by findByEnvironment. Removing
  *   the data of a terminated server is left to a person (delete the folder).
@@ -44,7 +51,7 @@
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ComputePort, Instance, InstanceState, LaunchRequest, WaitOptions } from '../../../core/ports/compute.port.js';
+import type { ComputePort, Instance, InstanceState, LaunchRequest, ManagedInstance, WaitOptions } from '../../../core/ports/compute.port.js';
 import type { Clock } from '../../../core/ports/clock.port.js';
 import {
   renderScript,
@@ -146,18 +153,24 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
         { environment: request.environment, count: request.count },
       );
     }
+    const replacement = request.replacement ? replacementValue(request, request.replacement) : undefined;
     return this.exclusive(async () => {
       const now = this.clock.now();
       const all = await this.folders.list();
       // Idempotency (EC2's ClientToken and tags): a set launched for this environment id and
-      // attempt is returned as it is, whatever became of its servers, and nothing is launched.
-      const existing = all.filter((r) => r.environmentId === request.environmentId && r.attempt === request.attempt);
+      // attempt (or this replacement) is returned as it is, whatever became of its servers, and
+      // nothing is launched. A set's lookup leaves replacements, which share its attempt, out.
+      const existing = all.filter(
+        (r) =>
+          r.environmentId === request.environmentId &&
+          (replacement === undefined ? r.attempt === request.attempt && r.replacement === undefined : r.replacement === replacement),
+      );
       if (existing.length > 0) return existing.sort(byAttemptThenIndex).map((r) => toInstance(r, now));
 
       if (capacityRefuses(this.faults, request.instanceType) && this.fires(this.faults.capacity === true ? 'capacity' : `capacity:${request.instanceType}`)) throw capacityError(request);
       const usedIps = new Set(all.map((r) => r.privateIp));
-      const records = Array.from({ length: request.count }, (_, index) => {
-        const record = this.newRecord(request, index, now, nextFreeIp(usedIps));
+      const records = Array.from({ length: request.count }, (_, place) => {
+        const record = this.newRecord(request, request.replacement?.index ?? place, now, nextFreeIp(usedIps));
         usedIps.add(record.privateIp);
         return record;
       });
@@ -177,6 +190,14 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
       .filter((r) => r.environmentId === environmentId && !isGone(stateAt(r, now)))
       .sort(byAttemptThenIndex)
       .map((r) => toInstance(r, now));
+  }
+
+  async listManaged(): Promise<ManagedInstance[]> {
+    const now = this.clock.now();
+    const records = await this.folders.list();
+    return records
+      .sort((a, b) => a.launchedAt.localeCompare(b.launchedAt) || byAttemptThenIndex(a, b) || a.instanceId.localeCompare(b.instanceId))
+      .map((r) => toManagedInstance(r, now));
   }
 
   async waitUntilRunning(instanceIds: readonly string[], options: WaitOptions): Promise<Instance[]> {
@@ -364,6 +385,7 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
 
   private newRecord(request: LaunchRequest, index: number, now: Date, privateIp: string): ServerRecord {
     const at = (ms: number) => new Date(now.getTime() + ms).toISOString();
+    const replacement = request.replacement ? `${request.replacement.index}.${request.replacement.serial}` : undefined;
     return {
       instanceId: newInstanceId(),
       environmentId: request.environmentId,
@@ -372,6 +394,7 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
       template: request.template,
       index,
       attempt: request.attempt,
+      ...(replacement === undefined ? {} : { replacement }),
       idempotencyKey: request.idempotencyKey,
       instanceType: request.instanceType,
       image: request.image,
@@ -386,6 +409,7 @@ export class LocalCloud implements ComputePort, RemoteCommandPort {
         'dormouse:owner': request.owner,
         'dormouse:template': request.template,
         'dormouse:attempt': String(request.attempt),
+        ...(replacement === undefined ? {} : { 'dormouse:index': String(index), 'dormouse:replacement': replacement }),
       },
       state: 'pending',
       launchedAt: now.toISOString(),
@@ -763,9 +787,24 @@ function capacityError(request: LaunchRequest): DomainError {
   );
 }
 
+/** `<index>.<serial>`, after checking that a replacement is one server with a whole index and serial. */
+function replacementValue(request: LaunchRequest, r: { index: number; serial: number }): string {
+  const whole = (n: number) => Number.isInteger(n) && n >= 0;
+  if (request.count !== 1 || !whole(r.index) || !whole(r.serial)) {
+    throw new DomainError(
+      ErrorCodes.LAUNCH_FAILED,
+      `Cannot launch a replacement of server ${String(r.index)} (serial ${String(r.serial)}) for \`${request.environment}\`: ` +
+        `a replacement is exactly one server (asked for ${String(request.count)}), with a whole server index and serial.`,
+      { environment: request.environment, count: request.count, replacement: { index: r.index, serial: r.serial } },
+    );
+  }
+  return `${r.index}.${r.serial}`;
+}
+
 function launchLine(r: ServerRecord): string {
   return (
-    `launch ${r.instanceId}: environment ${r.environment} (${r.environmentId}), server ${r.index}, attempt ${r.attempt}, ` +
+    `launch ${r.instanceId}: environment ${r.environment} (${r.environmentId}), server ${r.index}` +
+    `${r.replacement === undefined ? '' : ` (replacement ${r.replacement})`}, attempt ${r.attempt}, ` +
     `${r.instanceType}, image ${r.image}, ip ${r.privateIp}; running at ${r.runningAt}, agent online at ${r.agentOnlineAt}`
   );
 }
@@ -787,6 +826,25 @@ function toInstance(record: ServerRecord, now: Date): Instance {
     attempt: record.attempt,
     // As with EC2, a terminated instance no longer has a private address.
     ...(state === 'terminated' ? {} : { privateIp: record.privateIp }),
+  };
+}
+
+/** The record as EC2's managed-by listing gives an instance: its fields, its tags, its state now. */
+function toManagedInstance(record: ServerRecord, now: Date): ManagedInstance {
+  const tags: Record<string, string> = { ...(record.tags ?? {}) };
+  return {
+    instanceId: record.instanceId,
+    state: stateAt(record, now),
+    // Folders from before environment ids were recorded have none ('').
+    ...(record.environmentId ? { environmentId: record.environmentId } : {}),
+    environment: record.environment,
+    ...(typeof record.owner === 'string' ? { owner: record.owner } : {}),
+    index: record.index,
+    attempt: record.attempt,
+    instanceType: record.instanceType ?? '',
+    ...(record.image ? { imageId: record.image } : {}),
+    launchedAt: record.launchedAt,
+    tags,
   };
 }
 

@@ -32,9 +32,11 @@ export interface ServerRecord {
   environment: string;
   owner: string;
   template: string;
-  /** Its place in the launch that made it (EC2's AmiLaunchIndex). */
+  /** Its place in the launch that made it (EC2's AmiLaunchIndex), or for a replacement the server it replaces. */
   index: number;
   attempt: number;
+  /** On a replacement only: `<index>.<serial>` (its `dormouse:replacement` tag), what makes its launch idempotent. */
+  replacement?: string;
   idempotencyKey: string;
   instanceType: string;
   image: string;
