@@ -12,6 +12,7 @@ import { DependencyProbe } from './probe.js';
 import { PrometheusMetrics } from '../adapters/metrics/prometheus.js';
 import { TeamDirectory } from './teams.js';
 import { DynamoDbQuotaLedger } from '../adapters/aws/dynamodb-quota-ledger.js';
+import { DynamoDbFindingStore } from '../adapters/aws/dynamodb-finding-store.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { WebClient } from '@slack/web-api';
@@ -35,6 +36,7 @@ import { PurgeExpiredClaims } from '../core/use-cases/purge-claims.use-case.js';
 import { createLogger } from '../logger.js';
 import { purgeClaimsJob } from '../scheduler/jobs/purge-claims.job.js';
 import { resumeJob } from '../scheduler/jobs/resume.job.js';
+import { reconcileJob } from '../scheduler/jobs/reconcile.job.js';
 import { savingsPostJob, scheduleTickJob } from '../scheduler/jobs/schedule.job.js';
 import { LeaderCoordinator } from '../scheduler/leader.js';
 import { startScheduler } from '../scheduler/scheduler.js';
@@ -134,6 +136,7 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
     const metrics = new PrometheusMetrics({
       environmentsIn: async (state) => (sources.repo ? (await sources.repo.listByState(state)).length : 0),
       leading: () => sources.coordinator?.isLeading ?? false,
+      logger, // each AWS call, one debug line under its correlation id
     });
     const scrape = () => metrics.scrape();
     // What the store, Slack and the cloud answer, checked in the background once they exist (below).
@@ -201,6 +204,12 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
       policy: directory.policy,
       quotaLedger: new DynamoDbQuotaLedger(dynamo, config.table.name, clock),
       metrics,
+      drift: {
+        findings: new DynamoDbFindingStore(dynamo, config.table.name),
+        alerts: notifier,
+        graceMs: config.reconcile.graceSeconds * 1000,
+        onFindings: (open) => metrics.driftFindings(open),
+      },
     });
     closers.add(() => useCases.runner.stop(SHUTDOWN_GRACE_MS));
     home.publisher = new HomePublisher({ client: slackClient, logger: logger.child({ component: 'home' }), viewFor: (user) => homeFor(useCases, user, clock.now()), admins: config.admins });
@@ -231,6 +240,10 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
               { job: purgeClaimsJob(new PurgeExpiredClaims({ claims })), every: '17 */5 * * * *' },
               ...(useCases.data ? [{ job: { name: 'purge-expired-data', run: () => useCases.data!.purgeExpired.execute() }, every: '41 23 * * * *' }] : []),
               ...(useCases.schedule ? [{ job: scheduleTickJob(useCases.schedule), every: everySeconds(config.schedule.tickSeconds) }] : []),
+              // Records against the cloud: drift found, alerted once, lost servers replaced where templates say so.
+              ...(useCases.drift && config.reconcile.everySeconds > 0
+                ? [{ job: reconcileJob(useCases.drift.reconciler, (outcome) => metrics.reconcilerRan(outcome)), every: everySeconds(config.reconcile.everySeconds) }]
+                : []),
               // Mondays 09:00 UTC: the week's savings, once (the post claims its week).
               ...(useCases.savings ? [{ job: savingsPostJob(useCases.savings), every: '0 0 9 * * 1', atStart: false }] : []),
             ],

@@ -40,6 +40,8 @@ export interface Config {
   store: { endpoint?: string };
   /** Workflow leases and the leader's sweep (tens of seconds and a few seconds). */
   leases: { leaseSeconds: number; sweepSeconds: number };
+  /** The reconciler on the leader: how often it compares records and cloud (0: never), and how young an instance it leaves alone. */
+  reconcile: { everySeconds: number; graceSeconds: number };
   table: { name: string; create: boolean };
   templatesPath: string;
   templates: readonly Template[];
@@ -262,6 +264,8 @@ const EnvSchema = z
     DORMOUSE_POLICY: setting(z.string().optional()),
     DORMOUSE_LEASE_SECONDS: setting(wholeNumber(5, 600, 30)),
     DORMOUSE_SWEEP_SECONDS: setting(wholeNumber(1, 30, 5)),
+    DORMOUSE_RECONCILE_SECONDS: setting(wholeNumber(0, 86400, 300)),
+    DORMOUSE_RECONCILE_GRACE_SECONDS: setting(wholeNumber(0, 86400, 300)),
     DORMOUSE_RUNNING_TIMEOUT_SECONDS: setting(wholeNumber(5, 3600, 600)),
     DORMOUSE_AGENT_TIMEOUT_SECONDS: setting(wholeNumber(5, 3600, 600)),
     DORMOUSE_DATA_BUCKET: setting(matching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 lowercase letters, digits, dots and dashes (the DataBucketName output of infra/dormouse.cfn.yml).')),
@@ -374,6 +378,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     aws: { region: region(e) ?? 'us-east-1', ...(e.AWS_ENDPOINT_URL ? { endpoint: e.AWS_ENDPOINT_URL } : {}) },
     store: e.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: e.AWS_ENDPOINT_URL_DYNAMODB } : {},
     leases: { leaseSeconds: e.DORMOUSE_LEASE_SECONDS, sweepSeconds: e.DORMOUSE_SWEEP_SECONDS },
+    reconcile: { everySeconds: e.DORMOUSE_RECONCILE_SECONDS, graceSeconds: e.DORMOUSE_RECONCILE_GRACE_SECONDS },
     table: { name: e.DORMOUSE_TABLE, create: e.DORMOUSE_CREATE_TABLE ?? (cloud === 'sandbox' || Boolean(e.AWS_ENDPOINT_URL || e.AWS_ENDPOINT_URL_DYNAMODB)) },
     templatesPath,
     templates: catalogue.templates,

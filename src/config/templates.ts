@@ -114,6 +114,9 @@ const TemplateFields = {
       return z.NEVER;
     })
     .optional(),
+  repair: z
+    .enum(['auto', 'manual'], { error: '`auto` (a lost server is replaced as soon as it is found) or `manual` (ops press Repair on the alert).' })
+    .default('manual'),
 };
 
 const TemplateSchema = fields(TemplateFields, 'a template: a mapping with name, description, image and instanceTypes.')

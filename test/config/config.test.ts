@@ -303,7 +303,7 @@ describe('problems: all at once, each with where and what to do', () => {
     const { templates, problems } = parseTemplates({ templates: [{ ...base, instanceTyp: 't3.small' }] }, 't.yml');
     expect(templates).toEqual([]);
     expect(problems).toEqual([
-      't.yml: template "api", at templates[0]: unknown field `instanceTyp` (did you mean `instanceType`?): rename or remove it; the fields are name, description, image, instanceTypes, instanceType, servers, subnets, securityGroups, instanceProfile, volumes, tags, bootstrap, data, schedule.',
+      't.yml: template "api", at templates[0]: unknown field `instanceTyp` (did you mean `instanceType`?): rename or remove it; the fields are name, description, image, instanceTypes, instanceType, servers, subnets, securityGroups, instanceProfile, volumes, tags, bootstrap, data, schedule, repair.',
     ]);
     // Nested mappings are strict too, and a field nothing resembles gets no guess.
     expect(problemsIn({ ...base, servers: { min: 1, maximum: 2 } }).join('\n')).toMatch(/templates\[0\]\.servers: unknown field `maximum`: rename or remove it; the fields are min, max, default\./);

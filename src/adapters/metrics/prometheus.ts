@@ -12,9 +12,16 @@
  *   dormouse_aws_errors_total{service,operation,error}  and those that failed (after the SDK's retries)
  *   dormouse_leader                              1 while this replica leads periodic work
  *   plus prom-client's process metrics (CPU, memory, event loop lag), prefixed dormouse_
+ *
+ * Given a logger, every AWS call is also one debug line, under the correlation
+ * id of the request or flow that made it:
+ *   {"correlationId":"c-…","service":"ec2","operation":"RunInstances","ms":84,"msg":"aws call"}
  */
+import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { LIVE_STATES, type EnvironmentState } from '../../core/environment/lifecycle.js';
+import type { Logger } from '../../core/ports/clock.port.js';
+import { currentCorrelationId } from '../../core/ports/correlation.js';
 import type { MetricsPort } from '../../core/ports/metrics.port.js';
 
 /** What an AWS SDK client's middleware stack accepts (the part used here). */
@@ -44,9 +51,13 @@ export class PrometheusMetrics implements MetricsPort {
   private readonly awsCalls = new Counter({ name: 'dormouse_aws_calls_total', help: 'AWS SDK calls that answered.', labelNames: ['service', 'operation'], registers: [this.registry] });
   private readonly awsErrors = new Counter({ name: 'dormouse_aws_errors_total', help: 'AWS SDK calls that failed, after the SDK retries.', labelNames: ['service', 'operation', 'error'], registers: [this.registry] });
 
-  constructor(sources: { environmentsIn?: (state: EnvironmentState) => Promise<number>; leading?: () => boolean } = {}) {
+  /** Where each AWS call is logged (debug), when given. */
+  private readonly awsLog: Logger | undefined;
+
+  constructor(sources: { environmentsIn?: (state: EnvironmentState) => Promise<number>; leading?: () => boolean; logger?: Logger } = {}) {
     collectDefaultMetrics({ register: this.registry, prefix: 'dormouse_' });
     const { environmentsIn, leading } = sources;
+    this.awsLog = sources.logger?.child({ component: 'aws' });
     if (environmentsIn) {
       new Gauge({
         name: 'dormouse_environments',
@@ -80,6 +91,18 @@ export class PrometheusMetrics implements MetricsPort {
     if (outcome === 'failed') this.flowFailures.inc({ flow, step: step ?? 'unknown' });
   }
 
+  private readonly driftOpen = new Gauge({ name: 'dormouse_drift_findings', help: 'Drift findings open after the last reconciler run (ignored ones left out), by kind.', labelNames: ['kind'], registers: [this.registry] });
+  private readonly driftRuns = new Counter({ name: 'dormouse_reconciler_runs_total', help: 'Reconciler runs, by outcome.', labelNames: ['outcome'], registers: [this.registry] });
+
+  /** The reconciler's findings still open after a run, by kind (`orphan`, `ghost`, `config`, `data`). */
+  driftFindings(open: Readonly<Record<string, number>>): void {
+    for (const [kind, n] of Object.entries(open)) this.driftOpen.set({ kind }, n);
+  }
+
+  reconcilerRan(outcome: 'done' | 'failed'): void {
+    this.driftRuns.inc({ outcome });
+  }
+
   stepTimed(step: string, status: 'done' | 'failed', seconds: number): void {
     this.steps.observe({ step, status }, seconds);
   }
@@ -89,17 +112,27 @@ export class PrometheusMetrics implements MetricsPort {
     this.acks.observe({ kind: kind.slice(0, 40) }, ms / 1000);
   }
 
-  /** Counts every call of an AWS SDK client, and its failures by error name. */
+  /**
+   * Counts every call of an AWS SDK client, and its failures by error name; logs each (debug) with the
+   * correlation id of its caller and how long it took, the SDK's retries included.
+   */
   instrument(client: { middlewareStack: unknown }, service: string): void {
     (client.middlewareStack as MiddlewareStackLike).add(
       (next, context) => async (args) => {
         const operation = (context.commandName ?? 'unknown').replace(/Command$/, '');
+        const correlationId = currentCorrelationId();
+        const startedAt = performance.now();
+        const logged = (error?: string) =>
+          this.awsLog?.debug({ ...(correlationId ? { correlationId } : {}), service, operation, ms: Math.round(performance.now() - startedAt), ...(error ? { error } : {}) }, 'aws call');
         try {
           const out = await next(args);
           this.awsCalls.inc({ service, operation });
+          logged();
           return out;
         } catch (err) {
-          this.awsErrors.inc({ service, operation, error: (err as { name?: string }).name ?? 'Error' });
+          const error = (err as { name?: string }).name ?? 'Error';
+          this.awsErrors.inc({ service, operation, error });
+          logged(error);
           throw err;
         }
       },

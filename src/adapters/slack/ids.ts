@@ -32,6 +32,10 @@ export const Ids = {
     approve: 'approval_approve',
     reject: 'approval_reject',
     approvalCancel: 'approval_cancel',
+    driftTerminate: 'drift_terminate',
+    driftAdopt: 'drift_adopt',
+    driftRepair: 'drift_repair',
+    driftIgnore: 'drift_ignore',
   },
 } as const;
 

@@ -24,6 +24,8 @@ import { savingsReply } from './blocks/savings.blocks.js';
 import type { SavingsView } from '../../core/use-cases/savings.use-case.js';
 import { alertSummary, environmentBlocks, environmentText, handledText, opsAlertBlocks, opsAlertHandledBlocks, ownerFailureText, threadNoteText } from './blocks/environment.message.js';
 import { esc, stepLine } from './blocks/text.js';
+import { driftAlertBlocks, driftAlertText } from './blocks/drift.blocks.js';
+import type { DriftAlerts, FindingRecord } from '../../core/ports/finding-store.port.js';
 import { failureSentence } from './text/errors.text.js';
 
 /** The metadata event type of the schedule's direct messages: the line a notice is told under travels with it. */
@@ -70,7 +72,7 @@ const APPROVAL_ALERT = 'approval';
 /** The ledger line of the question to the approvers: asked once across replicas. */
 const APPROVAL_ASKED = 'approval:asked';
 
-export class SlackNotifier implements NotifierPort {
+export class SlackNotifier implements NotifierPort, DriftAlerts {
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Per incarnation, while its queue is busy: the newest version asked for, and the newest shown. */
   private readonly newest = new Map<string, Environment>();
@@ -138,6 +140,26 @@ export class SlackNotifier implements NotifierPort {
       () => undefined,
       (err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not alert ops'),
     );
+  }
+
+  /**
+   * A drift alert in the ops channel: posted once (the reconciler stores where), then updated in place
+   * as the finding changes, is acted on, or resolves. One deleted in Slack is posted again.
+   */
+  async driftAlert(rec: FindingRecord): Promise<{ channel: string; ts: string } | undefined> {
+    const channel = this.deps.opsChannel;
+    if (!channel) return undefined;
+    const message = { text: driftAlertText(rec), blocks: driftAlertBlocks(rec) };
+    if (rec.alert) {
+      try {
+        await this.deps.client.chat.update({ channel: rec.alert.channel, ts: rec.alert.ts, ...message });
+        return rec.alert;
+      } catch (err) {
+        if (!isGone(err)) throw err;
+      }
+    }
+    const res = await this.deps.client.chat.postMessage({ channel, ...message, metadata: { event_type: 'dormouse_drift', event_payload: { finding: rec.key } } });
+    return res.ts ? { channel: res.channel ?? channel, ts: res.ts } : undefined;
   }
 
   /** A direct message to the owner about the schedule, told once across replicas; false when it could not be told now. */

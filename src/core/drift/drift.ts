@@ -9,8 +9,13 @@
  *   attempt);
  * - ghost: a ready environment's server that the cloud says is terminated,
  *   stopped or missing;
- * - config: a ready environment's server whose instance type is not the one
- *   on record.
+ * - config: a ready environment's server whose instance type, image (when
+ *   the template names an `ami-…`) or Dormouse tags (name, owner) are not
+ *   the ones on record;
+ * - data: an environment asleep, or destroyed with its data kept, whose
+ *   generation's manifest or objects are missing or not the size the
+ *   manifest says (found by the reconciler, which reads the store: see
+ *   `dataDrift`).
  *
  * Environments a flow works on (provisioning, saving, waking, destroying …)
  * are left alone: what they own is changing under a lease, and the flow
@@ -22,35 +27,44 @@
  */
 import type { Environment } from '../environment/environment.js';
 import { isLive, isTransitional } from '../environment/lifecycle.js';
-import type { InstanceState } from '../ports/compute.port.js';
+import type { InstanceState, ManagedInstance } from '../ports/compute.port.js';
 
-/** An instance as a listing of everything tagged `managed-by: dormouse` gives it. */
-export interface ManagedInstance {
-  instanceId: string;
-  state: InstanceState;
-  /** The `dormouse:environment-id` tag (absent: a copied or damaged tag set). */
-  environmentId?: string;
-  index?: number;
-  instanceType: string;
-  launchedAt: string;
-}
+export type { ManagedInstance };
+
 
 export type Finding =
-  | { kind: 'orphan'; key: string; instanceId: string; environmentId?: string; environment?: string; why: 'no-environment' | 'ended' | 'not-listed'; since: string }
+  | { kind: 'orphan'; key: string; instanceId: string; environmentId?: string; environment?: string; index?: number; why: 'no-environment' | 'ended' | 'not-listed'; since: string }
   | { kind: 'ghost'; key: string; environment: string; environmentId: string; index: number; instanceId: string; cloud: 'terminated' | 'stopped' | 'missing' }
-  | { kind: 'config'; key: string; environment: string; environmentId: string; index: number; instanceId: string; field: 'instanceType'; expected: string; actual: string };
+  | { kind: 'config'; key: string; environment: string; environmentId: string; index: number; instanceId: string; field: ConfigField; expected: string; actual: string }
+  | { kind: 'data'; key: string; environment: string; environmentId: string; generation: number; problem: 'manifest-missing' | 'part-missing' | 'size-mismatch'; part?: string; expected?: number; actual?: number };
+
+export type ConfigField = 'instanceType' | 'image' | 'owner-tag' | 'name-tag';
+
+export type FindingKind = Finding['kind'];
+
+/** What the records expect of a server beyond its type: the image its template names (an `ami-…`; a parameter is not compared). */
+export interface Expectations {
+  imageOf?: (env: Environment) => string | undefined;
+}
 
 const GONE: ReadonlySet<InstanceState> = new Set(['terminated', 'shutting-down']);
 const STOPPED: ReadonlySet<InstanceState> = new Set(['stopped', 'stopping']);
 
-export function findDrift(envs: readonly Environment[], instances: readonly ManagedInstance[], now: Date, opts: { graceMs: number } = { graceMs: 5 * 60_000 }): Finding[] {
+export function findDrift(envs: readonly Environment[], instances: readonly ManagedInstance[], now: Date, opts: { graceMs: number } & Expectations = { graceMs: 5 * 60_000 }): Finding[] {
   const findings: Finding[] = [];
   const byId = new Map(envs.map((e) => [e.id, e]));
   const byInstance = new Map(instances.map((i) => [i.instanceId, i]));
   for (const i of instances) {
     if (GONE.has(i.state) || now.getTime() - Date.parse(i.launchedAt) < opts.graceMs) continue;
     const env = i.environmentId ? byId.get(i.environmentId) : undefined;
-    const base = { kind: 'orphan' as const, key: `orphan:${i.instanceId}`, instanceId: i.instanceId, since: i.launchedAt, ...(i.environmentId ? { environmentId: i.environmentId } : {}) };
+    const base = {
+      kind: 'orphan' as const,
+      key: `orphan:${i.instanceId}`,
+      instanceId: i.instanceId,
+      since: i.launchedAt,
+      ...(i.environmentId ? { environmentId: i.environmentId } : {}),
+      ...(i.index !== undefined ? { index: i.index } : {}),
+    };
     if (!env) findings.push({ ...base, why: 'no-environment' });
     else if (!isLive(env.state)) findings.push({ ...base, environment: env.name, why: 'ended' });
     else if (!isTransitional(env.state) && !env.servers.some((s) => s.instanceId === i.instanceId)) findings.push({ ...base, environment: env.name, why: 'not-listed' });
@@ -62,8 +76,17 @@ export function findDrift(envs: readonly Environment[], instances: readonly Mana
       const where = { environment: env.name, environmentId: env.id, index: server.index, instanceId: server.instanceId };
       if (!seen || GONE.has(seen.state) || STOPPED.has(seen.state)) {
         findings.push({ kind: 'ghost', key: `ghost:${env.id}:${server.index}`, ...where, cloud: !seen ? 'missing' : STOPPED.has(seen.state) ? 'stopped' : 'terminated' });
-      } else if (seen.instanceType !== env.instanceType) {
-        findings.push({ kind: 'config', key: `config:${server.instanceId}:instanceType`, ...where, field: 'instanceType', expected: env.instanceType, actual: seen.instanceType });
+      } else {
+        const image = opts.imageOf?.(env);
+        const checks: [ConfigField, string | undefined, string | undefined][] = [
+          ['instanceType', env.instanceType, seen.instanceType],
+          ['image', image, image ? seen.imageId : undefined],
+          ['owner-tag', env.owner, seen.tags['dormouse:owner']],
+          ['name-tag', env.name, seen.tags['dormouse:environment']],
+        ];
+        // One finding per server: the first field that differs (a repair replaces the server whatever it was).
+        const off = checks.find(([, expected, actual]) => expected !== undefined && actual !== expected);
+        if (off) findings.push({ kind: 'config', key: `config:${server.instanceId}`, ...where, field: off[0], expected: off[1] ?? '', actual: off[2] ?? '(none)' });
       }
     }
   }

@@ -27,10 +27,12 @@ export interface ServerRecord {
   state: ServerState;
   /** Name of the last bootstrap step that finished on this server. */
   lastStep?: string;
+  /** A repair put it in place of a lost server: which replacement of this index it is (part of its command keys). */
+  replacement?: number;
 }
 
 /** The step of the lifecycle that failed: where a retry resumes. */
-export type FailedStep = 'launch' | 'running' | 'agent' | 'bootstrap' | 'destroy' | 'save' | 'terminate' | 'wake' | 'restore';
+export type FailedStep = 'launch' | 'running' | 'agent' | 'bootstrap' | 'destroy' | 'save' | 'terminate' | 'wake' | 'restore' | 'repair';
 
 /** The phase under way in a state, for a failure that no labelled step caught (the store, say). */
 export function failedStepOf(state: EnvironmentState): FailedStep {
@@ -43,6 +45,8 @@ export function failedStepOf(state: EnvironmentState): FailedStep {
       return 'wake';
     case 'bootstrapping':
       return 'bootstrap';
+    case 'repairing':
+      return 'repair';
     default:
       return 'launch';
   }
@@ -111,6 +115,12 @@ export interface Environment extends NewEnvironment {
   stateChangedAt: string;
   /** Set while a worker holds the environment (the states a flow works in). */
   lease?: Lease;
+  /**
+   * The correlation id of the Slack request (or scheduled job) that started its current or last flow,
+   * written by the write that starts the flow; a flow resumed elsewhere (a takeover, the sweep) keeps it,
+   * so its log lines and AWS calls carry the id of the request that asked for it.
+   */
+  correlationId?: string;
   /** The highest fencing token ever issued for it: the next lease gets fence + 1. */
   fence: number;
   /**
@@ -139,8 +149,48 @@ export interface Environment extends NewEnvironment {
   awake?: AwakePeriod[];
   /** A request that needed a team lead's approval: why, who was asked, and what they decided. */
   approval?: ApprovalState;
+  /** A repair under way: the servers being replaced and how far it got. */
+  repair?: RepairState;
+  /** The last repair: what was replaced, and from which generation its data came back (the owner's note). */
+  repaired?: RepairOutcome;
   /** Refused before anything was launched (a quota): in plain words, and the code and figures to say it with. */
   refusal?: { code: string; reason: string; params: Record<string, string | number | boolean | string[]>; at: string };
+}
+
+/** Why a server is replaced: gone from the cloud, stopped behind Dormouse's back, or not what its record says. */
+export type LossReason = 'terminated' | 'stopped' | 'missing' | 'drifted';
+
+/** One server a repair replaces. */
+export interface RepairedServer {
+  index: number;
+  /** The instance it replaces. */
+  lost: string;
+  why: LossReason;
+  /** Which replacement of this index (1, 2, …): part of the launch's idempotency key. */
+  serial: number;
+  /** An orphan taken in instead of launching a new server (Adopt). */
+  adopt?: string;
+  /** The instance that takes its place, once launched (or adopted). */
+  instanceId?: string;
+  /** Its data came back (bytes restored, verified). */
+  restored?: { bytes: number; generation: number };
+}
+
+export interface RepairState {
+  servers: RepairedServer[];
+  phase: 'launch' | 'bootstrap' | 'restore';
+  by: string;
+  startedAt: string;
+  /** The finding that started it, if any (its alert is updated when it ends). */
+  finding?: string;
+}
+
+export interface RepairOutcome {
+  servers: RepairedServer[];
+  by: string;
+  at: string;
+  /** The generation the data came from (none: there was no saved data). */
+  generation?: { number: number; createdAt: string };
 }
 
 /** Who asked, why, until when, and the answer. */

@@ -55,6 +55,8 @@ export const ErrorCodes = {
   APPROVAL_REASON_REQUIRED: 'APPROVAL.REASON_REQUIRED',
   /** Over a person's or a team's quota (quota.policy.ts): `usage`, `limit`, `requested`, who can raise it. */
   QUOTA_EXCEEDED: 'QUOTA.EXCEEDED',
+  /** A drift alert's button that cannot act now (`variant`: resolved, moved on, nothing to adopt into …): `text` says what is so. */
+  DRIFT_SETTLED: 'DRIFT.SETTLED',
   /** Not foreseen: a bug, or a fault nothing translated. People see a sentence and a reference. */
   UNEXPECTED: 'INTERNAL.UNEXPECTED',
 } as const;

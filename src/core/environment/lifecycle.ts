@@ -21,6 +21,7 @@ export const STATES = [
   'saving',
   'asleep',
   'waking',
+  'repairing',
   'destroying',
   'destroyed',
   'failed',
@@ -29,7 +30,7 @@ export const STATES = [
 export type EnvironmentState = (typeof STATES)[number];
 
 /** The long flows; each runs on the workflow runner under a fenced lease. */
-export type FlowName = 'provision' | 'destroy' | 'save' | 'wake';
+export type FlowName = 'provision' | 'destroy' | 'save' | 'wake' | 'repair';
 
 interface StateRule {
   /** The states it may move to. */
@@ -50,7 +51,9 @@ export const LIFECYCLE: Readonly<Record<EnvironmentState, StateRule>> = {
   provisioning: { next: ['bootstrapping', 'failed', 'destroying'], flow: 'provision', describe: 'launching its servers' },
   // → provisioning: its servers are gone (a crash, a retry much later), so new ones are launched.
   bootstrapping: { next: ['ready', 'provisioning', 'failed', 'destroying'], flow: 'provision', describe: 'bootstrapping its servers' },
-  ready: { next: ['saving', 'destroying', 'bootstrapping', 'failed'], describe: 'ready' },
+  // → repairing: a server was found gone (or drifted) and is replaced; the healthy ones are left alone.
+  ready: { next: ['saving', 'destroying', 'bootstrapping', 'repairing', 'failed'], describe: 'ready' },
+  repairing: { next: ['ready', 'failed', 'destroying'], flow: 'repair', describe: 'replacing a lost server' },
   // A save: for a sleep (→ asleep), on its own (→ ready), or before a destroy (→ destroying).
   saving: { next: ['asleep', 'ready', 'failed', 'destroying'], flow: 'save', describe: 'saving its data' },
   asleep: { next: ['waking', 'destroying'], describe: 'asleep' },
@@ -59,7 +62,7 @@ export const LIFECYCLE: Readonly<Record<EnvironmentState, StateRule>> = {
   destroying: { next: ['destroyed', 'failed'], flow: 'destroy', describe: 'being destroyed' },
   destroyed: { next: [], ended: true, describe: 'destroyed' },
   // A failed environment goes back to the state it failed in (`failure.from`), or is destroyed.
-  failed: { next: ['requested', 'provisioning', 'bootstrapping', 'saving', 'waking', 'destroying'], describe: 'failed' },
+  failed: { next: ['requested', 'provisioning', 'bootstrapping', 'saving', 'waking', 'repairing', 'destroying'], describe: 'failed' },
 };
 
 /** from → the states it may move to. */

@@ -49,6 +49,8 @@ export interface Template {
   data?: DataSpec;
   /** When its environments are awake, unless their owner sets their own (default: the configuration's). */
   schedule?: Schedule;
+  /** A ready environment's lost server: replaced as soon as the reconciler finds it (`auto`), or when ops press Repair (`manual`, the default). */
+  repair?: 'auto' | 'manual';
 }
 
 export function hourlyCost(template: Template, instanceType: string, count: number): number {

@@ -7,7 +7,7 @@
  * | developer  | request; everything on their own environments; cancel their own waiting request |
  * | team lead  | the same on their team's environments; approve or reject their team's requests  |
  * | admin      | everything, on every environment; approve or reject any request                 |
- * | ops        | act on alerts: retry or destroy a failed environment                             |
+ * | ops        | act on alerts: retry or destroy a failed environment; repair one; act on drift    |
  * | schedule   | what a schedule does (sleep, wake, the idle destroy, a request's expiry)         |
  *
  * Nobody approves or rejects their own request, whatever their roles. A team
@@ -42,7 +42,8 @@ export type Verb =
   | 'keep'
   | 'cancel'
   | 'approve'
-  | 'reject';
+  | 'reject'
+  | 'repair';
 
 export type Role = 'developer' | 'lead' | 'admin' | 'ops';
 
@@ -66,6 +67,9 @@ const DECIDING: ReadonlySet<Verb> = new Set(['approve', 'reject']);
 /** What ops do from an alert: on a failed environment only. */
 const ALERT_VERBS: ReadonlySet<Verb> = new Set(['retry', 'destroy']);
 
+/** Who replaces lost servers on its own (a template with `repair: auto`), as the audit trail names it. */
+export const RECONCILER_ACTOR = 'reconciler';
+
 /** Whether `actor` may `verb` `env`. */
 export function may(access: Access, actor: string, verb: Verb, env: Pick<Environment, 'owner' | 'state' | 'approval'>): boolean {
   if (DECIDING.has(verb)) {
@@ -73,6 +77,8 @@ export function may(access: Access, actor: string, verb: Verb, env: Pick<Environ
     return access.admins.includes(actor) || (env.approval?.approvers.users.includes(actor) ?? false);
   }
   if (actor === SCHEDULE_ACTOR || actor === env.owner || access.admins.includes(actor)) return true;
+  // A repair comes from a drift alert (ops) or from the reconciler itself.
+  if (verb === 'repair' && (actor === RECONCILER_ACTOR || access.ops.includes(actor))) return true;
   if (leadsOf(env.owner, access).includes(actor)) return true;
   return ALERT_VERBS.has(verb) && env.state === 'failed' && access.ops.includes(actor);
 }
@@ -87,7 +93,7 @@ export function assertMay(access: Access, actor: string, verb: Verb, env: Pick<E
   const deciding = DECIDING.has(verb);
   const approvers = deciding ? [...new Set([...(env.approval?.approvers.users ?? []), ...access.admins])].filter((u) => u !== env.owner) : [];
   const leads = deciding ? [] : leadsOf(env.owner, access);
-  const ops = !deciding && ALERT_VERBS.has(verb) && env.state === 'failed' ? [...access.ops] : [];
+  const ops = !deciding && ((ALERT_VERBS.has(verb) && env.state === 'failed') || verb === 'repair') ? [...access.ops] : [];
   const variant = deciding ? (actor === env.owner ? 'own-request' : 'not-an-approver') : 'not-owner';
   const who = deciding ? `one of the approvers (${approvers.join(', ') || 'none'})` : ['the owner', leads.length ? 'a lead of their team' : '', 'an admin', ops.length ? 'ops' : ''].filter(Boolean).join(', ');
   throw new DomainError(ErrorCodes.NOT_AUTHORIZED, `Only ${who} can ${verb} ${env.name}.`, {
@@ -100,5 +106,17 @@ export function assertMay(access: Access, actor: string, verb: Verb, env: Pick<E
     admins: [...access.admins],
     ops,
     approvers,
+  });
+}
+
+/** Drift alerts (terminate an orphan, adopt it, repair, ignore) are for ops and admins. */
+export function assertMayActOnDrift(access: Access, actor: string): void {
+  if (access.ops.includes(actor) || access.admins.includes(actor)) return;
+  throw new DomainError(ErrorCodes.NOT_AUTHORIZED, 'Only ops or an admin can act on drift alerts.', {
+    actor,
+    verb: 'act on drift alerts',
+    variant: 'drift',
+    ops: [...access.ops],
+    admins: [...access.admins],
   });
 }

@@ -49,7 +49,7 @@ export type ScheduleNotice =
   | { kind: 'idle'; asleepSince: string; idleAt: string; destroyAt: string; zone: string };
 
 /** What a thread note is about; the adapter writes the words (and, when ready, how to connect to each server). */
-export type ThreadNote = 'ready' | 'destroyed' | 'asleep' | 'saved' | 'woke' | 'decided';
+export type ThreadNote = 'ready' | 'destroyed' | 'asleep' | 'saved' | 'woke' | 'decided' | 'repaired';
 
 export type { Clock, Logger } from './clock.port.js';
 export { systemClock } from './clock.port.js';

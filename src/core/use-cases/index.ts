@@ -30,6 +30,11 @@ import { scheduleOf } from '../schedule/timers.js';
 import type { Environment } from '../environment/environment.js';
 import { ApprovalService, RequestGate } from './approval.use-case.js';
 import { QuotaGuard } from './quota.use-case.js';
+import { RepairFlow } from './repair.flow.js';
+import { RepairEnvironment } from './repair.use-case.js';
+import { DriftActions, Reconciler } from './drift.use-case.js';
+import type { DriftAlerts, FindingStore } from '../ports/finding-store.port.js';
+import type { FindingKind } from '../drift/drift.js';
 
 /** What the composition root provides: ports and settings. Each use case takes only what it uses. */
 export interface CorePorts {
@@ -68,6 +73,8 @@ export interface CorePorts {
   quotaLedger?: QuotaLedger;
   /** Flows and steps counted for `/metrics`. */
   metrics?: MetricsPort;
+  /** Drift: where findings are kept and ops alerted. Without it, no reconciler. */
+  drift?: { findings: FindingStore; alerts: DriftAlerts; graceMs: number; onFindings?: (open: Record<FindingKind, number>) => void };
 }
 
 export const DEFAULT_DATA_SETTINGS: DataSettings = { saveTimeoutSeconds: 6 * 3600, restoreTimeoutSeconds: 6 * 3600, progressEveryMs: 5_000, keepGenerations: 5 };
@@ -124,6 +131,43 @@ export function createUseCases(ports: CorePorts) {
     runner.register('save', new SaveFlow({ ...common, compute, templates, timeouts, destroy: destroyFlow }).run);
     runner.register('wake', new WakeFlow({ ...common, compute, timeouts, setup: provision }).run);
   }
+  runner.register(
+    'repair',
+    new RepairFlow({
+      compute,
+      commands,
+      notifier,
+      events,
+      clock,
+      logger,
+      templates,
+      timeouts,
+      setup: provision,
+      ...serverDataDir,
+      ...(data ? { data: { store: data.store, settings: data.settings, scripts: data.scripts } } : {}),
+    }).run,
+  );
+  const repair = new RepairEnvironment({ repo, events, runner, compute, notifier, clock, logger, access });
+  const driftPorts = ports.drift;
+  const drift = driftPorts
+    ? {
+        reconciler: new Reconciler({
+          repo,
+          compute,
+          findings: driftPorts.findings,
+          alerts: driftPorts.alerts,
+          ...(data ? { data: data.store } : {}),
+          clock,
+          logger: logger.child({ component: 'reconciler' }),
+          templates,
+          access,
+          repair,
+          graceMs: driftPorts.graceMs,
+          ...(driftPorts.onFindings ? { onFindings: driftPorts.onFindings } : {}),
+        }),
+        actions: new DriftActions({ repo, compute, findings: driftPorts.findings, alerts: driftPorts.alerts, clock, logger, access, repair }),
+      }
+    : undefined;
   const dataDeps = data ? { repo, events, runner, data: data.store, notifier, clock, logger, templates, access } : undefined;
   const destroy = new DestroyEnvironment({ repo, events, runner, notifier, clock, logger, access });
   const retry = new RetryEnvironment({ repo, events, runner, notifier, clock, logger, access });
@@ -152,6 +196,9 @@ export function createUseCases(ports: CorePorts) {
     access,
     destroy,
     retry,
+    repair,
+    /** The reconciler and the drift alerts' buttons: where findings are kept. */
+    drift,
     schedule,
     savings: ports.schedule
       ? new SavingsQuery({ repo, clock, logger, teams: ports.teams ?? {}, defaultSchedule: ports.schedule.defaultSchedule, notifier, ...(ports.claims ? { claims: ports.claims } : {}) })

@@ -52,6 +52,12 @@ export interface SetupPhases {
   relaunching(env: Environment, now: Date): Environment;
   /** Every server is bootstrapped. */
   bootstrapped(env: Environment, now: Date): Environment;
+  /**
+   * A repair: servers found gone are not replaced by a whole new set (that
+   * would touch the healthy ones); the flow fails instead, and the next
+   * repair replaces them.
+   */
+  keepHealthy?: boolean;
 }
 
 const PROVISION_PHASES: SetupPhases = {
@@ -222,6 +228,9 @@ export class ProvisionFlow {
     await lease.ensureHeld();
     const alive = await step('agent', () => deps.compute.findByEnvironment(env.id));
     const missing = env.servers.filter((s) => !alive.some((a) => a.instanceId === s.instanceId && a.state === 'running'));
+    if (missing.length && phases.keepHealthy) {
+      throw new StepError('bootstrap', new DomainError(ErrorCodes.INSTANCE_LOST, `Server${missing.length === 1 ? '' : 's'} ${missing.map((s) => s.instanceId).join(', ')} went while the repair ran.`, { instanceIds: missing.map((s) => s.instanceId) }, true));
+    }
     if (missing.length) {
       return this.relaunch(lease, phases, alive, `server${missing.length === 1 ? '' : 's'} ${missing.map((s) => s.instanceId).join(', ')} gone`);
     }
@@ -305,7 +314,8 @@ export class ProvisionFlow {
               timeoutSeconds: bootstrapStep.timeoutSeconds,
               sandboxSafe: bootstrapStep.sandboxSafe,
               // One command per environment, launch, retry, server and step: a resumed run attaches to it.
-              key: `${env.id}/${env.attempt}.${env.retries}/${server.index}/${bootstrapStep.name}`,
+              // A replacement server (a repair) has its own commands: its index's earlier ones ran on the server it replaces.
+              key: `${env.id}/${env.attempt}.${env.retries}/${server.index}${server.replacement ? `r${server.replacement}` : ''}/${bootstrapStep.name}`,
               env: {
                 DORMOUSE_ENVIRONMENT: env.name,
                 DORMOUSE_SERVER_INDEX: String(server.index),

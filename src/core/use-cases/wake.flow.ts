@@ -159,56 +159,13 @@ export class WakeFlow {
   private async restoreServer(lease: HeldLease, index: number, manifest: GenerationManifest, stopped: AbortSignal): Promise<void> {
     const { deps } = this;
     const env = lease.environment;
-    const server = serverOf(env, index);
-    const part = partFor(manifest, index);
-    await lease.ensureHeld();
-    const url = await step('restore', () => deps.data.downloadUrl(part, deps.settings.restoreTimeoutSeconds + URL_MARGIN_SECONDS), index);
     const started = deps.clock.now().getTime();
-    await lease.ensureHeld();
-    const result = await step(
-      'restore',
-      () =>
-        deps.commands.run(
-          server.instanceId,
-          {
-            name: 'dormouse-restore',
-            key: `${env.id}/restore/${manifest.environmentId}/${manifest.generation}/${index}/${env.attempt}.${env.retries}`,
-            script: deps.scripts.restore,
-            timeoutSeconds: deps.settings.restoreTimeoutSeconds,
-            sandboxSafe: true,
-            env: {
-              ...(deps.serverDataDir ? { DORMOUSE_DATA_DIR: deps.serverDataDir } : {}),
-              DORMOUSE_DATA_PATHS: manifest.paths.join('\n'),
-              DORMOUSE_OBJECT_URL: url,
-              DORMOUSE_OBJECT_BYTES: String(part.bytes),
-              DORMOUSE_OBJECT_SHA256: part.sha256,
-              DORMOUSE_COMPRESSION: part.compression,
-              DORMOUSE_TREE_DIGEST: manifest.shared ? '1' : '0',
-              DORMOUSE_SERVER_INDEX: String(index),
-            },
-          },
-          { agentTimeoutMs: deps.timeouts.agentMs, signal: AbortSignal.any([lease.signal, stopped]) },
-        ),
+    const report = await restorePart(deps, lease, {
       index,
-    );
-    if (result.status !== 'Success') throw new StepError('restore', commandFailure(server, { name: 'restore', timeoutSeconds: deps.settings.restoreTimeoutSeconds }, result), index);
-    const report = deps.scripts.parseRestore(result.stdoutTail);
-    if (!report) {
-      throw new StepError('restore', new DomainError(ErrorCodes.DATA_NO_REPORT, `Server ${index + 1} finished its restore without saying what it restored.`, { server: index + 1, script: 'restore' }, true), index);
-    }
-    // The script checks this itself; the bot does not take its word for it.
-    if (report.sha256 !== part.sha256 || report.bytes !== part.bytes) {
-      throw new StepError(
-        'restore',
-        new DomainError(ErrorCodes.DATA_CHECKSUM_MISMATCH, `Server ${index + 1} restored data that differs from generation ${manifest.generation}.`, {
-          server: index + 1,
-          generation: manifest.generation,
-          expected: part.sha256,
-          got: report.sha256,
-        }, true),
-        index,
-      );
-    }
+      manifest,
+      key: `${env.id}/restore/${manifest.environmentId}/${manifest.generation}/${index}/${env.attempt}.${env.retries}`,
+      stopped,
+    });
     const ms = deps.clock.now().getTime() - started;
     const e = await lease.update((x) => {
       const now = deps.clock.now();
@@ -242,4 +199,71 @@ export function partFor(manifest: GenerationManifest, index: number): PartManife
     throw new StepError('restore', new DomainError(ErrorCodes.DATA_COUNT_MISMATCH, `Generation ${manifest.generation} has no part for server ${index + 1}.`, { generation: manifest.generation, server: index + 1, serverCount: manifest.serverCount }), index);
   }
   return part;
+}
+
+/** What a restore needs: the commands, the store, the scripts and their settings. */
+export type RestoreDeps = Pick<WakeDeps, 'commands' | 'data' | 'clock' | 'timeouts' | 'settings' | 'scripts' | 'serverDataDir'>;
+
+/**
+ * Restores one server's part of a generation (its own by index, or the
+ * shared one) with the restore script, under `key` (a resumed run attaches
+ * to the same command), and checks what the server reports against the
+ * manifest's size and SHA-256. Returns the server's report.
+ */
+export async function restorePart(
+  deps: RestoreDeps,
+  lease: HeldLease,
+  what: { index: number; manifest: GenerationManifest; key: string; stopped?: AbortSignal },
+): Promise<{ bytes: number; sha256: string; tree?: string }> {
+  const { index, manifest } = what;
+  const server = serverOf(lease.environment, index);
+  const part = partFor(manifest, index);
+  await lease.ensureHeld();
+  const url = await step('restore', () => deps.data.downloadUrl(part, deps.settings.restoreTimeoutSeconds + URL_MARGIN_SECONDS), index);
+  await lease.ensureHeld();
+  const result = await step(
+    'restore',
+    () =>
+      deps.commands.run(
+        server.instanceId,
+        {
+          name: 'dormouse-restore',
+          key: what.key,
+          script: deps.scripts.restore,
+          timeoutSeconds: deps.settings.restoreTimeoutSeconds,
+          sandboxSafe: true,
+          env: {
+            ...(deps.serverDataDir ? { DORMOUSE_DATA_DIR: deps.serverDataDir } : {}),
+            DORMOUSE_DATA_PATHS: manifest.paths.join('\n'),
+            DORMOUSE_OBJECT_URL: url,
+            DORMOUSE_OBJECT_BYTES: String(part.bytes),
+            DORMOUSE_OBJECT_SHA256: part.sha256,
+            DORMOUSE_COMPRESSION: part.compression,
+            DORMOUSE_TREE_DIGEST: manifest.shared ? '1' : '0',
+            DORMOUSE_SERVER_INDEX: String(index),
+          },
+        },
+        { agentTimeoutMs: deps.timeouts.agentMs, signal: what.stopped ? AbortSignal.any([lease.signal, what.stopped]) : lease.signal },
+      ),
+    index,
+  );
+  if (result.status !== 'Success') throw new StepError('restore', commandFailure(server, { name: 'restore', timeoutSeconds: deps.settings.restoreTimeoutSeconds }, result), index);
+  const report = deps.scripts.parseRestore(result.stdoutTail);
+  if (!report) {
+    throw new StepError('restore', new DomainError(ErrorCodes.DATA_NO_REPORT, `Server ${index + 1} finished its restore without saying what it restored.`, { server: index + 1, script: 'restore' }, true), index);
+  }
+  // The script checks this itself; the bot does not take its word for it.
+  if (report.sha256 !== part.sha256 || report.bytes !== part.bytes) {
+    throw new StepError(
+      'restore',
+      new DomainError(ErrorCodes.DATA_CHECKSUM_MISMATCH, `Server ${index + 1} restored data that differs from generation ${manifest.generation}.`, {
+        server: index + 1,
+        generation: manifest.generation,
+        expected: part.sha256,
+        got: report.sha256,
+      }, true),
+      index,
+    );
+  }
+  return report;
 }

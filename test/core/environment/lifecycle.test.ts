@@ -104,7 +104,7 @@ describe('transition table', () => {
 
 describe('derived from the table', () => {
   it('a flow works in exactly the transitional states, and each of them can fail or be destroyed', () => {
-    expect([...TRANSITIONAL_STATES].sort()).toEqual(['bootstrapping', 'destroying', 'provisioning', 'requested', 'saving', 'waking']);
+    expect([...TRANSITIONAL_STATES].sort()).toEqual(['bootstrapping', 'destroying', 'provisioning', 'repairing', 'requested', 'saving', 'waking']);
     for (const s of TRANSITIONAL_STATES) {
       expect(flowOf(s)).toBeDefined();
       expect(canTransition(s, 'failed') || s === 'requested', s).toBe(true);

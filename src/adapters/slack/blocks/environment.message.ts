@@ -171,10 +171,25 @@ export function threadNoteText(env: Environment, note: ThreadNote): string {
     return g ? `Saved generation ${g.number} of \`${env.name}\`: ${formatBytes(g.bytes)}, every part verified.` : `Saved \`${env.name}\`.`;
   }
   if (note === 'woke') return wokeNote(env);
+  if (note === 'repaired') return repairedNote(env);
   if (note === 'decided') return decisionText(env) ?? `\`${env.name}\` is ${stateLabel(env.state)}.`;
   const connect = env.servers.map((s) => `Server ${s.index + 1}: \`aws ssm start-session --target ${s.instanceId}\``);
   const keep = `Not using it for a while? *Sleep* saves its data and lets the servers go (\`/server wake ${env.name}\` brings it back); *Destroy* offers to save its data first and keeps it for \`/server restore ${env.name}\`.`;
   return truncate([`\`${env.name}\` is ready. To connect:`, ...connect, keep].join('\n'), 3000);
+}
+
+/** What a repair replaced, and what its owner lost: the data written on those servers since the generation restored. */
+export function repairedNote(env: Environment): string {
+  const r = env.repaired;
+  if (!r) return `\`${env.name}\` is ready again.`;
+  const why = { terminated: 'terminated', stopped: 'stopped', missing: 'gone', drifted: 'not what its record says' } as const;
+  const lines = r.servers.map((s) => `Server ${s.index + 1}: ${s.lost} was ${why[s.why]}; ${s.instanceId ?? 'a new server'} took its place${s.adopt ? ' (adopted)' : ''}${s.restored ? `, ${formatBytes(s.restored.bytes)} restored` : ''}.`);
+  const g = r.generation;
+  const lost = g
+    ? `Its data is back as of generation ${g.number}, saved ${g.createdAt.slice(0, 10)} ${g.createdAt.slice(11, 16)} UTC: what was written on ${r.servers.length === 1 ? 'that server' : 'those servers'} since then is lost.`
+    : `There was no saved data to restore: ${r.servers.length === 1 ? 'that server starts' : 'those servers start'} with what the template's bootstrap puts there; what was on ${r.servers.length === 1 ? 'it' : 'them'} is lost.`;
+  const by = r.by === 'reconciler' ? 'Replaced automatically (the template repairs on its own).' : `Repair started by <@${r.by}>.`;
+  return truncate([`<@${env.owner}> \`${env.name}\` lost ${r.servers.length === 1 ? 'a server' : `${r.servers.length} servers`} and is ready again. The other servers were not touched.`, ...lines, lost, by].join('\n'), 3000);
 }
 
 function asleepNote(env: Environment): string {

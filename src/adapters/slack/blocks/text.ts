@@ -50,6 +50,7 @@ const STATE_EMOJI: Record<EnvironmentState, string> = {
   saving: ':floppy_disk:',
   asleep: ':zzz:',
   waking: ':sunrise:',
+  repairing: ':hammer_and_wrench:',
   destroying: ':wastebasket:',
   destroyed: ':white_circle:',
   failed: ':red_circle:',

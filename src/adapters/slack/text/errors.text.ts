@@ -36,11 +36,43 @@ const NAME_RULES: Record<string, (p: Params) => string> = {
 const SENTENCES: Record<string, (p: Params) => string | undefined> = {
   'ENVIRONMENT.NAME_INVALID': (p) => NAME_RULES[String(p.rule)]?.(p),
   'ENVIRONMENT.NAME_TAKEN': (p) => `${code(p.name)} is already taken by ${mention(p.owner)} (it is ${state(p.state)}). Pick another name, or ask them to destroy it.`,
+  'DRIFT.SETTLED': (p) => {
+    const done = p.note ? ` (${esc(String(p.note))}${typeof p.by === 'string' && /^[UW][A-Z0-9]+$/.test(p.by) ? `, ${mention(p.by)}` : ''})` : '';
+    const at = (iso: unknown) => (typeof iso === 'string' ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : '');
+    switch (p.variant) {
+      case 'unknown':
+        return 'This finding is no longer tracked: it was resolved more than a week ago. Nothing changed.';
+      case 'resolved':
+        return `This was already resolved${done} at ${at(p.at)}. Nothing changed.`;
+      case 'acting':
+        return `This is already being dealt with${done}. Nothing changed.`;
+      case 'raced':
+        return `Someone acted on this first${done}. Nothing changed.`;
+      case 'not-an-orphan':
+        return 'Only an orphan is terminated from its alert; a lost server is repaired. Nothing changed.';
+      case 'owned':
+        return `${String(p.instanceId)} belongs to ${code(p.name)} now (it is ${state(p.state)}): it was not terminated.`;
+      case 'no-environment':
+        return 'There is no live environment to adopt this instance into: terminate it instead. Nothing changed.';
+      case 'not-ready':
+        return `${code(p.name)} is ${p.state ? state(p.state) : 'gone'}: only a ready environment adopts a server in place of a lost one. Nothing changed.`;
+      case 'nothing-lost':
+        return `${code(p.name)} has its server ${String(p.server)}${p.running ? ` (${String(p.running)})` : ''} running: there is nothing to adopt ${String(p.instanceId)} in place of. Terminate it instead.`;
+      case 'not-repairable':
+        return 'This finding is not repaired from its alert: ignore it, or see the README (Drift). Nothing changed.';
+      default:
+        return 'Nothing changed.';
+    }
+  },
   'ENVIRONMENT.NOT_FOUND': (p) => `There is no environment called ${code(p.name)}. ${code('/server list all')} shows every environment.`,
   'ENVIRONMENT.NOT_AUTHORIZED': (p) => {
     const people = (users: unknown) => list(users).map(mention).join(', ');
     if (p.variant === 'needs-approval') {
       return `That schedule for ${code(p.name)} would need approval (${list(p.rules).map(esc).join('; ')}), so ${list(p.approvers).length ? people(p.approvers) : 'an admin'} set${list(p.approvers).length === 1 ? 's' : ''} it: ask them. Nothing changed.`;
+    }
+    if (p.variant === 'drift') {
+      const who = [...new Set([...list(p.ops), ...list(p.admins)])];
+      return `Only ops or an admin can act on drift alerts${who.length ? `: ${who.map(mention).join(', ')}` : ''}. Nothing changed.`;
     }
     if (p.variant === 'own-request') return `Nobody approves or rejects their own request: ${list(p.approvers).length ? `${people(p.approvers)} can decide on ${code(p.name)}` : `an admin decides on ${code(p.name)}`}.`;
     if (p.variant === 'not-an-approver') return `Only ${list(p.approvers).length ? people(p.approvers) : 'an admin'} can ${String(p.verb)} ${code(p.name)}: they approve for <@${String(p.owner)}>'s team.`;
@@ -100,6 +132,12 @@ const SENTENCES: Record<string, (p: Params) => string | undefined> = {
         return `${code(p.name)} is ${state(p.state)}: ${code('/server restore')} brings back a destroyed environment (${code(`/server wake ${String(p.name)}`)} wakes a sleeping one).`;
       case 'already_waking':
         return `${code(p.name)} is already waking up; its message shows the progress.`;
+      case 'already_repairing':
+        return `${code(p.name)} is already replacing a lost server; its message shows the progress.`;
+      case 'nothing_to_repair':
+        return `${code(p.name)} has every server it should, running: there is nothing to repair (it may have been repaired already). Nothing changed.`;
+      case 'repair_not_ready':
+        return `${code(p.name)} is ${state(p.state)}: only a ready environment's lost servers are replaced${p.state === 'asleep' ? ' (it wakes on fresh servers anyway)' : ''}.`;
       case 'not_retryable':
         return p.state === 'failed'
           ? `${code(p.name)} cannot be retried from where it failed; destroy it, or ask ops.`

@@ -13,6 +13,7 @@ import { retryAction } from './retry.action.js';
 import { approveAction, cancelRequestAction, rejectAction } from './approval.action.js';
 import { keepAction, postponeAction, sleepNowAction } from './schedule.action.js';
 import { templatePickAction } from './template-pick.action.js';
+import { driftAction } from './drift.action.js';
 
 type Handler = (args: SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs) => Promise<void>;
 
@@ -38,6 +39,10 @@ export function registerActions(app: App, deps: ListenerDeps): void {
     [Ids.action.approve]: approveAction(deps) as Handler,
     [Ids.action.reject]: rejectAction(deps) as Handler,
     [Ids.action.approvalCancel]: cancelRequestAction(deps) as Handler,
+    [Ids.action.driftTerminate]: driftAction(deps) as Handler,
+    [Ids.action.driftAdopt]: driftAction(deps) as Handler,
+    [Ids.action.driftRepair]: driftAction(deps) as Handler,
+    [Ids.action.driftIgnore]: driftAction(deps) as Handler,
   };
   const ids = new RegExp(`^(?:${Object.keys(handlers).join('|')})$`);
   app.action<BlockAction>({ type: 'block_actions', action_id: ids }, async (args) => {
