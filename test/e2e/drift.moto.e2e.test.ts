@@ -157,7 +157,16 @@ describe('drift on moto', () => {
     expect(visibleText(alert)).toContain('has instance type `t3.large`; its record says `t3.small`');
     await press(alert, 'Ignore for a day');
     await alertOf(`config:${id}`, (t) => t.includes('IGNORED'));
-  });
+    // Then repaired after all: a server of the recorded type takes its place, and the finding resolves.
+    expect(await run.bot.useCases.drift!.actions.act(`config:${id}`, 'repair', 'U0OPS')).toMatchObject({ action: 'repair' });
+    const repaired = await until('moto-typed', (e) => e.state === 'ready' && e.repaired !== undefined, 'repaired');
+    const now = repaired.servers[0]!.instanceId;
+    expect(now).not.toBe(id);
+    expect((await described(now))?.InstanceType).toBe('t3.small');
+    expect((await described(id))?.State?.Name).toMatch(/shutting-down|terminated/);
+    await reconcile();
+    await alertOf(`config:${id}`, (t) => t.includes('RESOLVED'));
+  }, 120_000);
 
   it("a part of an asleep environment's generation deleted from S3 is data drift, resolved once it is back", async () => {
     await command('new moto-napper --template mended --count 1');

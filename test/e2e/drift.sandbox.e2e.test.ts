@@ -114,6 +114,10 @@ describe('drift in the sandbox', () => {
     expect(visibleText(alert)).toMatch(/OPEN.*Lost server/s);
     expect(visibleText(alert)).toContain(`server 2 (${s1!.instanceId}) runs; the cloud says it is terminated`);
     expect(buttonsOf(alert)).toEqual(['Repair', 'Ignore for a day']);
+    // Scraped as Prometheus would: one lost server open, nothing else.
+    const scraped = await (await fetch(`${bot.consoleUrl}/metrics`)).text();
+    expect(scraped).toMatch(/^dormouse_drift_findings\{kind="ghost"\} 1$/m);
+    expect(scraped).toMatch(/^dormouse_drift_findings\{kind="orphan"\} 0$/m);
     // Found again at the next tick: still one alert, not edited.
     const edited = alert.edited;
     expect((await reconcile()).opened).toBe(0);
@@ -149,6 +153,7 @@ describe('drift in the sandbox', () => {
 
     // The next tick sees it resolved: the alert says so, its buttons gone.
     expect((await reconcile()).resolved).toBe(1);
+    expect(await (await fetch(`${bot.consoleUrl}/metrics`)).text()).toMatch(/^dormouse_drift_findings\{kind="ghost"\} 0$/m);
     const done = await alertOf(double, key, (t) => t.includes('RESOLVED'));
     expect(buttonsOf(done)).toEqual([]);
     expect(visibleText(done)).toContain('repair started; resolved');

@@ -108,8 +108,8 @@ export class DestroyFlow {
     const { deps } = this;
     let env = lease.environment;
     const terminated = new Set<string>();
-    // Destroyed while its servers were being launched: the launch may land after the first look.
-    const launchInFlight = env.progress.some((p) => p.key === 'launch' && p.status === 'running');
+    // Destroyed while its servers (or a repair's replacement) were being launched: the launch may land after the first look.
+    const launchInFlight = env.progress.some((p) => (p.key === 'launch' || p.key === 'repair:launch') && p.status === 'running');
     try {
       for (let sweep = 1; sweep <= (launchInFlight ? SWEEPS : 1); sweep++) {
         if (sweep > 1) await deps.clock.sleep(SWEEP_PAUSE_MS, lease.signal);

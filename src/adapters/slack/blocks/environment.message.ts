@@ -121,6 +121,8 @@ export function failedStepLabel(step: string): string {
       return 'waking';
     case 'restore':
       return 'restoring data';
+    case 'repair':
+      return 'replacing a lost server';
     default:
       return step;
   }
