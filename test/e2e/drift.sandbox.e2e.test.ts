@@ -271,6 +271,27 @@ describe('drift in the sandbox', () => {
     await alertOf(double, `ghost:${ready.id}:0`, (t) => t.includes('RESOLVED') && t.includes('replaced automatically'));
   });
 
+  it('two servers lost at once: one Repair replaces both (a repair leaves no lost server behind), and both alerts resolve', async () => {
+    const { bot, double, cloud, reconcile } = await sandbox();
+    const ready = await newEnvironment(double, bot, 'twice', 'mended', 3);
+    const [s0, s1, s2] = ready.servers;
+    await cloud.terminate([s1!.instanceId, s2!.instanceId]);
+    expect((await reconcile()).opened).toBe(2);
+    const first = await alertOf(double, `ghost:${ready.id}:1`);
+    await alertOf(double, `ghost:${ready.id}:2`);
+    await press(double, 'U0OPS', first, 'Repair');
+    const repaired = await until(bot, 'twice', (e) => e.state === 'ready' && e.repaired !== undefined, 'repaired');
+    expect(repaired.repaired?.servers.map((s) => [s.index, s.lost])).toEqual([
+      [1, s1!.instanceId],
+      [2, s2!.instanceId],
+    ]);
+    expect(repaired.servers.map((s) => s.instanceId)[0]).toBe(s0!.instanceId);
+    expect(new Set(repaired.servers.map((s) => s.replacement))).toEqual(new Set([undefined, 1, 2]));
+    expect((await reconcile()).resolved).toBe(2);
+    await alertOf(double, `ghost:${ready.id}:1`, (t) => t.includes('RESOLVED'));
+    await alertOf(double, `ghost:${ready.id}:2`, (t) => t.includes('RESOLVED'));
+  });
+
   it('the leader runs the reconciler on its own, every DORMOUSE_RECONCILE_SECONDS', async () => {
     const { double, cloud } = await sandbox({ DORMOUSE_RECONCILE_SECONDS: '1' }, { scheduler: true });
     const [stray] = await cloud.launch({

@@ -9,9 +9,10 @@
  *   attempt);
  * - ghost: a ready environment's server that the cloud says is terminated,
  *   stopped or missing;
- * - config: a ready environment's server whose instance type, image (when
- *   the template names an `ami-…`) or Dormouse tags (name, owner) are not
- *   the ones on record;
+ * - config: a ready environment's server whose instance type or Dormouse
+ *   tags (name, owner) are not the ones on record (not its image: a
+ *   template's image moves on on purpose, and its servers launched before
+ *   are not drift);
  * - data: an environment asleep, or destroyed with its data kept, whose
  *   generation's manifest or objects are missing or not the size the
  *   manifest says (found by the reconciler, which reads the store: see
@@ -38,19 +39,16 @@ export type Finding =
   | { kind: 'config'; key: string; environment: string; environmentId: string; index: number; instanceId: string; field: ConfigField; expected: string; actual: string }
   | { kind: 'data'; key: string; environment: string; environmentId: string; generation: number; problem: 'manifest-missing' | 'part-missing' | 'size-mismatch'; part?: string; expected?: number; actual?: number };
 
-export type ConfigField = 'instanceType' | 'image' | 'owner-tag' | 'name-tag';
+export type ConfigField = 'instanceType' | 'owner-tag' | 'name-tag';
 
 export type FindingKind = Finding['kind'];
 
-/** What the records expect of a server beyond its type: the image its template names (an `ami-…`; a parameter is not compared). */
-export interface Expectations {
-  imageOf?: (env: Environment) => string | undefined;
-}
+
 
 const GONE: ReadonlySet<InstanceState> = new Set(['terminated', 'shutting-down']);
 const STOPPED: ReadonlySet<InstanceState> = new Set(['stopped', 'stopping']);
 
-export function findDrift(envs: readonly Environment[], instances: readonly ManagedInstance[], now: Date, opts: { graceMs: number } & Expectations = { graceMs: 5 * 60_000 }): Finding[] {
+export function findDrift(envs: readonly Environment[], instances: readonly ManagedInstance[], now: Date, opts: { graceMs: number } = { graceMs: 5 * 60_000 }): Finding[] {
   const findings: Finding[] = [];
   const byId = new Map(envs.map((e) => [e.id, e]));
   const byInstance = new Map(instances.map((i) => [i.instanceId, i]));
@@ -63,6 +61,8 @@ export function findDrift(envs: readonly Environment[], instances: readonly Mana
       instanceId: i.instanceId,
       since: i.launchedAt,
       ...(i.environmentId ? { environmentId: i.environmentId } : {}),
+      // The name its tags give: what Terminate and the reconciler look the environment up by, to check again.
+      ...(i.environment ? { environment: i.environment } : {}),
       ...(i.index !== undefined ? { index: i.index } : {}),
     };
     if (!env) findings.push({ ...base, why: 'no-environment' });
@@ -77,10 +77,8 @@ export function findDrift(envs: readonly Environment[], instances: readonly Mana
       if (!seen || GONE.has(seen.state) || STOPPED.has(seen.state)) {
         findings.push({ kind: 'ghost', key: `ghost:${env.id}:${server.index}`, ...where, cloud: !seen ? 'missing' : STOPPED.has(seen.state) ? 'stopped' : 'terminated' });
       } else {
-        const image = opts.imageOf?.(env);
         const checks: [ConfigField, string | undefined, string | undefined][] = [
           ['instanceType', env.instanceType, seen.instanceType],
-          ['image', image, image ? seen.imageId : undefined],
           ['owner-tag', env.owner, seen.tags['dormouse:owner']],
           ['name-tag', env.name, seen.tags['dormouse:environment']],
         ];

@@ -149,6 +149,8 @@ export interface Environment extends NewEnvironment {
   awake?: AwakePeriod[];
   /** A request that needed a team lead's approval: why, who was asked, and what they decided. */
   approval?: ApprovalState;
+  /** How many replacements were ever launched for it: each gets the next serial (its launch's idempotency key). */
+  repairs?: number;
   /** A repair under way: the servers being replaced and how far it got. */
   repair?: RepairState;
   /** The last repair: what was replaced, and from which generation its data came back (the owner's note). */

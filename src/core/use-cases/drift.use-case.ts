@@ -20,7 +20,7 @@
  */
 import type { Environment } from '../environment/environment.js';
 import { DomainError, ErrorCodes } from '../environment/errors.js';
-import { LIVE_STATES, describeState, isTransitional } from '../environment/lifecycle.js';
+import { LIVE_STATES, describeState, isLive, isTransitional } from '../environment/lifecycle.js';
 import type { Template } from '../environment/template.js';
 import { findDrift, type Finding, type FindingKind } from '../drift/drift.js';
 import { assertMayActOnDrift, RECONCILER_ACTOR, type Access } from '../policies/permissions.js';
@@ -36,6 +36,8 @@ const KEEP_RESOLVED_MS = 7 * 24 * 3600_000;
 const IGNORE_MS = 24 * 3600_000;
 /** A replica that set out to post an alert and has not recorded it within this time is taken to have died. */
 const POSTING_MS = 60_000;
+/** A finding someone acted on that is still there this long after, its environment at rest, is open again (the action died). */
+const ACTING_MS = 10 * 60_000;
 
 export interface ReconcilerDeps {
   repo: Pick<EnvironmentRepository, 'listByState' | 'get'>;
@@ -69,18 +71,18 @@ export class Reconciler {
     const now = deps.clock.now();
     const envs = (await Promise.all(LIVE_STATES.map((s) => deps.repo.listByState(s)))).flat();
     const instances = await deps.compute.listManaged();
-    const found = findDrift(envs, instances, now, { graceMs: deps.graceMs, imageOf: (e) => this.imageOf(e) });
+    const byId = new Map(envs.map((e) => [e.id, e]));
+    const found = await this.confirmed(findDrift(envs, instances, now, { graceMs: deps.graceMs }), byId);
     if (deps.data) found.push(...(await this.dataDrift(envs, now)));
     const stored = new Map((await deps.findings.list()).map((r) => [r.key, r]));
     const summary: ReconcileSummary = { found: found.length, opened: 0, resolved: 0, repairs: 0 };
     for (const f of found) {
       try {
-        await this.seen(f, stored.get(f.key), now, summary);
+        await this.seen(f, stored.get(f.key), byId, now, summary);
       } catch (err) {
         deps.logger.warn({ err, finding: f.key }, 'could not record a drift finding; the next run tries again');
       }
     }
-    const byId = new Map(envs.map((e) => [e.id, e]));
     for (const rec of stored.values()) {
       if (found.some((f) => f.key === rec.key)) continue;
       try {
@@ -96,8 +98,31 @@ export class Reconciler {
     return summary;
   }
 
+  /**
+   * The listing of environments is a dozen index queries, not one snapshot: an environment changing
+   * state meanwhile can be missing from all of them. An orphan whose tags name an environment is
+   * checked against that environment read by key (consistent) before it is a finding.
+   */
+  private async confirmed(found: Finding[], byId: Map<string, Environment>): Promise<Finding[]> {
+    const out: Finding[] = [];
+    for (const f of found) {
+      if (f.kind !== 'orphan' || f.why !== 'no-environment' || !f.environment || !f.environmentId) {
+        out.push(f);
+        continue;
+      }
+      const env = await this.deps.repo.get(f.environment);
+      if (!env || env.id !== f.environmentId) out.push(f);
+      else if (!isLive(env.state)) out.push({ ...f, why: 'ended' });
+      else {
+        byId.set(env.id, env);
+        if (!isTransitional(env.state) && !env.servers.some((s) => s.instanceId === f.instanceId)) out.push({ ...f, why: 'not-listed' });
+      }
+    }
+    return out;
+  }
+
   /** Found at this run: stored and alerted if new, updated if it changed or was ignored for long enough. */
-  private async seen(f: Finding, rec: FindingRecord | undefined, now: Date, summary: ReconcileSummary): Promise<void> {
+  private async seen(f: Finding, rec: FindingRecord | undefined, byId: Map<string, Environment>, now: Date, summary: ReconcileSummary): Promise<void> {
     const at = now.toISOString();
     if (!rec) {
       const fresh: FindingRecord = { key: f.key, finding: f, status: 'open', firstSeen: at, lastSeen: at, posting: at, version: 0 };
@@ -105,9 +130,11 @@ export class Reconciler {
       summary.opened += 1;
       this.deps.logger.warn({ finding: f.key, kind: f.kind, environment: 'environment' in f ? f.environment : undefined }, 'drift found');
       const posted = await this.alert({ ...fresh, version: 1 }, true);
-      await this.autoRepair(posted, summary);
+      await this.autoRepair(posted, byId, summary);
       return;
     }
+    const envId = 'environmentId' in f ? f.environmentId : undefined;
+    const env = envId ? byId.get(envId) : undefined;
     let next: FindingRecord | undefined;
     if (rec.status === 'resolved') {
       next = { key: rec.key, finding: f, status: 'open', firstSeen: at, lastSeen: at, version: rec.version, ...(rec.alert ? { alert: rec.alert } : {}), note: { text: 'found again', by: RECONCILER_ACTOR, at } };
@@ -117,6 +144,9 @@ export class Reconciler {
     } else if (rec.status === 'ignored') {
       next = { ...rec, finding: f, status: 'open', lastSeen: at, note: { text: `still there after being ignored until ${clock(rec.ignoredUntil ?? at)}`, by: RECONCILER_ACTOR, at } };
       delete next.ignoredUntil;
+    } else if (rec.status === 'acting' && (!rec.note || now.getTime() - Date.parse(rec.note.at) > ACTING_MS) && !(env && isTransitional(env.state))) {
+      // Someone acted, nothing is under way, and it is still there: what they did did not take (a crash, a failure).
+      next = { ...rec, finding: f, status: 'open', lastSeen: at, note: { text: `still there after: ${rec.note?.text ?? 'an action'}`, by: RECONCILER_ACTOR, at } };
     } else if (JSON.stringify(rec.finding) !== JSON.stringify(f)) {
       next = { ...rec, finding: f, lastSeen: at };
     }
@@ -131,7 +161,7 @@ export class Reconciler {
       if (!(await this.deps.findings.put(claimed))) return;
       rec = await this.alert({ ...claimed, version: claimed.version + 1 }, true);
     }
-    await this.autoRepair(rec, summary);
+    await this.autoRepair(rec, byId, summary);
   }
 
   /** Not found at this run: resolved (by itself, or by what someone did), and forgotten a week later. */
@@ -142,10 +172,15 @@ export class Reconciler {
     }
     const envId = 'environmentId' in rec.finding ? rec.finding.environmentId : undefined;
     const env = envId ? byId.get(envId) : undefined;
-    // A repair under way: the ghost is not a ghost while the environment is repairing. It is resolved once it is ready.
-    if (env && isTransitional(env.state) && rec.status === 'acting') return;
+    // A flow at work on its environment (a repair, say): what it owns is changing. Judged once it is at rest.
+    if (env && isTransitional(env.state)) return;
     const at = now.toISOString();
-    const text = rec.status === 'acting' && rec.note ? `${rec.note.text}; resolved` : env?.state === 'failed' ? 'no longer found: the environment failed (see its alert)' : 'resolved by itself';
+    const text =
+      env?.state === 'failed'
+        ? `no longer found: the environment failed${rec.note ? ` after: ${rec.note.text}` : ''} (see its alert)`
+        : rec.status === 'acting' && rec.note
+          ? `${rec.note.text}; resolved`
+          : 'resolved by itself';
     const next: FindingRecord = { ...rec, status: 'resolved', resolvedAt: at, note: { text, by: rec.note?.by ?? RECONCILER_ACTOR, at } };
     if (!(await this.deps.findings.put(next))) return;
     summary.resolved += 1;
@@ -177,11 +212,12 @@ export class Reconciler {
     return rec;
   }
 
-  /** A lost server of a template with `repair: auto` is replaced at once. */
-  private async autoRepair(rec: FindingRecord, summary: ReconcileSummary): Promise<void> {
+  /** A lost server of a template with `repair: auto` is replaced at once (with every other lost server of its environment). */
+  private async autoRepair(rec: FindingRecord, byId: Map<string, Environment>, summary: ReconcileSummary): Promise<void> {
     const f = rec.finding;
     if (rec.status !== 'open' || f.kind !== 'ghost') return;
-    if (this.deps.templates.find((t) => t.name === this.templateOf(f.environment))?.repair !== 'auto') return;
+    const env = byId.get(f.environmentId);
+    if (!env || env.state !== 'ready' || this.deps.templates.find((t) => t.name === env.template)?.repair !== 'auto') return;
     const claimed: FindingRecord = { ...rec, status: 'acting', note: { text: 'replaced automatically', by: RECONCILER_ACTOR, at: this.deps.clock.now().toISOString() } };
     if (!(await this.deps.findings.put(claimed))) return;
     try {
@@ -194,17 +230,6 @@ export class Reconciler {
     }
   }
 
-  private templates = new Map<string, string>();
-  private templateOf(environment: string): string | undefined {
-    return this.templates.get(environment);
-  }
-
-  private imageOf(env: Environment): string | undefined {
-    this.templates.set(env.name, env.template);
-    const image = this.deps.templates.find((t) => t.name === env.template)?.image;
-    return image?.startsWith('ami-') ? image : undefined;
-  }
-
   /** Asleep (archived) environments and destroyed ones whose data is kept: is their generation all there, at its size? */
   private async dataDrift(envs: readonly Environment[], now: Date): Promise<Finding[]> {
     const data = this.deps.data!;
@@ -213,30 +238,37 @@ export class Reconciler {
       const latest = e.data?.latest;
       if (e.state === 'asleep' && e.data?.asleepAs !== 'stop' && latest) checks.push({ environment: e.name, environmentId: e.id, generationOf: latest.environmentId, generation: latest.number });
     }
-    for (const mark of await data.listKept()) {
+    const kept = await data.listKept().catch((err: unknown) => {
+      this.deps.logger.warn({ err }, 'could not list the data kept after destroys; checked again next time');
+      return [];
+    });
+    for (const mark of kept) {
       if (Date.parse(mark.keepUntil) > now.getTime()) checks.push({ environment: mark.environment, environmentId: mark.environmentId, generationOf: mark.environmentId, generation: mark.generation });
     }
     const findings: Finding[] = [];
     for (const c of checks) {
-      const base = { kind: 'data' as const, key: `data:${c.generationOf}:${c.generation}`, environment: c.environment, environmentId: c.environmentId, generation: c.generation };
-      const manifest = await data.getGeneration(c.generationOf, c.generation);
-      if (!manifest) {
-        findings.push({ ...base, problem: 'manifest-missing' });
-        continue;
-      }
-      for (const part of manifest.parts) {
-        const seen = await data.inspectPart(part);
-        if (!seen.exists) {
-          findings.push({ ...base, problem: 'part-missing', part: part.part, expected: part.bytes });
-          break;
-        }
-        if (seen.bytes !== part.bytes) {
-          findings.push({ ...base, problem: 'size-mismatch', part: part.part, expected: part.bytes, actual: seen.bytes });
-          break;
-        }
+      try {
+        const found = await this.checkGeneration(c);
+        if (found) findings.push(found);
+      } catch (err) {
+        // One unreadable generation does not stop the run (the orphans, the lost servers); it is looked at again next time.
+        this.deps.logger.warn({ err, environment: c.environment, generation: c.generation }, 'could not check a generation in the data store');
       }
     }
     return findings;
+  }
+
+  private async checkGeneration(c: { environment: string; environmentId: string; generationOf: string; generation: number }): Promise<Finding | undefined> {
+    const data = this.deps.data!;
+    const base = { kind: 'data' as const, key: `data:${c.generationOf}:${c.generation}`, environment: c.environment, environmentId: c.environmentId, generation: c.generation };
+    const manifest = await data.getGeneration(c.generationOf, c.generation);
+    if (!manifest) return { ...base, problem: 'manifest-missing' };
+    for (const part of manifest.parts) {
+      const seen = await data.inspectPart(part);
+      if (!seen.exists) return { ...base, problem: 'part-missing', part: part.part, expected: part.bytes };
+      if (seen.bytes !== part.bytes) return { ...base, problem: 'size-mismatch', part: part.part, expected: part.bytes, actual: seen.bytes };
+    }
+    return undefined;
   }
 }
 
@@ -244,7 +276,7 @@ export type DriftAction = 'terminate' | 'adopt' | 'repair' | 'ignore';
 
 export interface DriftActionsDeps {
   repo: Pick<EnvironmentRepository, 'get'>;
-  compute: Pick<ComputePort, 'terminate' | 'findByEnvironment'>;
+  compute: Pick<ComputePort, 'terminate' | 'findByEnvironment' | 'listManaged'>;
   findings: FindingStore;
   alerts: DriftAlerts;
   clock: Clock;
@@ -286,7 +318,7 @@ export class DriftActions {
         throw settled('owned', `${f.instanceId} belongs to ${env.name} now (it is ${describeState(env.state)}): not terminated.`, { instanceId: f.instanceId, name: env.name, state: env.state });
       }
       const claimed = await this.claim({ ...rec, status: 'acting', note: { text: `terminating ${f.instanceId}`, by: actor, at } });
-      await deps.compute.terminate([f.instanceId]);
+      await this.orReopen(claimed, () => deps.compute.terminate([f.instanceId]));
       await this.claim({ ...claimed, status: 'resolved', resolvedAt: deps.clock.now().toISOString(), note: { text: `${f.instanceId} terminated`, by: actor, at } });
       return { action, finding: f, instanceId: f.instanceId };
     }
@@ -303,24 +335,40 @@ export class DriftActions {
         throw settled('nothing-lost', `${env.name} has its server ${index + 1} running: nothing to adopt ${f.instanceId} in place of.`, { name: env.name, server: index + 1, instanceId: f.instanceId, ...(record ? { running: record.instanceId } : {}) });
       }
       const claimed = await this.claim({ ...rec, status: 'acting', note: { text: `adopted into ${env.name} as server ${index + 1}`, by: actor, at } });
-      await this.startRepair(claimed, () => deps.repair.execute({ name: env.name, id: env.id }, actor, { servers: [{ index, lost: record.instanceId, why: 'missing', adopt: f.instanceId }], finding: key }));
+      await this.orReopen(claimed, () => deps.repair.execute({ name: env.name, id: env.id }, actor, { servers: [{ index, lost: record.instanceId, why: 'missing', adopt: f.instanceId }], finding: key }));
       return { action, finding: f, instanceId: f.instanceId, environment: env.name, index };
     }
     if (f.kind !== 'ghost' && f.kind !== 'config') throw settled('not-repairable', 'This finding is not repaired from its alert.', {});
+    if (f.kind === 'config') await this.assertStillDrifted(f, key);
     const claimed = await this.claim({ ...rec, status: 'acting', note: { text: 'repair started', by: actor, at } });
-    await this.startRepair(claimed, () =>
+    await this.orReopen(claimed, () =>
       deps.repair.execute({ name: f.environment, id: f.environmentId }, actor, { servers: [{ index: f.index, lost: f.instanceId, why: f.kind === 'ghost' ? f.cloud : 'drifted' }], finding: key }),
     );
     return { action: 'repair', finding: f, environment: f.environment, index: f.index };
   }
 
-  /** A repair that does not start (nothing to repair any more, not ready) gives the finding back as it was. */
-  private async startRepair(claimed: FindingRecord, start: () => Promise<unknown>): Promise<void> {
+  /**
+   * A server replaced for configuration drift is a running server: the drift is looked at again now
+   * (one listing), and a server that is as recorded again is left alone.
+   */
+  private async assertStillDrifted(f: Extract<Finding, { kind: 'config' }>, key: string): Promise<void> {
+    const env = await this.deps.repo.get(f.environment);
+    if (!env || env.id !== f.environmentId || env.state !== 'ready') return; // the repair itself says why not
+    const listing = (await this.deps.compute.listManaged()).filter((i) => i.environmentId === env.id);
+    if (!findDrift([env], listing, this.deps.clock.now(), { graceMs: 0 }).some((x) => x.key === key)) {
+      throw settled('as-recorded', `Server ${f.index + 1} of ${env.name} is as recorded again: nothing to repair.`, { name: env.name, server: f.index + 1 });
+    }
+  }
+
+  /** What a button started did not happen (nothing to repair any more, not ready, the cloud refused): the finding is open again. */
+  private async orReopen(claimed: FindingRecord, act: () => Promise<unknown>): Promise<void> {
     try {
-      await start();
+      await act();
     } catch (err) {
-      await this.deps.findings.put({ ...claimed, status: 'open' }).catch(() => false);
-      if (claimed.alert) await this.deps.alerts.driftAlert({ ...claimed, status: 'open', version: claimed.version + 1 }).catch(() => undefined);
+      const reopened: FindingRecord = { ...claimed, status: 'open', note: { text: `${claimed.note?.text ?? 'an action'} did not happen`, by: claimed.note?.by ?? RECONCILER_ACTOR, at: this.deps.clock.now().toISOString() } };
+      if ((await this.deps.findings.put(reopened).catch(() => false)) && claimed.alert) {
+        await this.deps.alerts.driftAlert({ ...reopened, version: reopened.version + 1 }).catch(() => undefined);
+      }
       throw err;
     }
   }
@@ -333,7 +381,16 @@ export class DriftActions {
     }
     const stored = { ...next, version: next.version + 1 };
     // Its alert says so at once (one not posted yet is posted by the reconciler, with what is true then).
-    if (stored.alert) await this.deps.alerts.driftAlert(stored).catch((err: unknown) => this.deps.logger.warn({ err, finding: next.key }, 'could not update the drift alert'));
+    if (!stored.alert) return stored;
+    const where = await this.deps.alerts.driftAlert(stored).catch((err: unknown) => {
+      this.deps.logger.warn({ err, finding: next.key }, 'could not update the drift alert');
+      return undefined;
+    });
+    // Deleted in Slack and posted again: its new place is kept, so the next update does not post a third.
+    if (where && where.ts !== stored.alert.ts) {
+      const placed = { ...stored, alert: where };
+      if (await this.deps.findings.put(placed).catch(() => false)) return { ...placed, version: placed.version + 1 };
+    }
     return stored;
   }
 }

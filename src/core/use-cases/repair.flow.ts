@@ -26,7 +26,8 @@ import type { NotifierPort } from '../ports/notifier.port.js';
 import type { RemoteCommandPort } from '../ports/remote-command.port.js';
 import type { Template } from '../environment/template.js';
 import { LeaseLost, type HeldLease } from '../workflow/runner.js';
-import { recordFlowFailure, step, type ProvisionFlow, type SetupPhases } from './provision.flow.js';
+import { recordFlowFailure, step, StepError, type ProvisionFlow, type SetupPhases } from './provision.flow.js';
+import { DomainError, ErrorCodes } from '../environment/errors.js';
 import type { DataScripts, DataSettings } from './save.flow.js';
 import { audit, tell, templateOf } from './shared.js';
 import { restorePart } from './wake.flow.js';
@@ -83,31 +84,44 @@ export class RepairFlow {
         placed.push({ index: r.index, instanceId: r.adopt, serial: r.serial });
         continue;
       }
-      await lease.ensureHeld();
-      const [launched] = await step(
-        'launch',
-        () =>
-          deps.compute.launch({
-            environmentId: env.id,
-            environment: env.name,
-            owner: env.owner,
-            template: template.name,
-            image: template.image,
-            instanceType: env.instanceType,
-            count: 1,
-            subnets: template.subnets,
-            securityGroups: template.securityGroups,
-            ...(template.instanceProfile ? { instanceProfile: template.instanceProfile } : {}),
-            volumes: template.volumes,
-            tags: template.tags,
-            attempt: env.attempt,
-            idempotencyKey: `dormouse-${env.id}-${env.attempt}-r${r.index}.${r.serial}`,
-            replacement: { index: r.index, serial: r.serial },
-          }),
-        r.index,
-      );
-      if (!launched) throw new Error(`the launch of a replacement for server ${r.index + 1} returned no server`);
-      placed.push({ index: r.index, instanceId: launched.instanceId, serial: r.serial });
+      let serial = r.serial;
+      for (let tries = 1; ; tries++) {
+        await lease.ensureHeld();
+        const [launched] = await step(
+          'launch',
+          () =>
+            deps.compute.launch({
+              environmentId: env.id,
+              environment: env.name,
+              owner: env.owner,
+              template: template.name,
+              image: template.image,
+              instanceType: env.instanceType,
+              count: 1,
+              subnets: template.subnets,
+              securityGroups: template.securityGroups,
+              ...(template.instanceProfile ? { instanceProfile: template.instanceProfile } : {}),
+              volumes: template.volumes,
+              tags: template.tags,
+              attempt: env.attempt,
+              idempotencyKey: `dormouse-${env.id}-${env.attempt}-r${r.index}.${serial}`,
+              replacement: { index: r.index, serial },
+            }),
+          r.index,
+        );
+        if (!launched) throw new Error(`the launch of a replacement for server ${r.index + 1} returned no server`);
+        if (launched.state === 'pending' || launched.state === 'running') {
+          placed.push({ index: r.index, instanceId: launched.instanceId, serial });
+          break;
+        }
+        // The replacement launched before (a resumed or retried repair) is gone already: a new serial, a new server.
+        if (tries > 2) throw new StepError('launch', new DomainError(ErrorCodes.INSTANCE_LOST, `The replacements of server ${r.index + 1} kept disappearing.`, { server: r.index + 1, variant: 'kept_disappearing' }, true), r.index);
+        env = await lease.update((e) => {
+          const next = (e.repairs ?? 0) + 1;
+          serial = next;
+          return withRepair({ ...e, repairs: next }, (x) => ({ ...x, servers: x.servers.map((y) => (y.index === r.index ? { ...y, serial: next } : y)) }));
+        });
+      }
     }
     // The servers replaced go for good (a stopped or drifted one is still there; a terminated one is no error).
     await lease.ensureHeld();
@@ -143,7 +157,11 @@ export class RepairFlow {
     if (deps.data && latest) {
       const data = deps.data;
       const manifest = await step('restore', () => data.store.getGeneration(latest.environmentId, latest.number));
-      if (manifest) {
+      if (!manifest) {
+        // As a wake would: the data it would restore is not there. Nothing is made up; the data alert says more.
+        throw new StepError('restore', new DomainError(ErrorCodes.DATA_NO_GENERATION, `Generation ${latest.number} is not in the data store any more.`, { generation: latest.number }, false));
+      }
+      {
         generation = { number: manifest.generation, createdAt: manifest.createdAt };
         for (const r of repair.servers) {
           if (r.restored) continue;

@@ -45,25 +45,35 @@ export class RepairEnvironment {
     if (seen.state === 'repairing') throw invalid(seen, 'already_repairing');
     if (seen.state !== 'ready') throw invalid(seen, 'repair_not_ready');
     const live = await deps.compute.findByEnvironment(seen.id);
+    const running = (id: string) => live.some((i) => i.instanceId === id && (i.state === 'running' || i.state === 'pending'));
+    // What was asked, and every other server of the environment that is not running: a repair that left one
+    // lost server behind would fail on it (it bootstraps and checks the whole set).
+    const asked: RepairRequest['servers'] = [
+      ...request.servers,
+      ...seen.servers.filter((s) => !request.servers.some((r) => r.index === s.index) && !running(s.instanceId)).map((s) => ({ index: s.index, lost: s.instanceId, why: 'missing' as LossReason })),
+    ];
+    let serial = seen.repairs ?? 0;
     const wanted: RepairedServer[] = [];
-    for (const s of request.servers) {
+    for (const s of asked) {
       const record = seen.servers.find((x) => x.index === s.index);
       // Already replaced (another repair got there first), or no such server.
       if (!record || record.instanceId !== s.lost) continue;
-      const running = live.some((i) => i.instanceId === s.lost && (i.state === 'running' || i.state === 'pending'));
-      if (running && s.why !== 'drifted') continue;
+      if (running(s.lost) && s.why !== 'drifted') continue;
       if (s.adopt && !live.some((i) => i.instanceId === s.adopt && i.state === 'running')) continue;
-      wanted.push({ index: s.index, lost: s.lost, why: s.why, serial: (record.replacement ?? 0) + 1, ...(s.adopt ? { adopt: s.adopt } : {}) });
+      wanted.push({ index: s.index, lost: s.lost, why: s.why, serial: ++serial, ...(s.adopt ? { adopt: s.adopt } : {}) });
     }
     if (wanted.length === 0) throw invalid(seen, 'nothing_to_repair');
     const { environment, changed } = await deps.runner.begin(target.name, (e) => {
       assertSameIncarnation(e, target);
-      if (e.version !== seen.version || e.state !== 'ready') return undefined;
+      // Another write meanwhile (a timer, a message) is no reason to refuse; a changed set of servers is.
+      if (e.state !== 'ready' || (e.repairs ?? 0) !== (seen.repairs ?? 0)) return undefined;
+      if (!wanted.every((w) => e.servers.find((x) => x.index === w.index)?.instanceId === w.lost)) return undefined;
       const now = deps.clock.now();
       const progress = e.progress.filter((p) => !p.key.startsWith('repair:') && !p.key.startsWith('restore:'));
       return {
         ...transition(e, 'repairing', now),
         progress,
+        repairs: serial,
         servers: e.servers.map((s) => (wanted.some((w) => w.index === s.index) ? { ...s, state: 'failed' as const } : s)),
         repair: { servers: wanted, phase: 'launch', by: actor, startedAt: now.toISOString(), ...(request.finding ? { finding: request.finding } : {}) },
       };

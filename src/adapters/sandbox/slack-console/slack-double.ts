@@ -48,7 +48,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppDelivery } from './double/app-delivery.js';
 import { ConversationFile } from './double/conversation-file.js';
 import { Conversations } from './double/conversations.js';
-import { Faults } from './double/faults.js';
+import { Faults, type SlackFaultRate } from './double/faults.js';
 import { DoubleHttp } from './double/http-server.js';
 import { People, type SubmitValue } from './double/people.js';
 import { PersonScreen } from './double/person-screen.js';
@@ -74,6 +74,7 @@ import type {
 
 export type * from './slack-double.types.js';
 export { visibleText } from './double/blocks.js';
+export type { SlackFaultRate } from './double/faults.js';
 export { ACK_DEADLINE_MS, APP_ID, BOT_ID, BOT_NAME, BOT_USER_ID, DEFAULT_CHANNELS, DEFAULT_USERS, type SlackDoubleOptions } from './double/workspace.js';
 
 export class SlackDouble {
@@ -281,7 +282,17 @@ export class SlackDouble {
     this.faults.arm(opts);
   }
 
-  /** Disarms every fault `failNext` armed and that has not fired yet. */
+  /**
+   * From now on, fails a fraction `rate` of the calls (of `methods`, default
+   * every Web API call and response_url post) as `failNext` would, with a
+   * status picked among `statuses` (default 500 and 429), at random from
+   * `seed`. Faults armed by `failNext` fire first. `undefined` stops it.
+   */
+  failRate(opts: SlackFaultRate | undefined): void {
+    this.faults.setRate(opts);
+  }
+
+  /** Disarms every fault `failNext` armed and that has not fired yet, and stops `failRate`. */
   clearFaults(): void {
     this.faults.clear();
   }

@@ -58,6 +58,8 @@ const SENTENCES: Record<string, (p: Params) => string | undefined> = {
         return `${code(p.name)} is ${p.state ? state(p.state) : 'gone'}: only a ready environment adopts a server in place of a lost one. Nothing changed.`;
       case 'nothing-lost':
         return `${code(p.name)} has its server ${String(p.server)}${p.running ? ` (${String(p.running)})` : ''} running: there is nothing to adopt ${String(p.instanceId)} in place of. Terminate it instead.`;
+      case 'as-recorded':
+        return `Server ${String(p.server)} of ${code(p.name)} is as recorded again: there is nothing to repair, and it was left alone. Nothing changed.`;
       case 'not-repairable':
         return 'This finding is not repaired from its alert: ignore it, or see the README (Drift). Nothing changed.';
       default:

@@ -1,8 +1,10 @@
 /**
  * Fault injection: Slack's bad moments on demand. `failNext` arms the next
  * calls of a Web API method (or of response URLs) to fail the way Slack
- * fails them (429 with Retry-After, 500, a plain-text 503); a failed call
- * changes nothing and is recorded as injected, not as a problem of the bot's.
+ * fails them (429 with Retry-After, 500, a plain-text 503); `failRate` fails
+ * a fraction of all calls at random (seeded, so a run can be replayed). A
+ * failed call changes nothing and is recorded as injected, not as a problem
+ * of the bot's.
  */
 import type { ServerResponse } from 'node:http';
 import type { SlackFault, SlackFaultStatus } from '../slack-double.types.js';
@@ -18,8 +20,35 @@ interface ArmedFault {
 
 const FAULT_STATUSES: readonly number[] = [429, 500, 503];
 
+/** What `SlackDouble.failRate` sets: a fraction of calls failed at random, armed faults first. */
+export interface SlackFaultRate {
+  /** The fraction of calls failed, 0 to 1. */
+  rate: number;
+  /** A failed call's status, picked at random among these (default 500 and 429). */
+  statuses?: SlackFaultStatus[];
+  /** Seeds the random picks (default 1): the same seed fails the same calls of the same sequence. */
+  seed?: number;
+  /** For 429: the `Retry-After` header, in seconds (default 1). */
+  retryAfterSeconds?: number;
+  /** Only these Web API methods (or `'response_url'`); default every call. */
+  methods?: string[];
+}
+
+/** mulberry32: a small seeded generator, enough to pick faults. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export class Faults {
   private armed: ArmedFault[] = [];
+  private random: { rate: number; statuses: SlackFaultStatus[]; retryAfterSeconds: number; methods?: readonly string[]; next: () => number } | undefined;
 
   constructor(
     private readonly ws: Workspace,
@@ -41,6 +70,21 @@ export class Faults {
 
   clear(): void {
     this.armed = [];
+    this.random = undefined;
+  }
+
+  /** Fails a fraction of calls at random from now on; `undefined` stops it. */
+  setRate(opts: SlackFaultRate | undefined): void {
+    if (!opts) {
+      this.random = undefined;
+      return;
+    }
+    const statuses = opts.statuses ?? [500, 429];
+    const retryAfterSeconds = opts.retryAfterSeconds ?? 1;
+    if (!(opts.rate >= 0 && opts.rate <= 1)) throw new Error(`failRate: rate must be between 0 and 1, not ${opts.rate}`);
+    if (!statuses.length || statuses.some((s) => !FAULT_STATUSES.includes(s))) throw new Error(`failRate: statuses must be some of ${FAULT_STATUSES.join(', ')}`);
+    if (!Number.isInteger(retryAfterSeconds) || retryAfterSeconds < 0) throw new Error(`failRate: retryAfterSeconds must be a whole number of seconds, not ${retryAfterSeconds}`);
+    this.random = { rate: opts.rate, statuses, retryAfterSeconds, ...(opts.methods ? { methods: [...opts.methods] } : {}), next: seeded(opts.seed ?? 1) };
   }
 
   pending(): Array<Required<SlackFault>> {
@@ -60,11 +104,18 @@ export class Faults {
 
   private take(method: string): ArmedFault | undefined {
     const index = this.armed.findIndex((f) => f.method === method);
-    if (index < 0) return undefined;
+    if (index < 0) return this.atRandom(method);
     const fault = this.armed[index]!;
     fault.remaining -= 1;
     if (fault.remaining <= 0) this.armed.splice(index, 1);
     return fault;
+  }
+
+  private atRandom(method: string): ArmedFault | undefined {
+    const r = this.random;
+    if (!r || (r.methods && !r.methods.includes(method)) || r.next() >= r.rate) return undefined;
+    const status = r.statuses[Math.floor(r.next() * r.statuses.length)]!;
+    return { method, status, remaining: 0, retryAfterSeconds: r.retryAfterSeconds };
   }
 
   /** Answers an injected fault the way Slack does, and records it (as a failed call, not a problem). */
