@@ -238,6 +238,8 @@ export async function compose(config: Config, options: StartOptions, sides: { cl
             jobs: [
               { job: resumeJob(useCases.resume), every: `*/${config.leases.sweepSeconds} * * * * *` },
               { job: purgeClaimsJob(new PurgeExpiredClaims({ claims })), every: '17 */5 * * * *' },
+              // Messages a killed replica left one state behind are shown again once their environment rests.
+              { job: { name: 'settle-messages', run: () => useCases.settleMessages.execute() }, every: '*/10 * * * * *' },
               ...(useCases.data ? [{ job: { name: 'purge-expired-data', run: () => useCases.data!.purgeExpired.execute() }, every: '41 23 * * * *' }] : []),
               ...(useCases.schedule ? [{ job: scheduleTickJob(useCases.schedule), every: everySeconds(config.schedule.tickSeconds) }] : []),
               // Records against the cloud: drift found, alerted once, lost servers replaced where templates say so.

@@ -213,12 +213,14 @@ export class DynamoDbEnvironmentRepository implements EnvironmentRepository {
   }
 
   /** Longest in that state first (the order a sweep wants). */
-  async listByState(state: EnvironmentState): Promise<Environment[]> {
+  async listByState(state: EnvironmentState, options: { changedSince?: Date } = {}): Promise<Environment[]> {
+    const since = options.changedSince?.toISOString();
     const items = await this.queryAll(
       {
         IndexName: INDEX.byState,
-        KeyConditionExpression: 'gsi2pk = :pk',
-        ExpressionAttributeValues: { ':pk': `STATE#${state}` },
+        // gsi2sk is `<stateChangedAt>#<name>`: ISO times sort as text, so "entered since" is a range.
+        KeyConditionExpression: since ? 'gsi2pk = :pk AND gsi2sk >= :since' : 'gsi2pk = :pk',
+        ExpressionAttributeValues: { ':pk': `STATE#${state}`, ...(since ? { ':since': since } : {}) },
       },
       'listByState',
     );

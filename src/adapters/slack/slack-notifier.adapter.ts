@@ -142,6 +142,21 @@ export class SlackNotifier implements NotifierPort, DriftAlerts {
     );
   }
 
+  settle(env: Environment): Promise<void> {
+    return this.enqueue(incarnation(env), async () => {
+      const outcome = await this.once(env, `settled:${env.version}`, async () => {
+        const key = ledgerKey(env);
+        // Shown again even if a replica claimed this version: it may have died before Slack heard of it.
+        if (!(await this.deps.ledger.claimVersion(key, env.version, { again: true }))) return true;
+        await this.show(env);
+        await this.tellSteps(env);
+        await this.closeHandledAlerts(env);
+        return true;
+      });
+      if (outcome === 'told') this.shown.set(incarnation(env), Math.max(this.shown.get(incarnation(env)) ?? -1, env.version));
+    }).catch((err: unknown) => this.deps.logger.warn({ err, environment: env.name }, 'could not settle the environment\'s message'));
+  }
+
   /**
    * A drift alert in the ops channel: posted once (the reconciler stores where), then updated in place
    * as the finding changes, is acted on, or resolves. One deleted in Slack is posted again.

@@ -39,7 +39,8 @@ export interface EnvironmentRepository {
   save(next: Environment, fence?: Fence): Promise<Environment>;
   /** Newest first. Uses an index: never a scan. */
   listByOwner(owner: string, options?: { includeEnded?: boolean }): Promise<Environment[]>;
-  listByState(state: EnvironmentState): Promise<Environment[]>;
+  /** `changedSince`: only those that entered the state at or after it (a range on the index, not a filter). */
+  listByState(state: EnvironmentState, options?: { changedSince?: Date }): Promise<Environment[]>;
   /**
    * Environments whose timer is due at or before `now`, earliest first, at most
    * `limit` (default 100). Uses the sparse byDue index: reads what is due, never

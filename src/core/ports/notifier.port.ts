@@ -31,6 +31,12 @@ export interface NotifierPort {
    * so the caller may try again (the scheduler's tick does).
    */
   approvalRequest(env: Environment): Promise<boolean>;
+  /**
+   * Shows the environment's message once more at this version, once across replicas (the leader's
+   * catch-up): a replica killed between a flow's last write and its message update leaves the
+   * message behind, and nothing else would show it again once the environment rests.
+   */
+  settle?(env: Environment): Promise<void>;
   /** The weekly savings report, to the channel the configuration names; false when there is none or it could not be posted. */
   savingsReport(report: SavingsView): Promise<boolean>;
 }

@@ -31,6 +31,7 @@ import type { Environment } from '../environment/environment.js';
 import { ApprovalService, RequestGate } from './approval.use-case.js';
 import { QuotaGuard } from './quota.use-case.js';
 import { RepairFlow } from './repair.flow.js';
+import { SettleMessages } from './settle-messages.use-case.js';
 import { RepairEnvironment } from './repair.use-case.js';
 import { DriftActions, Reconciler } from './drift.use-case.js';
 import type { DriftAlerts, FindingStore } from '../ports/finding-store.port.js';
@@ -204,6 +205,7 @@ export function createUseCases(ports: CorePorts) {
       ? new SavingsQuery({ repo, clock, logger, teams: ports.teams ?? {}, defaultSchedule: ports.schedule.defaultSchedule, notifier, ...(ports.claims ? { claims: ports.claims } : {}) })
       : undefined,
     resume: new ResumeStuckEnvironments({ runner }),
+    settleMessages: new SettleMessages({ repo, notifier, clock, logger }),
     queries: new EnvironmentQueries({ repo, templates, admins, approvals, ...(quota ? { quota } : {}) }),
     /** Sleep, save, wake and the data queries: only where a data store is configured. */
     data: dataDeps
