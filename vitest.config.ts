@@ -1,11 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Four projects; `npm test` runs them all, `npm run test:unit` only the first.
+ * Five projects; `npm test` runs them all, `npm run test:unit` only the first.
  * - unit: the core and pure code, no emulator, no server, no process (seconds);
  * - integration: adapters on moto and dynalite, the local cloud, contracts;
  * - e2e: the whole bot (in this process, or as real processes) against the emulators;
- * - browser: the console in Chromium.
+ * - browser: the console in Chromium;
+ * - chaos: three replicas killed and restarted under Slack and store faults
+ *   (test/e2e/chaos.process.test.ts), alone, after the others: its figures
+ *   mean something only when nothing else loads the machine.
  * moto_server is started only for the projects that use it.
  */
 const UNIT = [
@@ -30,6 +33,7 @@ const UNIT = [
 ];
 const BROWSER = ['test/**/*.browser.test.ts'];
 const E2E = ['test/e2e/**/*.test.ts'];
+const CHAOS = ['test/e2e/chaos.process.test.ts'];
 const MOTO = ['test/support/moto.global-setup.ts'];
 
 export default defineConfig({
@@ -44,8 +48,9 @@ export default defineConfig({
       // Pure code: threads and a shared module graph start fastest.
       { extends: true, test: { name: 'unit', include: UNIT, pool: 'threads', isolate: false } },
       { extends: true, test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: [...UNIT, ...BROWSER, ...E2E], globalSetup: MOTO } },
-      { extends: true, test: { name: 'e2e', include: E2E, exclude: BROWSER, globalSetup: MOTO } },
+      { extends: true, test: { name: 'e2e', include: E2E, exclude: [...BROWSER, ...CHAOS], globalSetup: MOTO } },
       { extends: true, test: { name: 'browser', include: BROWSER } },
+      { extends: true, test: { name: 'chaos', include: CHAOS, globalSetup: MOTO, sequence: { groupOrder: 1 } } },
     ],
   },
 });
