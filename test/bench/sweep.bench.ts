@@ -44,6 +44,7 @@ import type { NotifierPort } from '../../src/core/ports/notifier.port.js';
 import { noHolidays, parseSchedule } from '../../src/core/schedule/schedule.js';
 import { ScheduleService } from '../../src/core/use-cases/schedule.use-case.js';
 import { pino } from 'pino';
+import { seeded as prng } from '../../src/adapters/sandbox/slack-console/double/faults.js';
 
 // The SDK's notice that its 2027 releases need Node 22 (the lockfile keeps today's) is not a figure of this bench.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -131,17 +132,6 @@ function scheduleService(repo: DynamoDbEnvironmentRepository, now: Date): Schedu
 
 // ---- the data --------------------------------------------------------------------------------------
 
-/** A small deterministic PRNG (mulberry32): the same table every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -71,6 +71,7 @@ import type { BotProcess } from '../support/bot-process.js';
 import { report, seconds, sleep, startReplicas, summarise, type Replicas } from '../support/replicas.js';
 import { startSsmAgentDouble, type SsmAgentDouble } from '../support/ssm-agent-double.js';
 import { files } from '../support/trees.js';
+import { seeded } from '../../src/adapters/sandbox/slack-console/double/faults.js';
 
 /** How many environments (the issue asks for 30; CHAOS_ENVS only to try smaller runs by hand). */
 const ENVIRONMENTS = Number(process.env.CHAOS_ENVS ?? 30);
@@ -774,14 +775,3 @@ function instancesNamed(live: readonly Instance[], envId: string, prefix: string
   return live.some((i) => tag(i, 'dormouse:environment-id') === envId && (tag(i, 'dormouse:environment') ?? '').startsWith(`${prefix}-`));
 }
 
-/** mulberry32: the run's random choices (which replica dies, where a person's request lands), seeded. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -34,8 +34,8 @@ export interface SlackFaultRate {
   methods?: string[];
 }
 
-/** mulberry32: a small seeded generator, enough to pick faults. */
-function seeded(seed: number): () => number {
+/** mulberry32: a small seeded generator, enough to pick faults (the chaos test and the sweep benchmark use it too). */
+export function seeded(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
